@@ -1,0 +1,61 @@
+"""Baseline model: the model currently served, found by an ordinary component.
+
+The Evaluator compares each candidate with the model being served. TFX's usual
+way to find it is a Resolver node, which open-source Kubeflow Pipelines v2 cannot
+run; this small component looks in the serving directory instead, so the same
+pipeline works on every orchestrator. The served model is copied into the output
+artifact, so the comparison stays reproducible even if the serving directory
+changes later.
+"""
+from __future__ import annotations
+
+import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+import tensorflow as tf
+from absl import logging
+from tfx import v1 as tfx
+from tfx.utils import path_utils
+
+BASELINE_FOUND_PROPERTY = "baseline_found"
+BASELINE_SOURCE_PROPERTY = "baseline_source"
+
+
+def latest_served_version(model_dir: str) -> str | None:
+    """The newest `<model_dir>/<version>` (TF Serving layout) holding a SavedModel, or None."""
+    if not tf.io.gfile.isdir(model_dir):
+        return None
+    versions = []
+    for name in tf.io.gfile.listdir(model_dir):
+        name = name.rstrip("/")
+        if name.isdigit() and tf.io.gfile.exists(f"{model_dir}/{name}/saved_model.pb"):
+            versions.append(int(name))
+    return f"{model_dir.rstrip('/')}/{max(versions)}" if versions else None
+
+
+def copy_tree(src: str, dst: str) -> None:
+    """Recursive copy through tf.io.gfile, so gs:// and other filesystems work."""
+    for directory, _, files in tf.io.gfile.walk(src):
+        rel = directory[len(src):].lstrip("/")
+        target = f"{dst}/{rel}" if rel else dst
+        tf.io.gfile.makedirs(target)
+        for name in files:
+            tf.io.gfile.copy(f"{directory}/{name}", f"{target}/{name}", overwrite=True)
+
+
+@tfx.dsl.components.component
+def ServedModelBaseline(
+    serving_model_dir: tfx.dsl.components.Parameter[str],
+    baseline: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.Model],
+) -> None:
+    """Copies the newest pushed model under `serving_model_dir` into `baseline`.
+
+    With nothing pushed yet the artifact stays empty and `baseline_found` is 0;
+    the gated Evaluator then judges the candidate by the absolute bar alone.
+    """
+    source = latest_served_version(serving_model_dir)
+    baseline.set_int_custom_property(BASELINE_FOUND_PROPERTY, int(source is not None))
+    baseline.set_string_custom_property(BASELINE_SOURCE_PROPERTY, source or "")
+    if source is None:
+        logging.info("No model served under %s yet: first run, no baseline.", serving_model_dir)
+        return
+    copy_tree(source, path_utils.serving_model_dir(baseline.uri))
+    logging.info("Baseline: the served model %s", source)

@@ -1,0 +1,31 @@
+"""Names of the features that travel between components: one place for each.
+
+Raw features are what the image ExampleGen writes into each tf.Example.
+Transformed features are what `preprocessing_fn` produces and the model eats.
+"""
+
+# Raw tf.Example features written by the image ExampleGen.
+IMAGE_KEY = "image"            # original encoded bytes (JPEG/PNG/GIF/BMP), never decoded pixels
+LABEL_KEY = "label"            # int64 index into the sorted class list
+LABEL_NAME_KEY = "label_name"  # the class folder's name
+PATH_KEY = "path"              # path relative to the data root: the split's hash key
+HEIGHT_KEY = "height"          # from the image header
+WIDTH_KEY = "width"
+FORMAT_KEY = "format"          # "jpeg" | "png" | "gif" | "bmp", sniffed from content
+
+# Transformed features (output of preprocessing_fn).
+IMAGE_XF_KEY = "image_xf"      # float32 [H, W, 3] in [0, 1]
+LABEL_XF_KEY = LABEL_KEY       # the label passes through unchanged
+
+# Files the image ExampleGen writes at the root of its Examples artifact.
+LABELS_FILE = "labels.txt"     # one class name per line; line number == label
+MANIFEST_FILE = "manifest.json"  # class counts and the data root, for the trainer and the summary
+
+# Model outputs / signatures (the serving contract).
+PROBABILITIES_OUTPUT = "probabilities"
+CLASS_ID_OUTPUT = "class_id"
+CLASS_NAME_OUTPUT = "class_name"
+EXAMPLES_SIGNATURE = "serving_default"   # serialized tf.Example in, used by TFMA
+BYTES_SIGNATURE = "serving_bytes"        # raw encoded image bytes in, for clients
+EXAMPLES_INPUT = "examples"
+BYTES_INPUT = "image_bytes"              # ends in _bytes: TF Serving REST decodes {"b64": ...}

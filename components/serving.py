@@ -1,0 +1,59 @@
+"""The serving contract of the exported SavedModel.
+
+Two signatures, both running the saved Transform graph before the model, so
+serving preprocessing cannot drift from training:
+
+- `serving_default`: serialized tf.Examples in (`examples`). TFMA feeds the
+  Evaluator through it, and batch clients that already hold tf.Examples use it.
+- `serving_bytes`: raw encoded image bytes in (`image_bytes`). The name ends in
+  `_bytes`, so TF Serving's REST API accepts `{"image_bytes": {"b64": "..."}}`.
+
+Both return `probabilities` [N, C], `class_id` [N] and `class_name` [N]. The
+class names come from labels.txt, stored as a SavedModel asset.
+"""
+from __future__ import annotations
+
+from typing import Dict
+
+import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from components import features
+
+
+def make_serving_signatures(model, tft_output: tft.TFTransformOutput,
+                            labels_path: str) -> Dict[str, tf.types.experimental.ConcreteFunction]:
+    # Attached to the model so the SavedModel tracks them (and copies labels.txt into assets/).
+    model.tft_layer = tft_output.transform_features_layer()
+    model.class_names = tf.lookup.StaticHashTable(
+        tf.lookup.TextFileInitializer(
+            labels_path, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
+            tf.string, tf.lookup.TextFileIndex.WHOLE_LINE),
+        default_value="")
+    image_spec = tft_output.raw_feature_spec()[features.IMAGE_KEY]
+
+    def predict(raw_images: tf.Tensor) -> Dict[str, tf.Tensor]:
+        transformed = model.tft_layer({features.IMAGE_KEY: raw_images})
+        probabilities = model(transformed[features.IMAGE_XF_KEY])
+        class_id = tf.argmax(probabilities, axis=-1)
+        return {
+            features.PROBABILITIES_OUTPUT: probabilities,
+            features.CLASS_ID_OUTPUT: class_id,
+            features.CLASS_NAME_OUTPUT: model.class_names.lookup(class_id),
+        }
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.EXAMPLES_INPUT)])
+    def serve_examples(examples):
+        parsed = tf.io.parse_example(examples, {features.IMAGE_KEY: image_spec})
+        return predict(parsed[features.IMAGE_KEY])
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.BYTES_INPUT)])
+    def serve_bytes(image_bytes):
+        shape = tf.concat([[-1], tf.constant(image_spec.shape, tf.int32)], axis=0)
+        return predict(tf.reshape(image_bytes, shape))
+
+    return {
+        features.EXAMPLES_SIGNATURE: serve_examples.get_concrete_function(),
+        features.BYTES_SIGNATURE: serve_bytes.get_concrete_function(),
+    }

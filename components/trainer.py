@@ -1,0 +1,118 @@
+"""Trainer module: `run_fn` for TFX's generic Trainer.
+
+The Trainer reads the RAW examples and applies the Transform graph in its
+tf.data pipeline (Transform runs with materialize=False): decoded float images
+are ~50x larger than the encoded files, so writing them to disk costs more
+than decoding once per run into an in-memory cache.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Dict, List, Tuple
+
+import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras as keras
+from absl import logging
+from tfx import v1 as tfx
+from tfx_bsl.public import tfxio
+
+from components import features
+from components.model import build_model
+from components.preprocessing import augment_image
+from components.serving import make_serving_signatures
+from pipeline.config import Config, from_dict
+
+_DECODE_BATCH = 64  # raw examples decoded per Transform call
+
+
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+    """Train the residual CNN and export a SavedModel with both serving signatures."""
+    cfg = from_dict(fn_args.custom_config["config"])
+    tf.keras.utils.set_random_seed(cfg.train.seed)
+    tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    labels_path, manifest = _read_class_list(fn_args.train_files)
+    num_classes = len(manifest["class_names"])
+    cache = _fits_in_cache(manifest["num_examples"], cfg)
+
+    train_ds = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, cfg,
+                            training=True, cache=cache)
+    eval_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, cfg,
+                           training=False, cache=cache)
+
+    model = build_model(cfg.model, cfg.data.image_size, num_classes)
+    model.compile(optimizer=keras.optimizers.Adam(cfg.train.learning_rate),
+                  loss=keras.losses.SparseCategoricalCrossentropy(),
+                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    history = model.fit(train_ds, validation_data=eval_ds, epochs=cfg.train.epochs,
+                        callbacks=_callbacks(cfg, fn_args.model_run_dir), verbose=2)
+    logging.info("Training history: %s", json.dumps(history.history))
+
+    signatures = make_serving_signatures(model, tft_output, labels_path)
+    model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures)
+
+
+def make_dataset(file_patterns: List[str], data_accessor, tft_output: tft.TFTransformOutput,
+                 cfg: Config, training: bool, cache: bool) -> tf.data.Dataset:
+    """Raw tf.Examples -> (image, label) batches, through the Transform graph.
+
+    Order: decode (parallel, batched) -> unbatch -> cache -> shuffle -> augment
+    (train only, parallel) -> batch -> prefetch. Caching before shuffling and
+    augmenting keeps each epoch's order and augmentation fresh.
+    """
+    raw = data_accessor.tf_dataset_factory(
+        file_patterns,
+        tfxio.TensorFlowDatasetOptions(batch_size=_DECODE_BATCH, shuffle=False, num_epochs=1),
+        schema=tft_output.raw_metadata.schema)
+    transform_layer = tft_output.transform_features_layer()
+
+    def transform(raw_batch: Dict[str, tf.Tensor]) -> Tuple[tf.Tensor, tf.Tensor]:
+        xf = transform_layer(raw_batch)
+        return xf[features.IMAGE_XF_KEY], xf[features.LABEL_XF_KEY]
+
+    ds = raw.map(transform, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+    if cache:
+        ds = ds.cache()
+    if training:
+        ds = ds.shuffle(cfg.train.shuffle_buffer, seed=cfg.train.seed, reshuffle_each_iteration=True)
+        ds = ds.map(lambda image, label: (augment_image(image, cfg.augment), label),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(cfg.train.batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _callbacks(cfg: Config, log_dir: str) -> List[keras.callbacks.Callback]:
+    callbacks: List[keras.callbacks.Callback] = [
+        keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch", profile_batch=0)]
+    if cfg.train.early_stopping_patience > 0:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=cfg.train.early_stopping_patience,
+            restore_best_weights=True))
+    return callbacks
+
+
+def _fits_in_cache(num_examples: int, cfg: Config) -> bool:
+    size = cfg.data.image_size
+    decoded_mb = num_examples * size * size * 3 * 4 / 2**20
+    logging.info("Decoded images need ~%.0f MB; cache limit %d MB", decoded_mb, cfg.train.cache_max_mb)
+    return decoded_mb <= cfg.train.cache_max_mb
+
+
+def _read_class_list(train_files: List[str]) -> Tuple[str, dict]:
+    """Find labels.txt and manifest.json that the image ExampleGen wrote beside its splits.
+
+    The Trainer reads the raw Examples artifact, so its split patterns look like
+    `<examples uri>/Split-train/*`; the class list sits at `<examples uri>`.
+    """
+    examples_uri = os.path.dirname(os.path.dirname(train_files[0]))
+    labels_path = os.path.join(examples_uri, features.LABELS_FILE)
+    manifest_path = os.path.join(examples_uri, features.MANIFEST_FILE)
+    for path in (labels_path, manifest_path):
+        if not tf.io.gfile.exists(path):
+            raise FileNotFoundError(
+                f"{path} is missing: the Trainer needs the Examples artifact written by the "
+                "image ExampleGen (components.image_example_gen), which records the class list there.")
+    with tf.io.gfile.GFile(manifest_path) as f:
+        manifest = json.load(f)
+    return labels_path, manifest

@@ -1,0 +1,5 @@
+"""Pipeline definition, config, runners and CLI."""
+import os
+
+# The whole TFX 1.16 stack is Keras 2 (tf_keras); this must happen before TensorFlow is imported.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")

@@ -1,0 +1,301 @@
+"""The one typed config that holds every knob of the pipeline.
+
+Defaults live here and nowhere else. A config is built from defaults, then a
+YAML/JSON file, then `--set section.key=value` overrides; unknown keys and
+invalid values are rejected with a message that names them.
+
+`model.preset` is special: the preset's values are applied first, then any
+other `model.*` key given by the user, whatever the order they were given in.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Tuple
+
+
+class ConfigError(ValueError):
+    """A config key or value the user must fix."""
+
+
+@dataclass
+class DataConfig:
+    image_size: int = 64            # images are resized to image_size x image_size
+    eval_percent: int = 20          # share of images (by path hash) in the eval split
+    schema_path: str = ""           # curated schema.pbtxt; empty -> SchemaGen infers one
+
+    def validate(self) -> None:
+        _check(8 <= self.image_size <= 1024, "data.image_size", self.image_size, "an integer from 8 to 1024")
+        _check(1 <= self.eval_percent <= 50, "data.eval_percent", self.eval_percent, "an integer from 1 to 50")
+
+
+@dataclass
+class AugmentConfig:
+    """Train-split-only augmentation, applied in the Trainer's tf.data pipeline."""
+    flip_left_right: bool = True
+    flip_up_down: bool = False
+    brightness: float = 0.2         # max delta; 0 disables
+    contrast_lower: float = 0.8     # lower == upper == 1 disables
+    contrast_upper: float = 1.2
+    rotation_degrees: float = 10.0  # max rotation either way; 0 disables
+    zoom: float = 0.1               # max zoom in/out as a fraction; 0 disables
+
+    def validate(self) -> None:
+        _check(0 <= self.brightness <= 1, "augment.brightness", self.brightness, "a number from 0 to 1")
+        _check(0 < self.contrast_lower <= self.contrast_upper, "augment.contrast_lower",
+               self.contrast_lower, "a positive number not above augment.contrast_upper")
+        _check(0 <= self.rotation_degrees <= 180, "augment.rotation_degrees", self.rotation_degrees,
+               "a number from 0 to 180")
+        _check(0 <= self.zoom < 1, "augment.zoom", self.zoom, "a number from 0 to below 1")
+
+
+BATCH_NORM_CHOICES = ("none", "before_activation", "after_activation")
+PADDING_CHOICES = ("same", "valid")
+HEAD_CHOICES = ("flatten", "gap")
+DOWNSAMPLE_CHOICES = ("pool", "stride")
+
+
+@dataclass
+class ModelConfig:
+    """The residual CNN. See components/model.py for how each knob is used."""
+    preset: str = "default"
+    stem_filters: int = 32
+    stem_kernel_size: int = 3       # 3, 5 or 7
+    stem_stride: int = 2
+    padding: str = "same"
+    stage_filters: List[int] = field(default_factory=lambda: [32, 64, 128])
+    stage_strides: List[int] = field(default_factory=lambda: [2, 2, 2])
+    blocks_per_stage: int = 1
+    kernel_size: int = 3
+    downsample: str = "stride"      # "pool": conv + MaxPool at stage entry; "stride": strided residual block
+    batch_norm: str = "before_activation"
+    layer_norm: bool = False        # LayerNormalization on the pooled features before the head
+    head: str = "gap"
+    dense_units: int = 0            # 0: no hidden dense layer
+    dropout: float = 0.2
+
+    def validate(self) -> None:
+        _check(self.preset in PRESETS, "model.preset", self.preset, "one of " + ", ".join(sorted(PRESETS)))
+        _check(self.stem_kernel_size in (3, 5, 7), "model.stem_kernel_size", self.stem_kernel_size, "3, 5 or 7")
+        _check(self.kernel_size in (1, 3, 5, 7), "model.kernel_size", self.kernel_size, "1, 3, 5 or 7")
+        _check(self.stem_stride in (1, 2, 4), "model.stem_stride", self.stem_stride, "1, 2 or 4")
+        _check(self.stem_filters > 0, "model.stem_filters", self.stem_filters, "a positive integer")
+        _check(self.padding in PADDING_CHOICES, "model.padding", self.padding, " or ".join(PADDING_CHOICES))
+        _check(self.batch_norm in BATCH_NORM_CHOICES, "model.batch_norm", self.batch_norm,
+               "one of " + ", ".join(BATCH_NORM_CHOICES))
+        _check(self.head in HEAD_CHOICES, "model.head", self.head, " or ".join(HEAD_CHOICES))
+        _check(self.downsample in DOWNSAMPLE_CHOICES, "model.downsample", self.downsample,
+               " or ".join(DOWNSAMPLE_CHOICES))
+        _check(len(self.stage_filters) >= 1 and all(f > 0 for f in self.stage_filters),
+               "model.stage_filters", self.stage_filters, "a non-empty list of positive integers")
+        _check(len(self.stage_strides) == len(self.stage_filters) and all(s in (1, 2) for s in self.stage_strides),
+               "model.stage_strides", self.stage_strides, "a list of 1s and 2s as long as model.stage_filters")
+        _check(self.blocks_per_stage >= 1, "model.blocks_per_stage", self.blocks_per_stage, "an integer >= 1")
+        _check(self.dense_units >= 0, "model.dense_units", self.dense_units, "an integer >= 0")
+        _check(0 <= self.dropout < 1, "model.dropout", self.dropout, "a number from 0 to below 1")
+
+
+# `seed` reproduces the seed article's build_cnn layer for layer:
+# Conv32 -> MaxPool -> Res32 -> Conv64 -> MaxPool -> Res64 -> Flatten -> Dense128 -> softmax.
+# `default` is what we recommend on a CPU: strided stem, BN, strided residual stages, GAP head.
+PRESETS: Dict[str, Dict[str, Any]] = {
+    "default": {},
+    "seed": dict(
+        stem_filters=32, stem_kernel_size=3, stem_stride=1, padding="same",
+        stage_filters=[32, 64], stage_strides=[2, 2], blocks_per_stage=1, kernel_size=3,
+        downsample="pool", batch_norm="none", layer_norm=False, head="flatten",
+        dense_units=128, dropout=0.0,
+    ),
+}
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 15
+    batch_size: int = 32
+    learning_rate: float = 0.002
+    shuffle_buffer: int = 1000
+    early_stopping_patience: int = 4  # epochs without eval-loss improvement; 0 disables
+    cache_max_mb: int = 2048          # cache decoded images in memory when they fit in this
+    seed: int = 42
+
+    def validate(self) -> None:
+        _check(self.epochs >= 1, "train.epochs", self.epochs, "an integer >= 1")
+        _check(self.batch_size >= 1, "train.batch_size", self.batch_size, "an integer >= 1")
+        _check(self.learning_rate > 0, "train.learning_rate", self.learning_rate, "a positive number")
+        _check(self.shuffle_buffer >= 1, "train.shuffle_buffer", self.shuffle_buffer, "an integer >= 1")
+        _check(self.early_stopping_patience >= 0, "train.early_stopping_patience",
+               self.early_stopping_patience, "an integer >= 0")
+        _check(self.cache_max_mb >= 0, "train.cache_max_mb", self.cache_max_mb, "an integer >= 0")
+
+
+@dataclass
+class EvalConfig:
+    """The bar a model must clear to be pushed."""
+    min_accuracy: float = 0.8        # absolute floor on eval accuracy
+    max_accuracy_drop: float = 0.01  # allowed drop against the model currently served
+
+    def validate(self) -> None:
+        _check(0 <= self.min_accuracy <= 1, "eval.min_accuracy", self.min_accuracy, "a number from 0 to 1")
+        _check(0 <= self.max_accuracy_drop <= 1, "eval.max_accuracy_drop", self.max_accuracy_drop,
+               "a number from 0 to 1")
+
+
+@dataclass
+class ServingConfig:
+    model_name: str = "image_classifier"  # pushed to <serving_dir>/<model_name>/<version>
+
+    def validate(self) -> None:
+        ok = bool(self.model_name) and all(c.isalnum() or c in "-_." for c in self.model_name)
+        _check(ok, "serving.model_name", self.model_name, "letters, digits, '-', '_' or '.'")
+
+
+@dataclass
+class RunConfig:
+    pipeline_name: str = "imgpipe"
+    beam_args: List[str] = field(default_factory=lambda: [
+        "--direct_running_mode=in_memory", "--direct_num_workers=1"])
+
+    def validate(self) -> None:
+        ok = bool(self.pipeline_name) and all(c.isalnum() or c in "-_" for c in self.pipeline_name)
+        _check(ok, "run.pipeline_name", self.pipeline_name, "letters, digits, '-' or '_'")
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    serving: ServingConfig = field(default_factory=ServingConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def validate(self) -> "Config":
+        for section in dataclasses.fields(self):
+            getattr(self, section.name).validate()
+        return self
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _check(ok: bool, key: str, value: Any, expected: str) -> None:
+    if not ok:
+        raise ConfigError(f"invalid value for {key}: {value!r}; expected {expected}")
+
+
+# --------------------------------------------------------------------------- loading
+
+def build_config(file_path: str = "", overrides: Tuple[str, ...] | List[str] = ()) -> Config:
+    """Defaults <- config file <- `key=value` overrides; validated."""
+    nested: Dict[str, Dict[str, Any]] = {}
+    if file_path:
+        _merge(nested, load_config_file(file_path), source=file_path)
+    for item in overrides:
+        key, value = _parse_override(item)
+        section, _, name = key.partition(".")
+        _merge(nested, {section: {name: value}}, source=f"--set {item}")
+    return from_dict(nested)
+
+
+def from_dict(nested: Mapping[str, Any]) -> Config:
+    """Build a validated Config from a {section: {key: value}} mapping."""
+    section_types = {f.name: f.type for f in dataclasses.fields(Config)}
+    unknown = sorted(set(nested) - set(section_types))
+    if unknown:
+        raise ConfigError(f"unknown config section(s): {', '.join(unknown)}; "
+                          f"known sections: {', '.join(section_types)}")
+    sections = {}
+    for f in dataclasses.fields(Config):
+        values = dict(nested.get(f.name) or {})
+        if not isinstance(values, dict):
+            raise ConfigError(f"config section {f.name!r} must be a mapping, got {values!r}")
+        cls = type(getattr(Config(), f.name))
+        if f.name == "model":
+            preset = values.get("preset", ModelConfig.preset)
+            if preset not in PRESETS:
+                raise ConfigError(f"invalid value for model.preset: {preset!r}; expected one of "
+                                  + ", ".join(sorted(PRESETS)))
+            values = {**PRESETS[preset], **values}
+        sections[f.name] = _make_section(cls, f.name, values)
+    return Config(**sections).validate()
+
+
+def _make_section(cls, section: str, values: Dict[str, Any]):
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown config key(s): {', '.join(section + '.' + k for k in unknown)}; "
+                          f"known keys in {section!r}: {', '.join(fields)}")
+    default = cls()
+    coerced = {k: _coerce(f"{section}.{k}", v, getattr(default, k)) for k, v in values.items()}
+    return cls(**coerced)
+
+
+def _coerce(key: str, value: Any, default: Any) -> Any:
+    """Coerce `value` to the type of the field's default, or raise ConfigError."""
+    kind = type(default)
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+                return value.lower() in ("true", "1", "yes")
+            raise ValueError
+        if kind is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if kind is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if kind is str:
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+        if kind is list:
+            if isinstance(value, str):
+                value = json.loads(value) if value.strip().startswith("[") else value.split(",")
+            if not isinstance(value, list):
+                raise ValueError
+            sample = default[0] if default else None
+            return [_coerce(key, v, sample) for v in value] if sample is not None else list(value)
+    except (ValueError, TypeError, json.JSONDecodeError):
+        pass
+    raise ConfigError(f"invalid value for {key}: {value!r}; expected {kind.__name__}")
+
+
+def _parse_override(item: str) -> Tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or "." not in key or not key.split(".", 1)[1]:
+        raise ConfigError(f"cannot read --set {item!r}; write it as section.key=value, e.g. train.epochs=5")
+    return key.strip(), value.strip()
+
+
+def _merge(into: Dict[str, Dict[str, Any]], new: Mapping[str, Any], source: str) -> None:
+    if not isinstance(new, Mapping):
+        raise ConfigError(f"{source}: the config must be a mapping of sections, got {type(new).__name__}")
+    for section, values in new.items():
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{source}: section {section!r} must be a mapping of keys, got {values!r}")
+        into.setdefault(section, {}).update(values)
+
+
+def load_config_file(path: str) -> Dict[str, Any]:
+    if not os.path.isfile(path):
+        raise ConfigError(f"config file not found: {path}")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    try:
+        if path.endswith(".json"):
+            data = json.loads(text)
+        else:
+            import yaml  # only needed for YAML files
+            data = yaml.safe_load(text)
+    except Exception as e:  # yaml.YAMLError and json errors carry line numbers
+        raise ConfigError(f"cannot parse config file {path}: {e}") from None
+    return data or {}

@@ -1,0 +1,62 @@
+"""Run the pipeline locally: LocalDagRunner + Beam DirectRunner + SQLite MLMD."""
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from tfx import v1 as tfx
+
+from pipeline.config import Config
+from pipeline.pipeline import create_pipeline
+from pipeline.summary import RunSummary, read_run_summary
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputLayout:
+    """Everything a local run writes lives under one folder."""
+    root: str
+
+    @property
+    def pipeline_root(self) -> str:
+        return os.path.join(self.root, "pipeline_root")
+
+    @property
+    def metadata_path(self) -> str:
+        return os.path.join(self.root, "metadata.sqlite")
+
+    def serving_model_dir(self, model_name: str) -> str:
+        return os.path.join(self.root, "serving", model_name)
+
+
+def run_local(cfg: Config, data_root: str, output_dir: str) -> RunSummary:
+    """Run the whole pipeline; return the run's summary, with `error` set if a component failed."""
+    layout = OutputLayout(os.path.abspath(output_dir))
+    os.makedirs(layout.root, exist_ok=True)
+    pipeline = create_pipeline(
+        cfg,
+        data_root=data_root,
+        pipeline_root=layout.pipeline_root,
+        serving_model_dir=layout.serving_model_dir(cfg.serving.model_name),
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            layout.metadata_path))
+    error = None
+    try:
+        tfx.orchestration.LocalDagRunner().run(pipeline)
+    except Exception as e:  # a component failed; the summary says which and why
+        error = e
+    summary = read_run_summary(layout.metadata_path, cfg.run.pipeline_name)
+    if error is not None:
+        summary.error = root_cause_message(error)
+    return summary
+
+
+def root_cause_message(error: BaseException) -> str:
+    """The innermost exception's message: the component's own words, not the runner's wrapping."""
+    seen = set()
+    while id(error) not in seen:
+        seen.add(id(error))
+        inner = error.__cause__ or error.__context__
+        if inner is None:
+            break
+        error = inner
+    return f"{type(error).__name__}: {error}"

@@ -1,0 +1,84 @@
+"""`create_pipeline()`: the one place where the components are wired together.
+
+Data comes in (ImageExampleGen), is checked (StatisticsGen, schema,
+ExampleValidator, DataGate), transformed (Transform), trained on (Trainer),
+judged against the bar and the served model (ServedModelBaseline, Evaluator)
+and pushed (Pusher). Runners call this and add nothing but orchestration.
+"""
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import tensorflow_data_validation as tfdv
+from tfx import v1 as tfx
+
+from components.baseline import ServedModelBaseline
+from components.data_gate import DataGate
+from components.evaluator import GatedEvaluator, make_eval_config
+from components.image_example_gen import create_image_example_gen
+from pipeline.config import Config
+
+PREPROCESSING_FN = "components.preprocessing.preprocessing_fn"
+RUN_FN = "components.trainer.run_fn"
+
+
+def create_pipeline(
+    cfg: Config,
+    data_root: Union[str, tfx.dsl.experimental.RuntimeParameter],
+    pipeline_root: str,
+    serving_model_dir: str,
+    metadata_connection_config: Optional[object] = None,
+) -> tfx.dsl.Pipeline:
+    """The whole pipeline, as a TFX DSL object any orchestrator can run."""
+    example_gen = create_image_example_gen(data_root, cfg.data.eval_percent).with_id("ImageExampleGen")
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=example_gen.outputs["examples"],
+        stats_options=tfdv.StatsOptions(enable_semantic_domain_stats=True))
+    if cfg.data.schema_path:
+        schema_gen = tfx.components.ImportSchemaGen(schema_file=cfg.data.schema_path)
+    else:
+        schema_gen = tfx.components.SchemaGen(
+            statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+    data_gate = DataGate(anomalies=example_validator.outputs["anomalies"])
+
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn=PREPROCESSING_FN,
+        custom_config={"image_size": cfg.data.image_size},
+        materialize=False,
+        disable_statistics=True)
+    transform.add_upstream_node(data_gate)
+
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=example_gen.outputs["examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(splits=["train"]),
+        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+        custom_config={"config": cfg.to_dict()})
+
+    baseline = ServedModelBaseline(serving_model_dir=serving_model_dir)
+    evaluator = GatedEvaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline.outputs["baseline"],
+        eval_config=make_eval_config(cfg.eval.min_accuracy, cfg.eval.max_accuracy_drop),
+        example_splits=["eval"]).with_id("Evaluator")
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)))
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=cfg.run.pipeline_name,
+        pipeline_root=pipeline_root,
+        components=[example_gen, statistics_gen, schema_gen, example_validator, data_gate,
+                    transform, trainer, baseline, evaluator, pusher],
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(cfg.run.beam_args),
+        enable_cache=False)

@@ -1,0 +1,129 @@
+"""What a run did, read back from ML Metadata: component wall times, blessing, push.
+
+The orchestrator records every execution and artifact in MLMD; reading the
+summary from there (not from in-process state) means it describes what really
+happened, whichever runner ran the pipeline.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, List, Optional
+
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+_STATES = {v: k.lower() for k, v in metadata_store_pb2.Execution.State.items()}
+
+
+@dataclasses.dataclass
+class ComponentTime:
+    component: str
+    seconds: float
+    state: str
+
+
+@dataclasses.dataclass
+class RunSummary:
+    run_id: str = ""
+    components: List[ComponentTime] = dataclasses.field(default_factory=list)
+    blessed: Optional[bool] = None
+    accuracy: Optional[float] = None
+    baseline_accuracy: Optional[float] = None
+    class_accuracy: Dict[str, float] = dataclasses.field(default_factory=dict)
+    baseline_source: str = ""
+    pushed_path: str = ""
+    error: str = ""
+
+    @property
+    def pipeline_seconds(self) -> float:
+        return sum(c.seconds for c in self.components)
+
+
+def read_run_summary(metadata_path: str, pipeline_name: str) -> RunSummary:
+    """The summary of the newest run of `pipeline_name` recorded in the SQLite MLMD at `metadata_path`."""
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = metadata_path
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    store = metadata_store.MetadataStore(config)
+    pipeline = store.get_context_by_type_and_name("pipeline", pipeline_name)
+    executions = store.get_executions_by_context(pipeline.id) if pipeline else []
+    if not executions:
+        return RunSummary()
+    newest = max(executions, key=lambda e: e.create_time_since_epoch)
+    run = next(c for c in store.get_contexts_by_execution(newest.id) if c.type == "pipeline_run")
+    summary = RunSummary(run_id=run.name)
+    outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
+    for execution in sorted(store.get_executions_by_context(run.id),
+                            key=lambda e: e.create_time_since_epoch):
+        node = _node_id(store, execution, pipeline_name)
+        seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000
+        summary.components.append(ComponentTime(node, seconds, _STATES.get(execution.last_known_state, "?")))
+        outputs[node] = _output_artifacts(store, execution.id)
+    _fill_decision(summary, outputs)
+    return summary
+
+
+def _node_id(store, execution, pipeline_name: str) -> str:
+    prefix = pipeline_name + "."
+    for context in store.get_contexts_by_execution(execution.id):
+        if context.type == "node":
+            return context.name[len(prefix):] if context.name.startswith(prefix) else context.name
+    return execution.type
+
+
+def _output_artifacts(store, execution_id: int) -> List[metadata_store_pb2.Artifact]:
+    ids = [e.artifact_id for e in store.get_events_by_execution_ids([execution_id])
+           if e.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
+    return store.get_artifacts_by_id(ids) if ids else []
+
+
+def _custom(artifact, key: str):
+    value = artifact.custom_properties.get(key)
+    if value is None:
+        return None
+    return value.int_value if value.HasField("int_value") else value.string_value
+
+
+def _fill_decision(summary: RunSummary, outputs: Dict[str, List]) -> None:
+    from components.evaluator.metrics import read_accuracy  # TFMA import is slow: only when needed
+
+    for artifact in outputs.get("Evaluator", []):
+        if _custom(artifact, "blessed") is not None:
+            summary.blessed = bool(_custom(artifact, "blessed"))
+        elif artifact.uri:
+            accuracy = read_accuracy(artifact.uri)
+            summary.accuracy = accuracy.candidate
+            summary.baseline_accuracy = accuracy.baseline
+            summary.class_accuracy = accuracy.per_class
+    for artifact in outputs.get("ServedModelBaseline", []):
+        summary.baseline_source = _custom(artifact, "baseline_source") or ""
+    for artifact in outputs.get("Pusher", []):
+        if _custom(artifact, "pushed"):
+            summary.pushed_path = _custom(artifact, "pushed_destination") or ""
+
+
+def format_summary(summary: RunSummary, min_accuracy: float, max_drop: float) -> str:
+    """Human-readable lines; the last three say blessed or not, accuracy, and the pushed path."""
+    lines = ["", f"Run {summary.run_id or '(none recorded)'}", "Component wall times:"]
+    for c in summary.components:
+        lines.append(f"  {c.component:<22} {c.seconds:7.1f} s  {c.state}")
+    lines.append(f"  {'total':<22} {summary.pipeline_seconds:7.1f} s")
+    if summary.class_accuracy:
+        lines.append("Eval accuracy per class: " + ", ".join(
+            f"{name} {acc:.3f}" for name, acc in sorted(summary.class_accuracy.items())))
+    if summary.error:
+        lines.append(f"Run failed: {summary.error}")
+    lines.append(_blessing_line(summary, min_accuracy, max_drop))
+    lines.append("Eval accuracy: " + (f"{summary.accuracy:.4f}" if summary.accuracy is not None else "n/a"))
+    lines.append("Pushed model: " + (summary.pushed_path or "none"))
+    return "\n".join(lines)
+
+
+def _blessing_line(summary: RunSummary, min_accuracy: float, max_drop: float) -> str:
+    if summary.blessed is None:
+        return "Blessed: no (the run stopped before the Evaluator judged a model)"
+    baseline = ("no served model yet, floor only" if summary.baseline_accuracy is None else
+                f"served model {summary.baseline_source} scored {summary.baseline_accuracy:.4f}, "
+                f"allowed drop {max_drop}")
+    verdict = "yes" if summary.blessed else "NO, nothing pushed"
+    return f"Blessed: {verdict} (bar: accuracy >= {min_accuracy}; {baseline})"

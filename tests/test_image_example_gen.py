@@ -1,0 +1,313 @@
+"""The image-folder ExampleGen, run for real: Beam DirectRunner in, gzip TFRecords out.
+
+Fixtures are tiny images generated with Pillow in tmp folders.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import pytest
+from PIL import Image
+
+from components import features
+from components.image_example_gen import (
+    BadImageError,
+    ImageFile,
+    ImageFolderError,
+    probe_image,
+    read_image,
+    scan_image_folder,
+)
+
+BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+SPLITS = ["train", "eval"]
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _save(path, fmt="PNG", size=(8, 6), color=(200, 30, 30)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, color).save(path, format=fmt)
+    return path
+
+
+def _run_example_gen(data_root, out_dir, eval_percent=20):
+    """Run the executor as a pipeline would: the component's exec properties, beam args in the context.
+
+    With beam args, TFX's BaseBeamExecutor packages TFX into an sdist under the temp dir on
+    every construction; pointing tempfile at a test folder keeps that out of /tmp.
+    """
+    from tfx.types import artifact_utils, standard_artifacts
+    from components.image_example_gen import Executor, create_image_example_gen
+
+    component = create_image_example_gen(str(data_root), eval_percent)
+    examples = standard_artifacts.Examples()
+    examples.uri = str(out_dir)
+    examples.split_names = artifact_utils.encode_split_names(SPLITS)
+    scratch = out_dir.parent / (out_dir.name + "_scratch")
+    scratch.mkdir(parents=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tempfile, "tempdir", str(scratch))
+        context = Executor.Context(beam_pipeline_args=list(BEAM_ARGS), tmp_dir=str(scratch), unique_id="1")
+        Executor(context).Do({}, {"examples": [examples]}, dict(component.exec_properties))
+    return examples
+
+
+def _read_splits(examples):
+    """{split name: [tf.train.Example]} read back from the artifact's gzip TFRecords."""
+    import tensorflow as tf
+    from tfx.types import artifact_utils
+
+    result = {}
+    for split in artifact_utils.decode_split_names(examples.split_names):
+        files = tf.io.gfile.glob(os.path.join(artifact_utils.get_split_uri([examples], split), "*.gz"))
+        dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
+        result[split] = [tf.train.Example.FromString(r.numpy()) for r in dataset]
+    return result
+
+
+def _value(example, key):
+    feature = example.features.feature[key]
+    if feature.HasField("int64_list"):
+        return feature.int64_list.value[0]
+    value = feature.bytes_list.value[0]
+    return value if key == features.IMAGE_KEY else value.decode("utf-8")
+
+
+def _split_of_path(examples):
+    return {_value(e, features.PATH_KEY): split for split, rows in _read_splits(examples).items() for e in rows}
+
+
+# --------------------------------------------------------------------------- a small mixed folder
+
+# rel_path -> (Pillow format written, size (w, h), expected format, expected label name)
+SMALL = {
+    "cat/a.png": ("PNG", (8, 6), "png", "cat"),
+    "cat/b.JPG": ("PNG", (5, 9), "png", "cat"),            # a PNG with a .JPG name
+    "cat/nested/deeper/c.gif": ("GIF", (7, 3), "gif", "cat"),
+    "dog/d.jpeg": ("JPEG", (16, 12), "jpeg", "dog"),
+    "dog/e.bmp": ("BMP", (4, 10), "bmp", "dog"),
+    "dog/f.png": ("JPEG", (6, 6), "jpeg", "dog"),          # a JPEG with a .png name
+}
+
+
+@pytest.fixture(scope="module")
+def small_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("small") / "data"
+    for i, (rel, (fmt, size, _, _)) in enumerate(SMALL.items()):
+        _save(root / rel, fmt, size, color=(i * 40, 100, 200))
+    _save(root / "dog" / ".hidden.png")
+    (root / "dog" / "readme.txt").write_text("not an image")
+    (root / ".cache").mkdir()
+    (root / "notes.txt").write_text("loose file at the root")
+    return root
+
+
+@pytest.fixture(scope="module")
+def small_run(small_folder, tmp_path_factory):
+    examples = _run_example_gen(small_folder, tmp_path_factory.mktemp("small_out") / "examples")
+    return examples, _read_splits(examples)
+
+
+def test_every_image_lands_in_exactly_one_split_with_its_features(small_folder, small_run):
+    _, splits = small_run
+    rows = [e for split in SPLITS for e in splits[split]]
+    by_path = {_value(e, features.PATH_KEY): e for e in rows}
+    assert len(rows) == len(by_path) == len(SMALL)
+    for rel, (_, (width, height), fmt, class_name) in SMALL.items():
+        example = by_path[rel]
+        assert _value(example, features.LABEL_NAME_KEY) == class_name
+        assert _value(example, features.LABEL_KEY) == ["cat", "dog"].index(class_name)
+        assert (_value(example, features.HEIGHT_KEY), _value(example, features.WIDTH_KEY)) == (height, width)
+        assert _value(example, features.FORMAT_KEY) == fmt
+        assert _value(example, features.IMAGE_KEY) == (small_folder / rel).read_bytes()
+
+
+def test_format_is_detected_from_content_not_extension(small_run):
+    _, splits = small_run
+    formats = {_value(e, features.PATH_KEY): _value(e, features.FORMAT_KEY) for rows in splits.values() for e in rows}
+    assert formats["cat/b.JPG"] == "png"
+    assert formats["dog/f.png"] == "jpeg"
+
+
+def test_hidden_and_non_image_files_are_skipped_and_listed_in_the_manifest(small_folder, small_run):
+    examples, splits = small_run
+    paths = {_value(e, features.PATH_KEY) for rows in splits.values() for e in rows}
+    assert not any(".hidden" in p or p.endswith(".txt") for p in paths)
+    with open(os.path.join(examples.uri, features.MANIFEST_FILE)) as f:
+        manifest = json.load(f)
+    skipped = {s["path"]: s["reason"] for s in manifest["skipped"]}
+    assert set(skipped) == {"dog/.hidden.png", "dog/readme.txt", ".cache", "notes.txt"}
+    assert "hidden" in skipped["dog/.hidden.png"]
+    assert manifest["data_root"] == str(small_folder)
+    assert manifest["class_names"] == ["cat", "dog"]
+    assert manifest["class_counts"] == {"cat": 3, "dog": 3}
+    assert manifest["num_examples"] == len(SMALL)
+
+
+def test_labels_file_has_one_class_per_line_in_label_order(small_run):
+    examples, _ = small_run
+    with open(os.path.join(examples.uri, features.LABELS_FILE)) as f:
+        assert f.read().splitlines() == ["cat", "dog"]
+
+
+def test_artifact_records_splits_label_names_and_count(small_run):
+    from tfx.types import artifact_utils
+    examples, _ = small_run
+    assert artifact_utils.decode_split_names(examples.split_names) == SPLITS
+    assert json.loads(examples.get_string_custom_property("label_names")) == ["cat", "dog"]
+    assert examples.get_int_custom_property("num_examples") == len(SMALL)
+    assert sorted(os.listdir(examples.uri)) == sorted(
+        [features.LABELS_FILE, features.MANIFEST_FILE, "Split-eval", "Split-train"])
+
+
+# --------------------------------------------------------------------------- splits on ~200 files
+
+def _fill(root, start, count):
+    for i in range(start, start + count):
+        _save(root / ("ant" if i % 2 else "bee") / f"img_{i:04d}.png", color=(i % 256, 0, 0))
+
+
+@pytest.fixture(scope="module")
+def split_runs(tmp_path_factory):
+    """Two runs on the same 200 files, then a third after adding 40 more."""
+    root = tmp_path_factory.mktemp("many") / "data"
+    out = tmp_path_factory.mktemp("many_out")
+    _fill(root, 0, 200)
+    first = _split_of_path(_run_example_gen(root, out / "first"))
+    second = _split_of_path(_run_example_gen(root, out / "second"))
+    _fill(root, 200, 40)
+    grown = _split_of_path(_run_example_gen(root, out / "grown"))
+    return first, second, grown
+
+
+def test_split_of_each_file_is_the_same_on_every_run(split_runs):
+    first, second, _ = split_runs
+    assert len(first) == 200
+    assert first == second
+
+
+def test_adding_files_does_not_move_existing_files_between_splits(split_runs):
+    first, _, grown = split_runs
+    assert len(grown) == 240
+    assert {path: grown[path] for path in first} == first
+
+
+def test_eval_share_is_close_to_the_configured_percent(split_runs):
+    first, _, _ = split_runs
+    eval_share = sum(split == "eval" for split in first.values()) / len(first)
+    assert 0.12 <= eval_share <= 0.28, eval_share  # 20% of 200 files: sd is 2.8 points
+
+
+# --------------------------------------------------------------------------- errors
+
+def test_a_file_that_is_not_an_image_fails_the_run_naming_the_file(tmp_path):
+    _save(tmp_path / "data" / "cat" / "ok.png")
+    _save(tmp_path / "data" / "dog" / "ok.png")
+    (tmp_path / "data" / "dog" / "broken.jpg").write_text("this is text, not a JPEG")
+    with pytest.raises(Exception, match=r"dog/broken\.jpg.*not JPEG, PNG, GIF or BMP"):
+        _run_example_gen(tmp_path / "data", tmp_path / "out")
+
+
+def test_a_bad_folder_fails_before_beam_starts(tmp_path):
+    with pytest.raises(ImageFolderError, match="data folder not found"):
+        _run_example_gen(tmp_path / "missing", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def _layout(root, files):
+    root.mkdir(parents=True, exist_ok=True)
+    for rel in files:
+        _save(root / rel)
+    return root
+
+
+@pytest.mark.parametrize("files, message", [
+    (["a.png", "b.png"], "no class sub-folders"),
+    (["cat/a.png"], "only one class folder .'cat'. .* at least 2"),
+])
+def test_folder_that_cannot_train_a_classifier_is_rejected(tmp_path, files, message):
+    root = _layout(tmp_path / "data", files)
+    with pytest.raises(ImageFolderError, match=message) as error:
+        scan_image_folder(str(root))
+    assert str(root) in str(error.value)
+
+
+def test_missing_folder_is_named(tmp_path):
+    with pytest.raises(ImageFolderError, match="data folder not found: " + str(tmp_path / "nope")):
+        scan_image_folder(str(tmp_path / "nope"))
+
+
+def test_a_file_given_as_data_folder_is_rejected(tmp_path):
+    path = _save(tmp_path / "image.png")
+    with pytest.raises(ImageFolderError, match="not a folder: " + str(path)):
+        scan_image_folder(str(path))
+
+
+def test_class_folder_without_images_is_named_with_what_to_do(tmp_path):
+    root = _layout(tmp_path / "data", ["cat/a.png", "dog/b.png"])
+    (root / "empty_class").mkdir()
+    (root / "empty_class" / "notes.txt").write_text("x")
+    with pytest.raises(ImageFolderError, match="no images") as error:
+        scan_image_folder(str(root))
+    assert str(root / "empty_class") in str(error.value)
+    assert "remove" in str(error.value) and "Add images" in str(error.value)
+
+
+def test_unreadable_file_is_named_with_the_os_error(tmp_path):
+    root = _layout(tmp_path / "data", ["cat/a.png", "dog/b.png"])
+    scan = scan_image_folder(str(root))
+    (root / "dog" / "b.png").unlink()  # gone between the scan and the read
+    with pytest.raises(ImageFolderError, match=r"cannot read image file .*dog/b\.png.*No such file"):
+        read_image(str(root), scan.files[1])
+
+
+def test_scan_lists_classes_sorted_and_labels_by_index(tmp_path):
+    root = _layout(tmp_path / "data", ["zebra/z.png", "ant/a.png", "ant/sub/b.jpg", "moth/m.gif"])
+    scan = scan_image_folder(str(root))
+    assert scan.class_names == ["ant", "moth", "zebra"]
+    assert scan.files == [ImageFile("ant/a.png", 0, "ant"), ImageFile("ant/sub/b.jpg", 0, "ant"),
+                          ImageFile("moth/m.gif", 1, "moth"), ImageFile("zebra/z.png", 2, "zebra")]
+
+
+# --------------------------------------------------------------------------- probing one image
+
+@pytest.mark.parametrize("fmt, expected", [("JPEG", "jpeg"), ("PNG", "png"), ("GIF", "gif"), ("BMP", "bmp")])
+def test_probe_reads_format_and_size_from_the_header(tmp_path, fmt, expected):
+    data = _save(tmp_path / "x", fmt, size=(11, 7)).read_bytes()
+    assert probe_image(data) == (expected, 7, 11)
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"", "empty"),
+    (b"hello, world", "not JPEG, PNG, GIF or BMP"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00", "PNG header cannot be parsed"),
+])
+def test_probe_rejects_what_is_not_a_parsable_image(data, reason):
+    with pytest.raises(BadImageError, match=reason):
+        probe_image(data)
+
+
+# --------------------------------------------------------------------------- wiring
+
+def test_component_splits_by_path_hash_into_the_configured_percent():
+    from tfx import v1 as tfx
+    from tfx.utils import proto_utils
+    from components.image_example_gen import create_image_example_gen
+
+    component = create_image_example_gen("/data/images", eval_percent=25)
+    output_config = proto_utils.json_to_proto(component.exec_properties["output_config"], tfx.proto.Output())
+    assert output_config.split_config.partition_feature_name == features.PATH_KEY
+    assert [(s.name, s.hash_buckets) for s in output_config.split_config.splits] == [("train", 75), ("eval", 25)]
+    param = tfx.dsl.experimental.RuntimeParameter(name="data_root", ptype=str, default="/data")
+    assert create_image_example_gen(param).exec_properties["input_base"] is param
+    with pytest.raises(ValueError, match="eval_percent"):
+        create_image_example_gen("/data/images", eval_percent=0)
+
+
+def test_folder_module_imports_without_tensorflow():
+    code = ("import sys, components.image_example_gen as g; "
+            "assert 'tensorflow' not in sys.modules and 'apache_beam' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=os.path.dirname(os.path.dirname(__file__)))

@@ -1,0 +1,104 @@
+"""preprocessing_fn through real tf.Transform, and the train-only augmentation."""
+import io
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+from PIL import Image
+from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+
+from components import features
+from components.preprocessing import augment_image, preprocessing_fn
+from pipeline.config import AugmentConfig
+
+SIZE = 24
+
+
+def encode(array, fmt, **save_args):
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format=fmt, **save_args)
+    return buf.getvalue()
+
+
+def sample_images():
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    white = np.full((17, 23, 3), 255, np.uint8)
+    return {
+        "jpeg": encode(rgb, "JPEG", quality=95),
+        "png_rgb": encode(rgb, "PNG"),
+        "png_gray": encode(rng.integers(0, 256, (20, 20), dtype=np.uint8), "PNG"),
+        "png_rgba": encode(rng.integers(0, 256, (20, 25, 4), dtype=np.uint8), "PNG"),
+        "gif": encode(rgb, "GIF"),
+        "bmp": encode(rgb, "BMP"),
+        "png_white": encode(white, "PNG"),
+    }
+
+
+@pytest.fixture(scope="module")
+def transformed(tmp_path_factory):
+    images = sample_images()
+    raw = [{features.IMAGE_KEY: [data], features.LABEL_KEY: [i]} for i, data in enumerate(images.values())]
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec({
+        features.IMAGE_KEY: tf.io.FixedLenFeature([1], tf.string),
+        features.LABEL_KEY: tf.io.FixedLenFeature([1], tf.int64),
+    }))
+    fn = lambda inputs: preprocessing_fn(inputs, {"image_size": SIZE})  # noqa: E731
+    with tft_beam.Context(temp_dir=str(tmp_path_factory.mktemp("tft")), force_tf_compat_v1=False):
+        (out, _), _ = (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(fn)
+    return dict(zip(images, out))
+
+
+def test_every_format_becomes_a_float_rgb_image_of_the_configured_size(transformed):
+    for name, row in transformed.items():
+        image = np.asarray(row[features.IMAGE_XF_KEY], np.float32).reshape(-1)
+        assert image.size == SIZE * SIZE * 3, name
+
+
+def test_pixels_are_scaled_to_unit_range_not_left_at_0_255(transformed):
+    for name, row in transformed.items():
+        image = np.asarray(row[features.IMAGE_XF_KEY])
+        assert image.min() >= 0.0 and image.max() <= 1.0, name
+    white = np.asarray(transformed["png_white"][features.IMAGE_XF_KEY])
+    assert np.allclose(white, 1.0, atol=1e-5)
+    noisy = np.asarray(transformed["png_rgb"][features.IMAGE_XF_KEY])
+    assert noisy.max() > 0.5 and noisy.std() > 0.05
+
+
+def test_grayscale_is_replicated_into_three_equal_channels(transformed):
+    image = np.asarray(transformed["png_gray"][features.IMAGE_XF_KEY]).reshape(SIZE, SIZE, 3)
+    assert np.allclose(image[..., 0], image[..., 1]) and np.allclose(image[..., 1], image[..., 2])
+
+
+def test_label_passes_through_unchanged(transformed):
+    assert [int(np.asarray(r[features.LABEL_XF_KEY]).reshape(-1)[0]) for r in transformed.values()] \
+        == list(range(len(transformed)))
+
+
+def test_augmentation_keeps_shape_and_range_and_changes_pixels():
+    image = tf.random.stateless_uniform([SIZE, SIZE, 3], seed=[1, 2])
+    tf.random.set_seed(0)
+    out = augment_image(image, AugmentConfig(brightness=0.5))
+    assert out.shape == image.shape and out.dtype == tf.float32
+    assert float(tf.reduce_min(out)) >= 0.0 and float(tf.reduce_max(out)) <= 1.0
+    assert not np.allclose(out.numpy(), image.numpy())
+
+
+def test_augmentation_switched_off_is_the_identity():
+    image = tf.random.stateless_uniform([SIZE, SIZE, 3], seed=[3, 4])
+    off = AugmentConfig(flip_left_right=False, flip_up_down=False, brightness=0.0,
+                        contrast_lower=1.0, contrast_upper=1.0, rotation_degrees=0.0, zoom=0.0)
+    assert np.allclose(augment_image(image, off).numpy(), image.numpy())
+
+
+def test_rotation_moves_pixels_around_a_fixed_centre():
+    image = tf.random.stateless_uniform([SIZE, SIZE, 3], seed=[5, 6])
+    only_rotate = AugmentConfig(flip_left_right=False, brightness=0.0, contrast_lower=1.0,
+                                contrast_upper=1.0, rotation_degrees=30.0, zoom=0.0)
+    out = augment_image(image, only_rotate).numpy()
+    centre = SIZE // 2
+    assert np.allclose(out[centre - 1:centre + 1, centre - 1:centre + 1].mean(),
+                       image.numpy()[centre - 1:centre + 1, centre - 1:centre + 1].mean(), atol=0.25)
+    assert not np.allclose(out, image.numpy())
