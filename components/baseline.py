@@ -7,7 +7,6 @@ pipeline works on every orchestrator. The served model is copied into the output
 artifact, so the comparison stays reproducible even if the serving directory
 changes later.
 """
-from __future__ import annotations
 
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf

@@ -4,7 +4,6 @@ ExampleValidator records anomalies but does not fail the run; this component
 reads its output and raises, listing every anomaly, so that Transform and the
 Trainer (which depend on it) never see invalid data.
 """
-from __future__ import annotations
 
 from typing import List
 

@@ -23,6 +23,7 @@ from components import features
 from components.model import build_model
 from components.preprocessing import augment_image
 from components.serving import make_serving_signatures
+from components.tf_runtime import skip_autograph_for_tf_keras
 from pipeline.config import Config, from_dict
 
 _DECODE_BATCH = 64  # raw examples decoded per Transform call
@@ -30,6 +31,7 @@ _DECODE_BATCH = 64  # raw examples decoded per Transform call
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     """Train the residual CNN and export a SavedModel with both serving signatures."""
+    skip_autograph_for_tf_keras()
     cfg = from_dict(fn_args.custom_config["config"])
     tf.keras.utils.set_random_seed(cfg.train.seed)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)

@@ -7,7 +7,7 @@ and pushed (Pusher). Runners call this and add nothing but orchestration.
 """
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import List, Optional, Union
 
 import tensorflow_data_validation as tfdv
 from tfx import v1 as tfx
@@ -28,9 +28,14 @@ def create_pipeline(
     pipeline_root: str,
     serving_model_dir: str,
     metadata_connection_config: Optional[object] = None,
+    beam_pipeline_args: Optional[List[str]] = None,
 ) -> tfx.dsl.Pipeline:
-    """The whole pipeline, as a TFX DSL object any orchestrator can run."""
-    example_gen = create_image_example_gen(data_root, cfg.data.eval_percent).with_id("ImageExampleGen")
+    """The whole pipeline, as a TFX DSL object any orchestrator can run.
+
+    `beam_pipeline_args` defaults to the config's `run.beam_args`; runners pass
+    their own when the orchestrator needs more (e.g. a dependency flag).
+    """
+    example_gen = create_image_example_gen(data_root, cfg.data.eval_percent)
     statistics_gen = tfx.components.StatisticsGen(
         examples=example_gen.outputs["examples"],
         stats_options=tfdv.StatsOptions(enable_semantic_domain_stats=True))
@@ -80,5 +85,5 @@ def create_pipeline(
         components=[example_gen, statistics_gen, schema_gen, example_validator, data_gate,
                     transform, trainer, baseline, evaluator, pusher],
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=list(cfg.run.beam_args),
+        beam_pipeline_args=list(cfg.run.beam_args if beam_pipeline_args is None else beam_pipeline_args),
         enable_cache=False)

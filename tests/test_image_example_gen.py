@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 
 import pytest
 from PIL import Image
@@ -34,11 +33,13 @@ def _save(path, fmt="PNG", size=(8, 6), color=(200, 30, 30)):
 
 
 def _run_example_gen(data_root, out_dir, eval_percent=20):
-    """Run the executor as a pipeline would: the component's exec properties, beam args in the context.
+    """Run the executor with the component's exec properties on Beam's DirectRunner.
 
-    With beam args, TFX's BaseBeamExecutor packages TFX into an sdist under the temp dir on
-    every construction; pointing tempfile at a test folder keeps that out of /tmp.
+    The Beam args go in through the context's pipeline factory rather than its
+    `beam_pipeline_args`: given args, TFX's BaseBeamExecutor copies TFX (~50 MB) and
+    builds an sdist of it for remote workers on every construction, seconds each time.
     """
+    import apache_beam as beam
     from tfx.types import artifact_utils, standard_artifacts
     from components.image_example_gen import Executor, create_image_example_gen
 
@@ -46,12 +47,8 @@ def _run_example_gen(data_root, out_dir, eval_percent=20):
     examples = standard_artifacts.Examples()
     examples.uri = str(out_dir)
     examples.split_names = artifact_utils.encode_split_names(SPLITS)
-    scratch = out_dir.parent / (out_dir.name + "_scratch")
-    scratch.mkdir(parents=True)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(tempfile, "tempdir", str(scratch))
-        context = Executor.Context(beam_pipeline_args=list(BEAM_ARGS), tmp_dir=str(scratch), unique_id="1")
-        Executor(context).Do({}, {"examples": [examples]}, dict(component.exec_properties))
+    context = Executor.Context(make_beam_pipeline_fn=lambda: beam.Pipeline(argv=BEAM_ARGS))
+    Executor(context).Do({}, {"examples": [examples]}, dict(component.exec_properties))
     return examples
 
 
@@ -207,7 +204,7 @@ def test_a_file_that_is_not_an_image_fails_the_run_naming_the_file(tmp_path):
     _save(tmp_path / "data" / "cat" / "ok.png")
     _save(tmp_path / "data" / "dog" / "ok.png")
     (tmp_path / "data" / "dog" / "broken.jpg").write_text("this is text, not a JPEG")
-    with pytest.raises(Exception, match=r"dog/broken\.jpg.*not JPEG, PNG, GIF or BMP"):
+    with pytest.raises(ImageFolderError, match=r"dog/broken\.jpg.*not JPEG, PNG, GIF or BMP"):
         _run_example_gen(tmp_path / "data", tmp_path / "out")
 
 
@@ -270,6 +267,23 @@ def test_scan_lists_classes_sorted_and_labels_by_index(tmp_path):
     assert scan.class_names == ["ant", "moth", "zebra"]
     assert scan.files == [ImageFile("ant/a.png", 0, "ant"), ImageFile("ant/sub/b.jpg", 0, "ant"),
                           ImageFile("moth/m.gif", 1, "moth"), ImageFile("zebra/z.png", 2, "zebra")]
+
+
+def test_a_tf_io_gfile_path_is_scanned_and_read_like_a_local_one():
+    import io
+    import tensorflow as tf
+
+    root = "ram://image_example_gen_test/data"
+    for rel, fmt in [("cat/a.png", "PNG"), ("cat/sub/b.jpg", "JPEG"), ("dog/c.gif", "GIF")]:
+        encoded = io.BytesIO()
+        Image.new("RGB", (5, 4)).save(encoded, format=fmt)
+        tf.io.gfile.makedirs(f"{root}/{rel.rsplit('/', 1)[0]}")
+        with tf.io.gfile.GFile(f"{root}/{rel}", "wb") as f:
+            f.write(encoded.getvalue())
+    scan = scan_image_folder(root)
+    assert [(f.rel_path, f.label) for f in scan.files] == [("cat/a.png", 0), ("cat/sub/b.jpg", 0), ("dog/c.gif", 1)]
+    record = read_image(root, scan.files[1])
+    assert (record[features.FORMAT_KEY], record[features.HEIGHT_KEY], record[features.WIDTH_KEY]) == ("jpeg", 4, 5)
 
 
 # --------------------------------------------------------------------------- probing one image

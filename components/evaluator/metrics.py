@@ -24,7 +24,7 @@ def read_accuracy(evaluation_uri: str) -> Accuracy:
         slice_keys = {k.column: k for k in metrics.slice_key.single_slice_keys}
         for item in metrics.metric_keys_and_values:
             key = item.key
-            if key.name != ACCURACY_KEY or key.HasField("is_diff") and key.is_diff:
+            if key.name != ACCURACY_KEY or key.is_diff:
                 continue
             value = item.value.double_value.value
             if not slice_keys:

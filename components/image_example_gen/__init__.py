@@ -1,0 +1,36 @@
+"""ExampleGen for a folder of images: `<data root>/<class_name>/<image files>` -> tf.Examples.
+
+`folder` is plain Python (fast to import, used by the CLI pre-flight); the
+executor and component pull in TFX and Beam, so they load only when asked for.
+"""
+from components.image_example_gen.folder import (
+    IMAGE_EXTENSIONS,
+    BadImageError,
+    FolderScan,
+    ImageFile,
+    ImageFolderError,
+    probe_image,
+    read_image,
+    scan_image_folder,
+    to_tf_example,
+)
+
+_LAZY = {
+    "create_image_example_gen": "components.image_example_gen.component",
+    "COMPONENT_ID": "components.image_example_gen.component",
+    "Executor": "components.image_example_gen.executor",
+    "LABEL_NAMES_PROPERTY": "components.image_example_gen.executor",
+    "NUM_EXAMPLES_PROPERTY": "components.image_example_gen.executor",
+}
+
+__all__ = [
+    "IMAGE_EXTENSIONS", "BadImageError", "FolderScan", "ImageFile", "ImageFolderError",
+    "probe_image", "read_image", "scan_image_folder", "to_tf_example", *_LAZY,
+]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

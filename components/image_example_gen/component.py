@@ -1,0 +1,46 @@
+"""The image-folder ExampleGen: a FileBasedExampleGen with our executor and a path-hash split.
+
+`tfx.v1` exposes neither FileBasedExampleGen nor BeamExecutorSpec, so those two
+come from their internal modules; the split protos come from the public API.
+"""
+from typing import Union
+
+from tfx import v1 as tfx
+from tfx.components.example_gen.component import FileBasedExampleGen
+from tfx.dsl.components.base.executor_spec import BeamExecutorSpec
+
+from components import features
+from components.image_example_gen.executor import Executor
+
+COMPONENT_ID = "ImageExampleGen"
+HASH_BUCKETS = 100
+# What the driver globs under input_base to fingerprint the input (file count, sizes,
+# mtimes) for caching: the files of each class folder. Files in nested folders
+# are only seen through their folder's mtime.
+INPUT_PATTERN = "*/*"
+
+
+def create_image_example_gen(
+        input_base: Union[str, tfx.dsl.experimental.RuntimeParameter],
+        eval_percent: int = 20) -> FileBasedExampleGen:
+    """ExampleGen for `<input_base>/<class_name>/<image files>`, split train/eval by path hash.
+
+    Hashing the relative path (not the bytes) keeps each image in its split when
+    files are re-encoded or new images are added. `input_base` is passed through
+    untouched, so it may be a RuntimeParameter resolved at run time.
+    """
+    if not 1 <= eval_percent < HASH_BUCKETS:
+        raise ValueError(f"eval_percent must be an integer from 1 to {HASH_BUCKETS - 1}, got {eval_percent!r}")
+    input_config = tfx.proto.Input(splits=[tfx.proto.Input.Split(name="images", pattern=INPUT_PATTERN)])
+    output_config = tfx.proto.Output(split_config=tfx.proto.SplitConfig(
+        splits=[
+            tfx.proto.SplitConfig.Split(name="train", hash_buckets=HASH_BUCKETS - eval_percent),
+            tfx.proto.SplitConfig.Split(name="eval", hash_buckets=eval_percent),
+        ],
+        partition_feature_name=features.PATH_KEY))
+    return FileBasedExampleGen(
+        input_base=input_base,
+        input_config=input_config,
+        output_config=output_config,
+        custom_executor_spec=BeamExecutorSpec(Executor),
+    ).with_id(COMPONENT_ID)

@@ -1,0 +1,119 @@
+"""End to end: the real pipeline (LocalDagRunner, Beam DirectRunner, SQLite MLMD) on tiny data.
+
+Three runs share one output folder, as a user's successive runs would:
+1. a good run is blessed and pushes a model that classifies held-out images
+   through both serving signatures;
+2. a run that cannot meet the bar is not blessed, pushes nothing, and leaves
+   the served model byte-for-byte as it was;
+3. a run whose data violates the schema stops before Transform and training.
+"""
+import hashlib
+import os
+
+import pytest
+import tensorflow as tf
+
+from components import features
+from pipeline.config import build_config
+from pipeline.local_runner import run_local
+from pipeline.summary import format_summary
+from tests.fixtures import COLOUR_CLASSES, encoded_colour_image, make_colour_folder
+
+ALL_COMPONENTS = {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "DataGate",
+                  "Transform", "Trainer", "ServedModelBaseline", "Evaluator", "Pusher"}
+FAST = ["data.image_size=20", "train.epochs=12", "train.batch_size=16", "train.early_stopping_patience=0",
+        "model.stage_filters=[16,32]", "model.stage_strides=[2,2]", "model.stem_filters=16",
+        "augment.rotation_degrees=0", "augment.zoom=0", "eval.min_accuracy=0.9"]
+
+
+def tree_digest(root: str) -> str:
+    digest = hashlib.sha256()
+    for directory, _, files in sorted(os.walk(root)):
+        for name in sorted(files):
+            path = os.path.join(directory, name)
+            digest.update(os.path.relpath(path, root).encode())
+            with open(path, "rb") as f:
+                digest.update(f.read())
+    return digest.hexdigest()
+
+
+def served_versions(output: str) -> list:
+    model_dir = os.path.join(output, "serving", "image_classifier")
+    return sorted(os.listdir(model_dir)) if os.path.isdir(model_dir) else []
+
+
+def serialized_example(encoded: bytes) -> bytes:
+    return tf.train.Example(features=tf.train.Features(feature={
+        features.IMAGE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[encoded]))
+    })).SerializeToString()
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    return {"data": make_colour_folder(str(root / "data")), "output": str(root / "output")}
+
+
+@pytest.fixture(scope="module")
+def first_run(workspace):
+    return run_local(build_config(overrides=FAST), workspace["data"], workspace["output"])
+
+
+def test_a_good_run_runs_every_component_and_pushes_a_blessed_model(first_run, workspace):
+    assert first_run.error == ""
+    assert {c.component for c in first_run.components} == ALL_COMPONENTS
+    assert all(c.state == "complete" for c in first_run.components)
+    assert first_run.blessed is True and first_run.accuracy >= 0.9
+    assert set(first_run.class_accuracy) == set(COLOUR_CLASSES)
+    assert first_run.baseline_accuracy is None  # first run: floor only
+    (version,) = served_versions(workspace["output"])
+    assert first_run.pushed_path.rstrip("/").endswith(os.path.join("image_classifier", version))
+    assert os.path.isfile(os.path.join(first_run.pushed_path, "saved_model.pb"))
+    summary = format_summary(first_run, 0.9, 0.01).splitlines()
+    assert summary[-3].startswith("Blessed: yes")
+    assert summary[-2] == f"Eval accuracy: {first_run.accuracy:.4f}"
+    assert summary[-1] == f"Pushed model: {first_run.pushed_path}"
+
+
+def test_the_pushed_model_classifies_held_out_images_through_both_signatures(first_run):
+    model = tf.saved_model.load(first_run.pushed_path)
+    names = sorted(COLOUR_CLASSES)
+    images = [encoded_colour_image(name) for name in names]
+    by_bytes = model.signatures[features.BYTES_SIGNATURE](**{features.BYTES_INPUT: tf.constant(images)})
+    by_example = model.signatures[features.EXAMPLES_SIGNATURE](
+        **{features.EXAMPLES_INPUT: tf.constant([serialized_example(i) for i in images])})
+    for outputs in (by_bytes, by_example):
+        assert [n.decode() for n in outputs[features.CLASS_NAME_OUTPUT].numpy()] == names
+        assert outputs[features.PROBABILITIES_OUTPUT].shape == (3, 3)
+        assert list(outputs[features.CLASS_ID_OUTPUT].numpy()) == [0, 1, 2]
+    with open(os.path.join(first_run.pushed_path, "assets", features.LABELS_FILE)) as f:
+        assert f.read().split() == names
+
+
+def test_a_model_below_the_bar_is_not_pushed_and_the_served_model_is_untouched(first_run, workspace):
+    before = tree_digest(os.path.join(workspace["output"], "serving"))
+    hopeless = FAST + ["train.epochs=1", "train.learning_rate=1e-9", "eval.min_accuracy=0.9"]
+    second = run_local(build_config(overrides=hopeless), workspace["data"], workspace["output"])
+    assert second.error == ""
+    assert second.blessed is False and second.pushed_path == ""
+    assert second.baseline_accuracy is not None and second.baseline_accuracy >= 0.9
+    assert second.baseline_source.endswith(served_versions(workspace["output"])[0])
+    assert served_versions(workspace["output"]) == [os.path.basename(first_run.pushed_path)]
+    assert tree_digest(os.path.join(workspace["output"], "serving")) == before
+    assert format_summary(second, 0.9, 0.01).splitlines()[-1] == "Pushed model: none"
+
+
+def test_data_that_violates_the_schema_stops_the_run_before_training(first_run, workspace, tmp_path):
+    schema = tmp_path / "schema.pbtxt"
+    schema.write_text(
+        'feature { name: "label_name" type: BYTES domain: "label_name" }\n'
+        'string_domain { name: "label_name" value: "red" value: "green" }\n')
+    before = tree_digest(os.path.join(workspace["output"], "serving"))
+    cfg = build_config(overrides=FAST + [f"data.schema_path={schema}"])
+    run = run_local(cfg, workspace["data"], workspace["output"])
+    assert "DataValidationError" in run.error and "label_name" in run.error and "blue" in run.error
+    ran = {c.component: c.state for c in run.components}
+    assert ran["DataGate"] != "complete"
+    assert not {"Transform", "Trainer", "Evaluator", "Pusher"} & {c for c, s in ran.items() if s == "complete"}
+    assert run.blessed is None and run.pushed_path == ""
+    assert tree_digest(os.path.join(workspace["output"], "serving")) == before
