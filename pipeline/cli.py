@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from typing import List, Optional
 
 import schemas
@@ -86,25 +87,43 @@ def _check_data_folder(data_root: str) -> None:
 
 def cmd_run(args) -> int:
     cfg, data_root = resolve_inputs(args)
-    _quiet_logs(args.verbose)
+    log_path = _route_logs(args.output, args.verbose)
     from pipeline.local_runner import run_local
     from pipeline.summary import format_summary
 
     print(f"Running pipeline '{cfg.run.pipeline_name}' -> {os.path.abspath(args.output)}", flush=True)
     summary = run_local(cfg, data_root, args.output)
+    print(f"Full logs: {log_path}")
     print(format_summary(summary, cfg.eval.min_accuracy, cfg.eval.max_accuracy_drop))
     return EXIT_FAILED if summary.error else EXIT_OK
 
 
-def _quiet_logs(verbose: bool) -> None:
-    """Keep the console readable: component logs only with --verbose."""
-    if verbose:
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+def _route_logs(output_dir: str, verbose: bool) -> str:
+    """Send TFX/Beam/TensorFlow logs to a file (or, with --verbose, to the console too).
+
+    The console keeps what a person reads: data, progress, the run summary.
+    Component failures are summarised there; their full tracebacks are in the file.
+    """
     import logging as py_logging
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1" if verbose else "3")
+    log_dir = os.path.join(os.path.abspath(output_dir), "logs")
+    os.makedirs(log_dir, exist_ok=True)
+    log_path = os.path.join(log_dir, time.strftime("run-%Y%m%d-%H%M%S.log"))
+    handler = py_logging.FileHandler(log_path, encoding="utf-8")
+    handler.setFormatter(py_logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = py_logging.getLogger()
+    if not verbose:
+        for old in list(root.handlers):
+            root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(py_logging.INFO)
+    py_logging.captureWarnings(True)
     from absl import logging
-    logging.set_verbosity(logging.WARNING)
-    py_logging.getLogger().setLevel(py_logging.WARNING)
+    logging.set_verbosity(logging.INFO)
+    logging.use_python_logging(quiet=True)
+    if not verbose:
+        logging.get_absl_handler().setLevel(py_logging.CRITICAL)
+    return log_path
 
 
 if __name__ == "__main__":

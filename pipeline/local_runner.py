@@ -70,12 +70,15 @@ def with_local_dependency_flag(beam_args: list) -> list:
 
 
 def root_cause_message(error: BaseException) -> str:
-    """The innermost exception's message: the component's own words, not the runner's wrapping."""
-    seen = set()
-    while id(error) not in seen:
-        seen.add(id(error))
-        inner = error.__cause__ or error.__context__
-        if inner is None:
-            break
-        error = inner
-    return f"{type(error).__name__}: {error}"
+    """The message of our own component's exception, not the runner's wrapping of it.
+
+    Walks the cause chain and prefers the outermost exception raised by this
+    project's code (it names the file or value); otherwise the innermost one.
+    """
+    chain = []
+    while error is not None and error not in chain:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    ours = [e for e in chain if type(e).__module__.split(".")[0] in ("components", "pipeline")]
+    chosen = ours[0] if ours else chain[-1]
+    return f"{type(chosen).__name__}: {chosen}"
