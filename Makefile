@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DEPS_HASH := $(shell cat requirements.txt constraints.txt setup.py | sha256sum | cut -c1-16)
+DEPS_HASH := $(shell cat requirements.txt requirements-dev.txt constraints.txt setup.py | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.deps-$(DEPS_HASH)
 ARGS ?=
 
@@ -17,7 +17,7 @@ $(STAMP):
 	  echo "Creating $(VENV) with $$py"; rm -rf "$(VENV)"; "$$py" -m venv "$(VENV)"; fi; \
 	echo "Installing the pinned set into $(VENV) (a cold install takes ~3 minutes)"; \
 	"$(PY)" -m pip install -q --upgrade pip wheel setuptools -c constraints.txt; \
-	"$(PY)" -m pip install -q -r requirements.txt -c constraints.txt; \
+	"$(PY)" -m pip install -q -r requirements-dev.txt -c constraints.txt; \
 	"$(PY)" -m pip install -q --no-deps -e .; \
 	"$(PY)" -m pip check; \
 	rm -f $(VENV)/.deps-*; touch "$(STAMP)"
@@ -34,9 +34,10 @@ bench: venv
 # Re-resolve and freeze the whole set after changing requirements.txt.
 constraints:
 	@set -e; py=$$(scripts/find-python310); tmp=$$(mktemp -d); "$$py" -m venv $$tmp; \
-	$$tmp/bin/pip install -q --upgrade pip wheel setuptools; $$tmp/bin/pip install -q -r requirements.txt; \
-	{ echo "# The whole resolved set for Python 3.10 + TFX 1.16.0, frozen from requirements.txt."; \
-	  echo "# Regenerate: make constraints"; $$tmp/bin/pip freeze; } > constraints.txt; rm -rf $$tmp
+	$$tmp/bin/pip install -q --upgrade pip wheel setuptools; $$tmp/bin/pip install -q -r requirements-dev.txt; \
+	{ echo "# The whole resolved set for Python 3.10 + TFX 1.16.0, frozen from requirements-dev.txt"; \
+	  echo "# (pip freeze --all, so pip/setuptools/wheel are pinned too). Regenerate: make constraints"; \
+	  $$tmp/bin/pip freeze --all; } > constraints.txt; rm -rf $$tmp
 
 clean:
 	rm -rf output .pytest_cache

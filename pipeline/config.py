@@ -113,11 +113,11 @@ PRESETS: Dict[str, Dict[str, Any]] = {
 
 @dataclass
 class TrainConfig:
-    epochs: int = 15
+    epochs: int = 25
     batch_size: int = 32
     learning_rate: float = 0.002
     shuffle_buffer: int = 1000
-    early_stopping_patience: int = 4  # epochs without eval-loss improvement; 0 disables
+    early_stopping_patience: int = 6  # epochs without eval-loss improvement; 0 disables
     cache_max_mb: int = 2048          # cache decoded images in memory when they fit in this
     seed: int = 42
 
