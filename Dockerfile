@@ -1,20 +1,35 @@
-# Container image for running the pipeline's components on Kubeflow Pipelines / Vertex AI.
-# Minimal for now: the Kubeflow issue adds the entrypoint and the build/push instructions.
+# The image every step of the compiled Kubeflow / Vertex AI pipeline runs in.
+# Build, push and compile against it: see README, "Kubeflow Pipelines and Vertex AI".
+#   docker build -t REGISTRY/imgpipe:TAG . && docker push REGISTRY/imgpipe:TAG
+#   imgpipe compile --target kfp --image REGISTRY/imgpipe:TAG --pipeline-root ...
+# The compiled spec runs `python -m components.kfp_entrypoint` (pipeline/kubeflow_runner.py),
+# and names /opt/imgpipe/setup.py for Beam workers (e.g. Dataflow) and the curated schemas.
+# DL3013: versions come from constraints.txt (-c), the same frozen set as the tests.
 # hadolint global ignore=DL3013
 FROM tensorflow/tfx:1.16.0
 
+# TF_USE_LEGACY_KERAS: the whole TFX 1.16 stack is Keras 2 (tf_keras).
 ENV TF_USE_LEGACY_KERAS=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    PIP_NO_CACHE_DIR=1
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# Where pipeline/kubeflow_runner.py (IMAGE_SOURCE_DIR) expects this repository.
 WORKDIR /opt/imgpipe
 COPY requirements.txt constraints.txt setup.py ./
 COPY pipeline ./pipeline
 COPY components ./components
 COPY schemas ./schemas
-RUN python -m pip install -r requirements.txt -c constraints.txt \
-    && python -m pip install --no-deps . \
-    && python -c "import components, pipeline.cli"
 
-RUN useradd --create-home --uid 1000 imgpipe
-USER imgpipe
+# No system packages are added (no compiler, no headers), so there is nothing to purge;
+# pip's cache is off (PIP_NO_CACHE_DIR) and build leftovers are removed. The sources stay in /opt/imgpipe, owned by the runtime user: Beam's --setup_file
+# builds an sdist there when a remote runner stages our package.
+RUN python -m pip install -r requirements.txt -c constraints.txt \
+    && python -m pip install --no-deps --no-build-isolation . \
+    && rm -rf build ./*.egg-info \
+    && python -c "import components.kfp_entrypoint, pipeline.kubeflow_runner" \
+    && useradd --uid 10001 --gid 0 --create-home --shell /usr/sbin/nologin imgpipe \
+    && chown -R 10001:0 /opt/imgpipe
+
+USER 10001

@@ -24,6 +24,15 @@ from components import features
 _DEFAULT_IMAGE_SIZE = 64
 
 
+def decode_rgb(encoded: tf.Tensor) -> tf.Tensor:
+    """Encoded JPEG/PNG/GIF/BMP bytes -> uint8 [H, W, 3]: grey replicated, alpha dropped, GIF frame 1.
+
+    Ingestion decodes each file with this very function, so whatever it admits
+    is readable in training and at serving.
+    """
+    return tf.io.decode_image(encoded, channels=3, expand_animations=False)
+
+
 def decode_and_resize(encoded: tf.Tensor, image_size: int) -> tf.Tensor:
     """One encoded image (JPEG/PNG/GIF/BMP bytes) -> float32 [size, size, 3] in [0, 1].
 
@@ -31,8 +40,7 @@ def decode_and_resize(encoded: tf.Tensor, image_size: int) -> tf.Tensor:
     `convert_image_dtype` only rescales integer inputs, so calling it after
     `tf.image.resize` (which already returns float32) would leave 0..255.
     """
-    image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
-    image = tf.image.convert_image_dtype(image, tf.float32)
+    image = tf.image.convert_image_dtype(decode_rgb(encoded), tf.float32)
     image = tf.image.resize(image, [image_size, image_size], antialias=True)
     image = tf.clip_by_value(image, 0.0, 1.0)
     image.set_shape([image_size, image_size, 3])

@@ -20,6 +20,7 @@ from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
 from components import features
+from components.distribution import export_dir, make_strategy
 from components.model import build_model
 from components.preprocessing import augment_image
 from components.serving import make_serving_signatures
@@ -44,16 +45,18 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     eval_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, cfg,
                            training=False, cache=cache)
 
-    model = build_model(cfg.model, cfg.data.image_size, num_classes)
-    model.compile(optimizer=keras.optimizers.Adam(cfg.train.learning_rate),
-                  loss=keras.losses.SparseCategoricalCrossentropy(),
-                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    strategy = make_strategy()
+    with strategy.scope():
+        model = build_model(cfg.model, cfg.data.image_size, num_classes)
+        model.compile(optimizer=keras.optimizers.Adam(cfg.train.learning_rate),
+                      loss=keras.losses.SparseCategoricalCrossentropy(),
+                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     history = model.fit(train_ds, validation_data=eval_ds, epochs=cfg.train.epochs,
-                        callbacks=_callbacks(cfg, fn_args.model_run_dir), verbose=2)
+                        callbacks=_callbacks(cfg, fn_args.model_run_dir, fn_args.train_steps), verbose=2)
     logging.info("Training history: %s", json.dumps(history.history))
 
     signatures = make_serving_signatures(model, tft_output, labels_path)
-    model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures)
+    model.save(export_dir(strategy, fn_args.serving_model_dir), save_format="tf", signatures=signatures)
 
 
 def make_dataset(file_patterns: List[str], data_accessor, tft_output: tft.TFTransformOutput,
@@ -84,9 +87,29 @@ def make_dataset(file_patterns: List[str], data_accessor, tft_output: tft.TFTran
     return ds.batch(cfg.train.batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def _callbacks(cfg: Config, log_dir: str) -> List[keras.callbacks.Callback]:
+class StopAfterSteps(keras.callbacks.Callback):
+    """Stops training after `max_steps` batches in total, across epochs.
+
+    TrainArgs.num_steps (fn_args.train_steps) is the `train_args` runtime parameter
+    on Kubeflow: a scheduled run can cap training without recompiling. The cap
+    never extends training beyond `train.epochs`; 0/None means no cap.
+    """
+
+    def __init__(self, max_steps: int):
+        super().__init__()
+        self.max_steps, self.steps = max_steps, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        if self.steps >= self.max_steps:
+            self.model.stop_training = True
+
+
+def _callbacks(cfg: Config, log_dir: str, max_steps: int | None = None) -> List[keras.callbacks.Callback]:
     callbacks: List[keras.callbacks.Callback] = [
         keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch", profile_batch=0)]
+    if max_steps:
+        callbacks.append(StopAfterSteps(max_steps))
     if cfg.train.early_stopping_patience > 0:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=cfg.train.early_stopping_patience,

@@ -13,6 +13,7 @@ from typing import List, Optional
 
 import schemas
 from pipeline.config import Config, ConfigError, build_config
+from pipeline.kubeflow_cli import add_beam_arg, add_commands, join_beam_args
 
 REPO_SCHEMAS = os.path.dirname(os.path.abspath(schemas.__file__))
 DEMO_SCHEMA = os.path.join(REPO_SCHEMAS, "demo", "schema.pbtxt")
@@ -22,7 +23,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_beam_args(sys.argv[1:] if argv is None else list(argv)))
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
@@ -49,8 +50,64 @@ def _parser() -> argparse.ArgumentParser:
                      help="folder for pipeline artifacts, metadata and the serving dir (default: ./output)")
     _add_config_args(run)
     run.add_argument("--verbose", action="store_true", help="show TFX/Beam/TensorFlow progress logs")
+    add_beam_arg(run)
     run.set_defaults(func=cmd_run)
+    add_commands(commands, _add_config_args)  # compile, submit, schedule (pipeline/kubeflow_cli.py)
+    _add_spec_commands(commands)
     return parser
+
+
+def _add_spec_commands(commands) -> None:
+    """validate-spec and run-spec: will a compiled Kubeflow spec run? (pipeline/spec_tools.py)"""
+    validate = commands.add_parser("validate-spec", help="check a compiled KFP/Vertex spec: schema, DAG, "
+                                   "images, container commands, no resolver nodes")
+    validate.add_argument("file", help="compiled .yaml (PipelineSpec) or .json (PipelineJob)")
+    validate.set_defaults(func=cmd_validate_spec)
+    run = commands.add_parser("run-spec", help="run a compiled spec here, each task as a subprocess "
+                              "with the executor input a KFP launcher would build")
+    run.add_argument("file", help="compiled .yaml (PipelineSpec) or .json (PipelineJob)")
+    run.add_argument("--workdir", required=True, help="folder for artifacts, executor inputs/outputs and logs")
+    run.add_argument("--oss", action="store_true", help="imitate open-source KFP v2: minio:// URIs mirrored "
+                     "under the workdir, untyped upstream artifacts, no driver hook")
+    run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                     help="pipeline (runtime) parameter value (repeatable)")
+    run.add_argument("--entrypoint", choices=("spec", "ours", "stock"), default="spec",
+                     help="container command: as compiled (default), ours (components.kfp_entrypoint) "
+                     "or stock (TFX's kubeflow_v2_run_executor)")
+    run.add_argument("--only", action="append", default=[], metavar="TASK",
+                     help="rerun only this task (repeatable), with the upstream outputs of an earlier run")
+    run.add_argument("--run-id", default="", help="with --only: the earlier run (default: the last one)")
+    run.set_defaults(func=cmd_run_spec)
+
+
+def cmd_validate_spec(args) -> int:
+    from pipeline.spec_tools import SpecError, load_spec, validate_spec
+    try:
+        problems = validate_spec(load_spec(args.file))
+    except SpecError as e:
+        raise InputError(str(e)) from None
+    for problem in problems:
+        print(f"{args.file}: {problem}")
+    print(f"{args.file}: {len(problems)} problem(s)" if problems else f"{args.file}: OK")
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def cmd_run_spec(args) -> int:
+    from pipeline.spec_tools import RunOptions, SpecError, load_spec, run_spec
+    params = dict(p.split("=", 1) for p in args.param if "=" in p)
+    if len(params) != len(args.param):
+        raise InputError(f"--param takes NAME=VALUE, got: {', '.join(p for p in args.param if '=' not in p)}")
+    try:
+        result = run_spec(load_spec(args.file), RunOptions(
+            workdir=args.workdir, oss=args.oss, params=params, entrypoint=args.entrypoint,
+            only=args.only, run_id=args.run_id))
+    except SpecError as e:
+        raise InputError(str(e)) from None
+    failed = result.failed
+    total = sum(t.seconds for t in result.tasks)
+    print(f"Failed at task {failed.name}" if failed else f"All {len(result.tasks)} task(s) succeeded "
+          f"in {total:.1f} s")
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _add_config_args(parser: argparse.ArgumentParser) -> None:
@@ -62,6 +119,7 @@ def _add_config_args(parser: argparse.ArgumentParser) -> None:
 def resolve_inputs(args) -> tuple[Config, str]:
     """Config and data root, checked before anything heavy is imported or run."""
     cfg = build_config(args.config, args.overrides)
+    cfg.run.beam_args = list(cfg.run.beam_args) + list(getattr(args, "beam_args", []))
     if args.data:
         data_root = args.data
     else:
@@ -71,18 +129,23 @@ def resolve_inputs(args) -> tuple[Config, str]:
             cfg.data.schema_path = DEMO_SCHEMA
     if cfg.data.schema_path and not os.path.isfile(cfg.data.schema_path):
         raise InputError(f"schema file not found: {cfg.data.schema_path} (config key data.schema_path)")
-    _check_data_folder(data_root)
+    _check_data_folder(data_root, cfg)
     return cfg, data_root
 
 
-def _check_data_folder(data_root: str) -> None:
-    from components.image_example_gen.folder import ImageFolderError, scan_image_folder
+def _check_data_folder(data_root: str, cfg: Config) -> None:
+    """Folder-level problems only, from a listing (no file is read): ingestion quarantines bad files."""
+    from components.image_example_gen import (IngestionLimitError, IngestLimits, ImageFolderError,
+                                              scan_image_folder)
+    from components.image_example_gen.limits import check_class_minimum
+    limits = IngestLimits.from_data_config(cfg.data)
     try:
-        scan = scan_image_folder(data_root)
-    except ImageFolderError as e:
+        scan = scan_image_folder(data_root, skip_empty_classes=limits.min_images_per_class == 0)
+        check_class_minimum(scan.class_counts(), limits, "image files")
+    except (ImageFolderError, IngestionLimitError) as e:
         raise InputError(str(e)) from None
-    print(f"Data: {data_root}: {len(scan.files)} images in {len(scan.class_names)} classes "
-          f"({', '.join(scan.class_names)})")
+    print(f"Data: {data_root}: {len(scan.files)} image files in {len(scan.class_names)} classes "
+          f"({', '.join(scan.class_names)}); {len(scan.skipped)} other entries skipped")
 
 
 def cmd_run(args) -> int:

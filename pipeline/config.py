@@ -25,10 +25,26 @@ class DataConfig:
     image_size: int = 64            # images are resized to image_size x image_size
     eval_percent: int = 20          # share of images (by path hash) in the eval split
     schema_path: str = ""           # curated schema.pbtxt; empty -> SchemaGen infers one
+    # Ingestion limits (components/image_example_gen): bad files are quarantined, these stop the run.
+    max_bad_fraction: float = 0.1   # quarantined / image files found, above which ingestion stops
+    min_images_per_class: int = 5   # usable images each class needs; 0: class folders without images are skipped
+    max_image_pixels: int = 50_000_000  # width*height declared in the header; larger files are never decoded
+    max_file_mb: float = 50.0       # larger files are quarantined unread
 
     def validate(self) -> None:
         _check(8 <= self.image_size <= 1024, "data.image_size", self.image_size, "an integer from 8 to 1024")
         _check(1 <= self.eval_percent <= 50, "data.eval_percent", self.eval_percent, "an integer from 1 to 50")
+        _check(0 <= self.max_bad_fraction <= 1, "data.max_bad_fraction", self.max_bad_fraction,
+               "a number from 0 to 1")
+        _check(self.min_images_per_class >= 0, "data.min_images_per_class", self.min_images_per_class,
+               "an integer >= 0")
+        _check(1 <= self.max_image_pixels <= MAX_DECODABLE_PIXELS, "data.max_image_pixels",
+               self.max_image_pixels, f"an integer from 1 to {MAX_DECODABLE_PIXELS} (Pillow's own bomb limit)")
+        _check(0 < self.max_file_mb <= 4096, "data.max_file_mb", self.max_file_mb, "a number above 0, at most 4096")
+
+
+# Pillow refuses to open any image above twice its default MAX_IMAGE_PIXELS (89,478,485).
+MAX_DECODABLE_PIXELS = 178_956_970
 
 
 @dataclass
@@ -164,6 +180,47 @@ class RunConfig:
 
 
 @dataclass
+class KubeflowConfig:
+    """Resources the Trainer asks for on Kubeflow / Vertex AI (0 or empty: the cluster's default)."""
+    trainer_cpu: float = 0.0        # vCPU limit
+    trainer_memory_gb: float = 0.0  # memory limit in GB
+    trainer_gpus: int = 0           # accelerator count; needs trainer_gpu_type
+    trainer_gpu_type: str = ""      # KFP: a resource name, e.g. nvidia.com/gpu; Vertex: e.g. NVIDIA_TESLA_T4
+
+    def validate(self) -> None:
+        _check(self.trainer_cpu >= 0, "kubeflow.trainer_cpu", self.trainer_cpu, "a number >= 0")
+        _check(self.trainer_memory_gb >= 0, "kubeflow.trainer_memory_gb", self.trainer_memory_gb,
+               "a number >= 0")
+        _check(self.trainer_gpus >= 0, "kubeflow.trainer_gpus", self.trainer_gpus, "an integer >= 0")
+        _check(not self.trainer_gpus or bool(self.trainer_gpu_type), "kubeflow.trainer_gpu_type",
+               self.trainer_gpu_type, "an accelerator type when kubeflow.trainer_gpus > 0 "
+               "(KFP: nvidia.com/gpu; Vertex: e.g. NVIDIA_TESLA_T4)")
+
+
+@dataclass
+class ValidationConfig:
+    """Image-aware validation (components/image_validation): limits, and where the previous run is kept.
+
+    The minimum images per class is `data.min_images_per_class`, checked again on what was ingested."""
+    max_imbalance_ratio: float = 10.0    # largest / smallest class; above stops the run
+    min_image_side: int = 32             # px; smaller images are a warning
+    near_duplicate_hamming: int = 4      # dHash bits; train/eval pairs within it are leakage
+    leakage_is_error: bool = False       # leakage stops the run instead of warning
+    class_drift_threshold: float = 0.1   # L-infinity distance of class frequencies vs the previous run
+    size_drift_threshold: float = 0.1    # Jensen-Shannon divergence of width/height vs the previous run
+    reference_dir: str = ""              # the previous validated run; empty: under the pipeline root (README)
+
+    def validate(self) -> None:
+        _check(self.max_imbalance_ratio >= 1, "validation.max_imbalance_ratio", self.max_imbalance_ratio,
+               "a number >= 1")
+        _check(self.min_image_side >= 1, "validation.min_image_side", self.min_image_side, "an integer >= 1")
+        _check(0 <= self.near_duplicate_hamming <= 32, "validation.near_duplicate_hamming",
+               self.near_duplicate_hamming, "an integer from 0 to 32 (bits of a 64-bit dHash)")
+        for key in ("class_drift_threshold", "size_drift_threshold"):
+            _check(0 < getattr(self, key) <= 1, f"validation.{key}", getattr(self, key), "a number in (0, 1]")
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -172,6 +229,8 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     serving: ServingConfig = field(default_factory=ServingConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    kubeflow: KubeflowConfig = field(default_factory=KubeflowConfig)
 
     def validate(self) -> "Config":
         for section in dataclasses.fields(self):

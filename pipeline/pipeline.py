@@ -1,7 +1,7 @@
 """`create_pipeline()`: the one place where the components are wired together.
 
 Data comes in (ImageExampleGen), is checked (StatisticsGen, schema,
-ExampleValidator, DataGate), transformed (Transform), trained on (Trainer),
+ExampleValidator, DataGate, ImageDataValidator), transformed (Transform), trained on (Trainer),
 judged against the bar and the served model (ServedModelBaseline, Evaluator)
 and pushed (Pusher). Runners call this and add nothing but orchestration.
 """
@@ -15,7 +15,8 @@ from tfx import v1 as tfx
 from components.baseline import ServedModelBaseline
 from components.data_gate import DataGate
 from components.evaluator import GatedEvaluator, make_eval_config
-from components.image_example_gen import create_image_example_gen
+from components.image_example_gen import IngestLimits, create_image_example_gen
+from components.image_validation.component import create_image_data_validator
 from pipeline.config import Config
 
 PREPROCESSING_FN = "components.preprocessing.preprocessing_fn"
@@ -29,13 +30,17 @@ def create_pipeline(
     serving_model_dir: str,
     metadata_connection_config: Optional[object] = None,
     beam_pipeline_args: Optional[List[str]] = None,
+    train_args: Union[tfx.proto.TrainArgs, tfx.dsl.experimental.RuntimeParameter, None] = None,
 ) -> tfx.dsl.Pipeline:
     """The whole pipeline, as a TFX DSL object any orchestrator can run.
 
     `beam_pipeline_args` defaults to the config's `run.beam_args`; runners pass
     their own when the orchestrator needs more (e.g. a dependency flag).
+    `train_args` defaults to the train split with no step cap; the Kubeflow runner
+    passes a RuntimeParameter so a scheduled run can cap the training steps.
     """
-    example_gen = create_image_example_gen(data_root, cfg.data.eval_percent)
+    example_gen = create_image_example_gen(
+        data_root, cfg.data.eval_percent, IngestLimits.from_data_config(cfg.data))
     statistics_gen = tfx.components.StatisticsGen(
         examples=example_gen.outputs["examples"],
         stats_options=tfdv.StatsOptions(enable_semantic_domain_stats=True))
@@ -47,6 +52,10 @@ def create_pipeline(
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
     data_gate = DataGate(anomalies=example_validator.outputs["anomalies"])
+    image_validator = create_image_data_validator(
+        cfg, example_gen.outputs["examples"], statistics_gen.outputs["statistics"],
+        schema_gen.outputs["schema"], pipeline_root)
+    image_validator.add_upstream_node(data_gate)
 
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
@@ -55,14 +64,14 @@ def create_pipeline(
         custom_config={"image_size": cfg.data.image_size},
         materialize=False,
         disable_statistics=True)
-    transform.add_upstream_node(data_gate)
+    transform.add_upstream_node(image_validator)
 
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=example_gen.outputs["examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(splits=["train"]),
+        train_args=train_args if train_args is not None else tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
         custom_config={"config": cfg.to_dict()})
 
@@ -83,7 +92,7 @@ def create_pipeline(
         pipeline_name=cfg.run.pipeline_name,
         pipeline_root=pipeline_root,
         components=[example_gen, statistics_gen, schema_gen, example_validator, data_gate,
-                    transform, trainer, baseline, evaluator, pusher],
+                    image_validator, transform, trainer, baseline, evaluator, pusher],
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(cfg.run.beam_args if beam_pipeline_args is None else beam_pipeline_args),
         enable_cache=False)

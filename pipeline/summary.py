@@ -7,6 +7,7 @@ happened, whichever runner ran the pipeline.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Dict, List, Optional
 
 from ml_metadata.metadata_store import metadata_store
@@ -32,6 +33,10 @@ class RunSummary:
     class_accuracy: Dict[str, float] = dataclasses.field(default_factory=dict)
     baseline_source: str = ""
     pushed_path: str = ""
+    quarantined: Optional[int] = None  # files ImageExampleGen set aside, listed in quarantine_report
+    quarantine_report: str = ""
+    data_warnings: List[str] = dataclasses.field(default_factory=list)  # from ImageDataValidator
+    image_validation_report: str = ""
     error: str = ""
 
     @property
@@ -86,6 +91,7 @@ def _custom(artifact, key: str):
 
 def _fill_decision(summary: RunSummary, outputs: Dict[str, List]) -> None:
     from components.evaluator.metrics import read_accuracy  # TFMA import is slow: only when needed
+    from components.image_validation.report import image_validation_report, image_validation_warnings
 
     for artifact in outputs.get("Evaluator", []):
         if _custom(artifact, "blessed") is not None:
@@ -95,11 +101,26 @@ def _fill_decision(summary: RunSummary, outputs: Dict[str, List]) -> None:
             summary.accuracy = accuracy.candidate
             summary.baseline_accuracy = accuracy.baseline
             summary.class_accuracy = accuracy.per_class
+    for artifact in outputs.get("ImageDataValidator", []):
+        summary.data_warnings = image_validation_warnings(artifact.uri)
+        summary.image_validation_report = image_validation_report(artifact.uri)
+    for artifact in outputs.get("ImageExampleGen", []):
+        _fill_quarantine(summary, artifact)
     for artifact in outputs.get("ServedModelBaseline", []):
         summary.baseline_source = _custom(artifact, "baseline_source") or ""
     for artifact in outputs.get("Pusher", []):
         if _custom(artifact, "pushed"):
             summary.pushed_path = _custom(artifact, "pushed_destination") or ""
+
+
+def _fill_quarantine(summary: RunSummary, artifact) -> None:
+    from components import features
+    from components.image_example_gen.executor import NUM_QUARANTINED_PROPERTY
+
+    count = _custom(artifact, NUM_QUARANTINED_PROPERTY)
+    if count is not None:
+        summary.quarantined = int(count)
+        summary.quarantine_report = os.path.join(artifact.uri, features.QUARANTINE_FILE)
 
 
 def format_summary(summary: RunSummary, min_accuracy: float, max_drop: float) -> str:
@@ -108,6 +129,13 @@ def format_summary(summary: RunSummary, min_accuracy: float, max_drop: float) ->
     for c in summary.components:
         lines.append(f"  {c.component:<22} {c.seconds:7.1f} s  {c.state}")
     lines.append(f"  {'total':<22} {summary.pipeline_seconds:7.1f} s")
+    if summary.quarantined is not None:
+        lines.append(f"Quarantined at ingestion: {summary.quarantined} file(s)"
+                     + (f", listed in {summary.quarantine_report}" if summary.quarantined else ""))
+    if summary.image_validation_report:
+        lines.append(f"Image validation: passed with {len(summary.data_warnings)} warning(s); "
+                     f"report {summary.image_validation_report}")
+    lines.extend(f"Data warning: {warning}" for warning in summary.data_warnings)
     if summary.class_accuracy:
         lines.append("Eval accuracy per class: " + ", ".join(
             f"{name} {acc:.3f}" for name, acc in sorted(summary.class_accuracy.items())))

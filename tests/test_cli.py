@@ -1,4 +1,5 @@
 """`imgpipe` as a user meets it: help, and clear errors (no traceback) for bad input."""
+import json
 import os
 import subprocess
 import sys
@@ -53,14 +54,20 @@ def test_a_class_with_no_images(tmp_path):
     assert_clean_error(imgpipe("run", "--data", root), "purple")
 
 
-def test_an_unreadable_image_stops_the_run_naming_the_file(tmp_path):
-    """Found by ingestion inside the pipeline (the CLI does not read every file up front)."""
-    root = make_colour_folder(str(tmp_path / "data"), per_class=4)
+def test_an_unreadable_image_is_quarantined_and_over_the_limit_stops_the_run_naming_it(tmp_path):
+    """Found by ingestion inside the pipeline (the CLI does not read every file up front): the text file
+    is quarantined, not fatal; with data.max_bad_fraction below its share (1 of 19) the run stops."""
+    root = make_colour_folder(str(tmp_path / "data"), per_class=6)
     (tmp_path / "data" / "red" / "notes.jpg").write_text("this is text, not a JPEG")
-    result = imgpipe("run", "--data", root, "--output", str(tmp_path / "out"), timeout=300)
+    result = imgpipe("run", "--data", root, "--output", str(tmp_path / "out"),
+                     "--set", "data.max_bad_fraction=0.01", timeout=300)
     assert result.returncode == 1
     assert "Traceback" not in result.stdout + result.stderr
-    assert "red/notes.jpg" in result.stdout and "not JPEG, PNG, GIF or BMP" in result.stdout
+    assert "1 of 19 image files (5.3%) were quarantined, above data.max_bad_fraction=0.01" in result.stdout
+    assert "red/notes.jpg (content is not JPEG, PNG, GIF or BMP" in result.stdout
+    report = result.stdout.split("Full list: ", 1)[1].split()[0].rstrip(".")
+    with open(report) as f:
+        assert [q["path"] for q in json.load(f)] == [os.path.join(root, "red", "notes.jpg")]
     lines = result.stdout.strip().splitlines()
     assert lines[-3].startswith("Blessed: no") and lines[-1] == "Pushed model: none"
 

@@ -32,7 +32,14 @@ def _save(path, fmt="PNG", size=(8, 6), color=(200, 30, 30)):
     return path
 
 
-def _run_example_gen(data_root, out_dir, eval_percent=20):
+def _limits(**overrides):
+    """The config's ingestion limits, with a minimum of 1 image per class: these folders are tiny."""
+    from components.image_example_gen import IngestLimits
+    from pipeline.config import DataConfig
+    return IngestLimits.from_data_config(DataConfig(**{"min_images_per_class": 1, **overrides}))
+
+
+def _run_example_gen(data_root, out_dir, eval_percent=20, limits=None):
     """Run the executor with the component's exec properties on Beam's DirectRunner.
 
     The Beam args go in through the context's pipeline factory rather than its
@@ -43,7 +50,7 @@ def _run_example_gen(data_root, out_dir, eval_percent=20):
     from tfx.types import artifact_utils, standard_artifacts
     from components.image_example_gen import Executor, create_image_example_gen
 
-    component = create_image_example_gen(str(data_root), eval_percent)
+    component = create_image_example_gen(str(data_root), eval_percent, limits or _limits())
     examples = standard_artifacts.Examples()
     examples.uri = str(out_dir)
     examples.split_names = artifact_utils.encode_split_names(SPLITS)
@@ -156,8 +163,11 @@ def test_artifact_records_splits_label_names_and_count(small_run):
     assert artifact_utils.decode_split_names(examples.split_names) == SPLITS
     assert json.loads(examples.get_string_custom_property("label_names")) == ["cat", "dog"]
     assert examples.get_int_custom_property("num_examples") == len(SMALL)
+    assert examples.get_int_custom_property("num_quarantined") == 0
     assert sorted(os.listdir(examples.uri)) == sorted(
-        [features.LABELS_FILE, features.MANIFEST_FILE, "Split-eval", "Split-train"])
+        [features.LABELS_FILE, features.MANIFEST_FILE, features.QUARANTINE_FILE, "Split-eval", "Split-train"])
+    with open(os.path.join(examples.uri, features.QUARANTINE_FILE)) as f:
+        assert json.load(f) == []
 
 
 # --------------------------------------------------------------------------- splits on ~200 files
@@ -200,12 +210,16 @@ def test_eval_share_is_close_to_the_configured_percent(split_runs):
 
 # --------------------------------------------------------------------------- errors
 
-def test_a_file_that_is_not_an_image_fails_the_run_naming_the_file(tmp_path):
+def test_a_file_that_is_not_an_image_is_quarantined_and_the_rest_ingested(tmp_path):
     _save(tmp_path / "data" / "cat" / "ok.png")
     _save(tmp_path / "data" / "dog" / "ok.png")
     (tmp_path / "data" / "dog" / "broken.jpg").write_text("this is text, not a JPEG")
-    with pytest.raises(ImageFolderError, match=r"dog/broken\.jpg.*not JPEG, PNG, GIF or BMP"):
-        _run_example_gen(tmp_path / "data", tmp_path / "out")
+    examples = _run_example_gen(tmp_path / "data", tmp_path / "out", limits=_limits(max_bad_fraction=0.5))
+    assert sorted(_split_of_path(examples)) == ["cat/ok.png", "dog/ok.png"]
+    with open(os.path.join(examples.uri, features.QUARANTINE_FILE)) as f:
+        (entry,) = json.load(f)
+    assert entry["path"] == str(tmp_path / "data" / "dog" / "broken.jpg")
+    assert "not JPEG, PNG, GIF or BMP" in entry["reason"] and entry["size_bytes"] == 24
 
 
 def test_a_bad_folder_fails_before_beam_starts(tmp_path):
@@ -243,14 +257,16 @@ def test_a_file_given_as_data_folder_is_rejected(tmp_path):
         scan_image_folder(str(path))
 
 
-def test_class_folder_without_images_is_named_with_what_to_do(tmp_path):
+def test_class_folder_without_images_stays_a_class_unless_empty_classes_are_skipped(tmp_path):
+    """The scan reads no file: whether a class has enough images is the ingestion limits' call."""
     root = _layout(tmp_path / "data", ["cat/a.png", "dog/b.png"])
     (root / "empty_class").mkdir()
     (root / "empty_class" / "notes.txt").write_text("x")
-    with pytest.raises(ImageFolderError, match="no images") as error:
-        scan_image_folder(str(root))
-    assert str(root / "empty_class") in str(error.value)
-    assert "remove" in str(error.value) and "Add images" in str(error.value)
+    scan = scan_image_folder(str(root))
+    assert scan.class_names == ["cat", "dog", "empty_class"] and scan.empty_classes() == ["empty_class"]
+    skipping = scan_image_folder(str(root), skip_empty_classes=True)
+    assert skipping.class_names == ["cat", "dog"]
+    assert ("empty_class", "class folder without image files: not used as a class") in skipping.skipped
 
 
 def test_unreadable_file_is_named_with_the_os_error(tmp_path):

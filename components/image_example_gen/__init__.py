@@ -9,11 +9,14 @@ from components.image_example_gen.folder import (
     FolderScan,
     ImageFile,
     ImageFolderError,
+    display_path,
     probe_image,
     read_image,
     scan_image_folder,
     to_tf_example,
 )
+from components.image_example_gen.limits import IngestionLimitError, IngestLimits
+from components.image_example_gen.quarantine import Quarantined, decode_like_training, inspect_image
 
 _LAZY = {
     "create_image_example_gen": "components.image_example_gen.component",
@@ -21,11 +24,13 @@ _LAZY = {
     "Executor": "components.image_example_gen.executor",
     "LABEL_NAMES_PROPERTY": "components.image_example_gen.executor",
     "NUM_EXAMPLES_PROPERTY": "components.image_example_gen.executor",
+    "NUM_QUARANTINED_PROPERTY": "components.image_example_gen.executor",
 }
 
 __all__ = [
     "IMAGE_EXTENSIONS", "BadImageError", "FolderScan", "ImageFile", "ImageFolderError",
-    "probe_image", "read_image", "scan_image_folder", "to_tf_example", *_LAZY,
+    "probe_image", "read_image", "scan_image_folder", "to_tf_example", "display_path",
+    "IngestionLimitError", "IngestLimits", "Quarantined", "decode_like_training", "inspect_image", *_LAZY,
 ]
 
 

@@ -3,31 +3,36 @@
 `tfx.v1` exposes neither FileBasedExampleGen nor BeamExecutorSpec, so those two
 come from their internal modules; the split protos come from the public API.
 """
-from typing import Union
+from typing import Optional, Union
 
+from google.protobuf import struct_pb2
 from tfx import v1 as tfx
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base.executor_spec import BeamExecutorSpec
 
 from components import features
 from components.image_example_gen.executor import Executor
+from components.image_example_gen.limits import IngestLimits
 
 COMPONENT_ID = "ImageExampleGen"
 HASH_BUCKETS = 100
-# What the driver globs under input_base to fingerprint the input (file count, sizes,
-# mtimes) for caching: the files of each class folder. Files in nested folders
-# are only seen through their folder's mtime.
-INPUT_PATTERN = "*/*"
+# What the driver globs under input_base to fingerprint the input (entry count, sizes,
+# mtimes) for caching: the class folders, whose mtimes change when files are added,
+# removed or renamed in them. Not the files: the driver stats every match and would
+# crash on a broken link or a non-UTF-8 name, which ingestion quarantines instead.
+INPUT_PATTERN = "*"
 
 
 def create_image_example_gen(
         input_base: Union[str, tfx.dsl.experimental.RuntimeParameter],
-        eval_percent: int = 20) -> FileBasedExampleGen:
+        eval_percent: int = 20,
+        limits: Optional[IngestLimits] = None) -> FileBasedExampleGen:
     """ExampleGen for `<input_base>/<class_name>/<image files>`, split train/eval by path hash.
 
     Hashing the relative path (not the bytes) keeps each image in its split when
     files are re-encoded or new images are added. `input_base` is passed through
-    untouched, so it may be a RuntimeParameter resolved at run time.
+    untouched, so it may be a RuntimeParameter resolved at run time. `limits`
+    (default: the config's defaults) travel in FileBasedExampleGen's `custom_config`.
     """
     if not 1 <= eval_percent < HASH_BUCKETS:
         raise ValueError(f"eval_percent must be an integer from 1 to {HASH_BUCKETS - 1}, got {eval_percent!r}")
@@ -42,5 +47,17 @@ def create_image_example_gen(
         input_base=input_base,
         input_config=input_config,
         output_config=output_config,
+        custom_config=_custom_config(limits),
         custom_executor_spec=BeamExecutorSpec(Executor),
     ).with_id(COMPONENT_ID)
+
+
+def _custom_config(limits: Optional[IngestLimits]) -> Optional[tfx.proto.CustomConfig]:
+    """The limits as a Struct packed in CustomConfig's Any (the only slot FileBasedExampleGen has)."""
+    if limits is None:
+        return None
+    struct = struct_pb2.Struct()
+    struct.update(limits.to_dict())
+    custom = tfx.proto.CustomConfig()
+    custom.custom_config.Pack(struct)
+    return custom

@@ -1,31 +1,62 @@
 """FileBasedExampleGen executor that ingests a folder of class sub-folders of images.
 
-The base executor does the rest: it hash-partitions the examples into splits
-(by the `path` feature when output_config says `partition_feature_name: "path"`)
-and writes gzip TFRecords, so downstream components see a standard Examples artifact.
+Each candidate file is inspected (quarantine.inspect_image): usable images
+become tf.Examples, unusable ones are set aside with a reason. The base executor
+does the rest: it hash-partitions the examples into splits (by the `path`
+feature when output_config says `partition_feature_name: "path"`) and writes
+gzip TFRecords, so downstream components see a standard Examples artifact.
 """
 import json
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Sequence, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
 from absl import logging
 from tfx import types
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
+from tfx.proto import example_gen_pb2
 from tfx.types import standard_component_specs
+from tfx.utils import proto_utils
 
 from components import features
-from components.image_example_gen.folder import FolderScan, ImageFile, read_image, scan_image_folder, to_tf_example
+from components.image_example_gen.folder import FolderScan, ImageFile, scan_image_folder, to_tf_example
+from components.image_example_gen.limits import (
+    IngestLimits,
+    check_bad_fraction,
+    check_class_minimum,
+    ingested_counts,
+)
+from components.image_example_gen.quarantine import Quarantined, inspect_image
 
 LABEL_NAMES_PROPERTY = "label_names"    # JSON text of the class list, index == label
 NUM_EXAMPLES_PROPERTY = "num_examples"
-# Private exec property: the scan made in Do, so the files ingested are exactly the ones in the manifest.
+NUM_QUARANTINED_PROPERTY = "num_quarantined"
+# Private exec properties: the scan made in Do (so the files ingested are exactly the ones
+# in the manifest), the limits, and where the Beam job leaves its per-file notes.
 _SCAN_KEY = "_image_folder_scan"
+_LIMITS_KEY = "_ingest_limits"
+_NOTES_KEY = "_ingest_notes_prefix"
+_QUARANTINED, _CONVERTED = "quarantined", "converted"
+_NOTES_DIR = ".ingest_notes"
 
 
-def _read_example(image_file: ImageFile, root: str) -> tf.train.Example:
-    return to_tf_example(read_image(root, image_file))
+class _InspectImage(beam.DoFn):
+    """One candidate file -> a tf.Example (main output) and/or a JSON note (quarantined or converted)."""
+
+    def __init__(self, root: str, limits: IngestLimits):
+        super().__init__()
+        self._root = root
+        self._limits = limits
+
+    def process(self, image_file: ImageFile):
+        outcome = inspect_image(self._root, image_file, self._limits.max_image_pixels, self._limits.max_file_mb)
+        if outcome.quarantined is not None:
+            yield beam.pvalue.TaggedOutput(_QUARANTINED, json.dumps(outcome.quarantined.to_dict()))
+            return
+        if outcome.note:
+            yield beam.pvalue.TaggedOutput(_CONVERTED, json.dumps({"path": outcome.path, "note": outcome.note}))
+        yield to_tf_example(outcome.record)
 
 
 @beam.ptransform_fn
@@ -33,27 +64,51 @@ def _read_example(image_file: ImageFile, root: str) -> tf.train.Example:
 @beam.typehints.with_output_types(tf.train.Example)
 def _ImageFolderToExample(  # pylint: disable=invalid-name
         pipeline: beam.Pipeline, exec_properties: Dict[str, Any], split_pattern: str) -> beam.pvalue.PCollection:
-    """One tf.Example per image file under `input_base`.
+    """One tf.Example per usable image file under `input_base`; notes on the others go to a side file.
 
     `split_pattern` only drives the driver's input fingerprint: which files are
     images, and their classes, follow from the folder layout, not from a glob.
     """
+    limits = exec_properties.get(_LIMITS_KEY) or limits_from_exec_properties(exec_properties)
     scan = exec_properties.get(_SCAN_KEY) or scan_image_folder(
-        exec_properties[standard_component_specs.INPUT_BASE_KEY])
-    logging.info("Reading %d images in %d classes from %s (split pattern %r).",
+        exec_properties[standard_component_specs.INPUT_BASE_KEY], limits.min_images_per_class == 0)
+    logging.info("Inspecting %d candidate images in %d classes from %s (split pattern %r).",
                  len(scan.files), len(scan.class_names), scan.root, split_pattern)
-    return (pipeline
-            | "ListImages" >> beam.Create(scan.files)
-            # Create puts every file in one bundle; reshuffle so reads spread over workers.
-            | "SpreadReads" >> beam.Reshuffle()
-            | "ReadImage" >> beam.Map(_read_example, scan.root))
+    results = (pipeline
+               | "ListImages" >> beam.Create(scan.files)
+               # Create puts every file in one bundle; reshuffle so reads spread over workers.
+               | "SpreadReads" >> beam.Reshuffle()
+               | "InspectImage" >> beam.ParDo(_InspectImage(scan.root, limits)).with_outputs(
+                   _QUARANTINED, _CONVERTED, main="examples"))
+    notes_prefix = exec_properties.get(_NOTES_KEY)
+    if notes_prefix:
+        for kind in (_QUARANTINED, _CONVERTED):
+            _ = results[kind] | f"Write{kind.title()}" >> beam.io.WriteToText(
+                f"{notes_prefix}-{kind}", file_name_suffix=".jsonl")
+    return results.examples
+
+
+def limits_from_exec_properties(exec_properties: Dict[str, Any]) -> IngestLimits:
+    """The limits packed into `custom_config` by create_image_example_gen; config defaults when absent."""
+    from google.protobuf import struct_pb2
+
+    text = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
+    values = {}
+    if text:
+        custom = proto_utils.json_to_proto(text, example_gen_pb2.CustomConfig())
+        struct = struct_pb2.Struct()
+        if custom.custom_config.Unpack(struct):
+            values = dict(struct)
+    return IngestLimits.from_mapping(values)
 
 
 class Executor(BaseExampleGenExecutor):
     """Image-folder ExampleGen: `<input_base>/<class_name>/<image files>` -> tf.Examples.
 
-    Besides the Split-* folders it writes `labels.txt` and `manifest.json` at the
-    artifact's root, and sets the `label_names` and `num_examples` custom properties.
+    Besides the Split-* folders it writes `labels.txt`, `manifest.json` and
+    `quarantine.json` at the artifact's root, and sets the `label_names`,
+    `num_examples` and `num_quarantined` custom properties. Exceeding an
+    ingestion limit fails the execution with a message naming the limit.
     """
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
@@ -62,19 +117,68 @@ class Executor(BaseExampleGenExecutor):
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
-        """Scan first so a bad folder fails before Beam starts, then ingest and describe the result."""
-        scan = scan_image_folder(exec_properties[standard_component_specs.INPUT_BASE_KEY])
-        logging.info("Image folder %s: %s; skipped %d file(s).", scan.root, scan.class_counts(), len(scan.skipped))
-        super().Do(input_dict, output_dict, {**exec_properties, _SCAN_KEY: scan})
-        for artifact in output_dict[standard_component_specs.EXAMPLES_KEY]:
-            write_folder_metadata(artifact.uri, scan)
-            artifact.set_string_custom_property(LABEL_NAMES_PROPERTY, json.dumps(scan.class_names))
-            artifact.set_int_custom_property(NUM_EXAMPLES_PROPERTY, len(scan.files))
+        """Scan first so a bad folder fails before Beam starts, then ingest, report, and apply the limits."""
+        limits = limits_from_exec_properties(exec_properties)
+        scan = scan_image_folder(exec_properties[standard_component_specs.INPUT_BASE_KEY],
+                                 skip_empty_classes=limits.min_images_per_class == 0)
+        logging.info("Image folder %s: %s; skipped %d file(s); limits %s.",
+                     scan.root, scan.class_counts(), len(scan.skipped), limits)
+        # Found files are an upper bound on usable ones: a class short of files fails before any read.
+        check_class_minimum(scan.class_counts(), limits, "image files")
+        (artifact,) = output_dict[standard_component_specs.EXAMPLES_KEY]
+        notes_prefix = os.path.join(artifact.uri, _NOTES_DIR, "notes")
+        super().Do(input_dict, output_dict,
+                   {**exec_properties, _SCAN_KEY: scan, _LIMITS_KEY: limits, _NOTES_KEY: notes_prefix})
+        quarantined, converted = _read_notes(notes_prefix)
+        counts = ingested_counts(scan.class_names, scan.class_counts(), quarantined)
+        report_path = write_folder_metadata(artifact.uri, scan, counts, quarantined, converted)
+        artifact.set_string_custom_property(LABEL_NAMES_PROPERTY, json.dumps(scan.class_names))
+        artifact.set_int_custom_property(NUM_EXAMPLES_PROPERTY, sum(counts.values()))
+        artifact.set_int_custom_property(NUM_QUARANTINED_PROPERTY, len(quarantined))
+        _apply_limits(artifact.uri, report_path, scan, counts, quarantined, limits)
 
 
-def write_folder_metadata(artifact_uri: str, scan: FolderScan) -> None:
-    """Write labels.txt and manifest.json beside the Split-* folders, where the trainer finds them."""
+def _apply_limits(uri: str, report_path: str, scan: FolderScan, counts: Dict[str, int],
+                  quarantined: Sequence[Quarantined], limits: IngestLimits) -> None:
+    """Raise IngestionLimitError when a limit is exceeded, after keeping the report where it survives.
+
+    TFX deletes a failed execution's output folder, so the report the message
+    points at is copied beside it first, to `<artifact uri>.stopped/quarantine.json`.
+    """
+    try:
+        check_bad_fraction(quarantined, len(scan.files), limits, report_path)
+        check_class_minimum(counts, limits, "usable images",
+                            f" Quarantined files: {report_path}." if quarantined else "")
+    except ValueError as error:
+        kept = os.path.join(uri.rstrip("/") + ".stopped", features.QUARANTINE_FILE)
+        tf.io.gfile.makedirs(os.path.dirname(kept))
+        tf.io.gfile.copy(report_path, kept, overwrite=True)
+        raise type(error)(str(error).replace(report_path, kept)) from None
+
+
+def _read_notes(prefix: str) -> Tuple[List[Quarantined], List[Dict[str, str]]]:
+    """The Beam job's notes, sorted by path; the notes folder is removed from the artifact."""
+    notes = {}
+    for kind in (_QUARANTINED, _CONVERTED):
+        rows = []
+        for path in tf.io.gfile.glob(f"{prefix}-{kind}*"):
+            with tf.io.gfile.GFile(path) as f:
+                rows += [json.loads(line) for line in f if line.strip()]
+        notes[kind] = sorted(rows, key=lambda r: r["path"])
+    tf.io.gfile.rmtree(os.path.dirname(prefix))
+    return [Quarantined(**row) for row in notes[_QUARANTINED]], notes[_CONVERTED]
+
+
+def write_folder_metadata(artifact_uri: str, scan: FolderScan, counts: Dict[str, int],
+                          quarantined: Sequence[Quarantined], converted: Sequence[Dict[str, str]]) -> str:
+    """Write labels.txt, manifest.json and quarantine.json beside the Split-* folders; return the report's path."""
     with tf.io.gfile.GFile(os.path.join(artifact_uri, features.LABELS_FILE), "w") as f:
         f.write("".join(name + "\n" for name in scan.class_names))
+    manifest = {**scan.manifest(), "class_counts": counts, "num_examples": sum(counts.values()),
+                "num_quarantined": len(quarantined), "converted": list(converted)}
     with tf.io.gfile.GFile(os.path.join(artifact_uri, features.MANIFEST_FILE), "w") as f:
-        f.write(json.dumps(scan.manifest(), indent=2, sort_keys=True) + "\n")
+        f.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    report_path = os.path.join(artifact_uri, features.QUARANTINE_FILE)
+    with tf.io.gfile.GFile(report_path, "w") as f:
+        f.write(json.dumps([q.to_dict() for q in quarantined], indent=2) + "\n")
+    return report_path

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import posixpath
+import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Tuple
 
@@ -53,6 +54,7 @@ class ImageFile:
 
 @dataclass
 class FolderScan:
+    """What a listing found: the classes and the candidate image files (by extension, not yet read)."""
     root: str
     class_names: List[str]
     files: List[ImageFile] = field(repr=False)
@@ -64,15 +66,24 @@ class FolderScan:
             counts[f.class_name] += 1
         return counts
 
+    def empty_classes(self) -> List[str]:
+        """Class folders holding no file with an image extension."""
+        return [name for name, count in self.class_counts().items() if count == 0]
+
     def manifest(self) -> Dict[str, Any]:
-        """What was ingested, for the trainer, the run summary and a human reading the artifact."""
+        """What was found, for the trainer, the run summary and a human reading the artifact."""
         return {
             "data_root": self.root,
             "class_names": list(self.class_names),
             "class_counts": self.class_counts(),
             "num_examples": len(self.files),
-            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "skipped": [{"path": display_path(p), "reason": r} for p, r in self.skipped],
         }
+
+
+def display_path(path: str) -> str:
+    """`path` as printable text: bytes of a non-UTF-8 file name are shown as \\xNN escapes."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 # --------------------------------------------------------------------------- file system
@@ -109,7 +120,7 @@ def _list_dir(path: str) -> List[Tuple[str, bool]]:
 def _list_dir_unchecked(path: str) -> List[Tuple[str, bool]]:
     if not _is_remote(path):
         with os.scandir(path) as entries:
-            return sorted((e.name, e.is_dir()) for e in entries)
+            return sorted((e.name, _entry_is_dir(e)) for e in entries)
     gfile = _gfile()
     result = []
     for name in gfile.listdir(path):
@@ -118,19 +129,34 @@ def _list_dir_unchecked(path: str) -> List[Tuple[str, bool]]:
     return sorted(result)
 
 
-def _read_bytes(path: str) -> bytes:
+def _entry_is_dir(entry: os.DirEntry) -> bool:
+    """Whether an entry is a folder (through links); a link loop is no folder: reading it says what it is."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _read_bytes(path: str, max_bytes: int = -1) -> bytes:
+    """The file's content; with `max_bytes` >= 0, at most max_bytes + 1 bytes (enough to see it is too big)."""
     if not _is_remote(path):
         with open(path, "rb") as f:
-            return f.read()
+            return f.read(max_bytes + 1 if max_bytes >= 0 else -1)
     gfile = _gfile()
     with gfile.GFile(path, "rb") as f:
-        return f.read()
+        return f.read(max_bytes + 1 if max_bytes >= 0 else -1)
 
 
 # --------------------------------------------------------------------------- scanning
 
-def scan_image_folder(root: str) -> FolderScan:
-    """List the classes and image files under `root`; raise ImageFolderError if it cannot train a classifier."""
+def scan_image_folder(root: str, skip_empty_classes: bool = False) -> FolderScan:
+    """List the classes and candidate image files under `root`, reading no file.
+
+    Raises ImageFolderError only for folder-level problems (missing root, fewer
+    than two classes, a class name that is not text). A class folder without
+    image files stays a class (the ingestion's minimum-images limit decides),
+    unless `skip_empty_classes`: then it is listed as skipped and is no class.
+    """
     _check_root(root)
     class_names, skipped = [], []
     for name, is_dir in _list_dir(root):
@@ -139,14 +165,20 @@ def scan_image_folder(root: str) -> FolderScan:
         elif is_dir:
             class_names.append(name)
         else:
+            _check_loose_entry(root, name)
             skipped.append((name, "not inside a class folder"))
+    _check_class_names(root, class_names)
+    per_class = {name: _scan_class(root, name) for name in class_names}
+    if skip_empty_classes:
+        empty = [name for name in class_names if not per_class[name][0]]
+        skipped += [(name, "class folder without image files: not used as a class") for name in empty]
+        class_names = [name for name in class_names if name not in empty]
     _check_classes(root, class_names)
     files = []
     for label, class_name in enumerate(class_names):
-        class_files, class_skipped = _scan_class(root, class_name)
-        files += [ImageFile(rel, label, class_name) for rel in class_files]
+        files += [ImageFile(rel, label, class_name) for rel in per_class[class_name][0]]
+    for class_files, class_skipped in per_class.values():
         skipped += class_skipped
-    _check_no_empty_class(root, class_names, files)
     return FolderScan(root, class_names, sorted(files, key=lambda f: f.rel_path), sorted(skipped))
 
 
@@ -170,23 +202,48 @@ def _check_classes(root: str, class_names: List[str]) -> None:
             f"{MIN_CLASSES} classes. Add a sub-folder of images for each other class.")
 
 
-def _check_no_empty_class(root: str, class_names: List[str], files: List[ImageFile]) -> None:
-    found = {f.class_name for f in files}
-    empty = [name for name in class_names if name not in found]
-    if empty:
-        folders = ", ".join(_join(root, name) for name in empty)
-        raise ImageFolderError(
-            f"class folder(s) with no images ({'/'.join(IMAGE_EXTENSIONS)}): {folders}. "
-            "Add images to each, or remove the folder if it is not a class.")
+def _check_loose_entry(root: str, name: str) -> None:
+    """Entries at the root are fingerprinted by TFX's ExampleGen driver, which fails on what it cannot stat."""
+    path = _join(root, display_path(name))
+    if display_path(name) != name:
+        raise ImageFolderError(f"file name at the data root is not valid UTF-8: {path}. "
+                               "Remove or rename it: only class folders belong at the root.")
+    if not _is_remote(root) and not os.path.exists(_join(root, name)):
+        raise ImageFolderError(f"broken symbolic link at the data root: {path}. "
+                               "Remove it: only class folders belong at the root.")
+
+
+def _check_class_names(root: str, class_names: List[str]) -> None:
+    """Class names travel as text (labels.txt, the model's class_name output): they must be valid UTF-8."""
+    for name in class_names:
+        if display_path(name) != name:
+            raise ImageFolderError(
+                f"class folder name is not valid UTF-8: {_join(root, display_path(name))}. "
+                "Rename the folder: its name becomes the class name the model returns.")
 
 
 def _scan_class(root: str, class_name: str) -> Tuple[List[str], List[Tuple[str, str]]]:
-    """Relative paths of the images under one class folder (recursively), and what was skipped."""
-    images, skipped = [], []
+    """Relative paths of the candidate images under one class folder (recursively), and what was skipped.
+
+    Folders reached twice through symbolic links (a link loop, or two links to
+    one folder) are walked once; a folder that cannot be listed is skipped.
+    """
+    images, skipped, seen = [], [], set()
     pending = [class_name]
     while pending:
         rel_dir = pending.pop()
-        for name, is_dir in _list_dir(_join(root, *rel_dir.split("/"))):
+        path = _join(root, *rel_dir.split("/"))
+        identity = _folder_identity(path)
+        if identity in seen:
+            skipped.append((rel_dir, "folder already scanned through another path (symbolic link loop?)"))
+            continue
+        seen.add(identity)
+        try:
+            entries = _list_dir(path)
+        except ImageFolderError as e:
+            skipped.append((rel_dir, f"folder cannot be listed: {e.__cause__}"))
+            continue
+        for name, is_dir in entries:
             rel = f"{rel_dir}/{name}"
             if name.startswith("."):
                 skipped.append((rel, "hidden"))
@@ -199,34 +256,97 @@ def _scan_class(root: str, class_name: str) -> Tuple[List[str], List[Tuple[str, 
     return images, skipped
 
 
+def _folder_identity(path: str):
+    """What makes two paths the same folder: (device, inode) locally; the path itself in a bucket."""
+    if _is_remote(path):
+        return path
+    try:
+        st = os.stat(path)
+    except OSError:
+        return path
+    return st.st_dev, st.st_ino
+
+
 # --------------------------------------------------------------------------- reading
 
-def probe_image(data: bytes) -> Tuple[str, int, int]:
+def probe_image(data: bytes, max_pixels: int = 0) -> Tuple[str, int, int]:
     """(format, height, width) from the content's magic bytes and header; BadImageError otherwise.
 
     The extension is not trusted: a PNG named .jpg is a PNG. Pillow's `open` is lazy
-    and parses the header only, so this is cheap even for large images.
+    and parses the header only, so this is cheap even for large images, and with
+    `max_pixels` > 0 an image declaring more pixels is refused before anything decodes it.
     """
+    import warnings
     from PIL import Image, UnidentifiedImageError  # Pillow is only needed once files are read
 
     if not data:
-        raise BadImageError("the file is empty")
+        raise BadImageError("the file is empty (0 bytes)")
     match = next((m for m in _MAGIC if data.startswith(m[0])), None)
     if match is None:
         raise BadImageError(f"content is not JPEG, PNG, GIF or BMP (first bytes: {data[:8]!r})")
     _, image_format, pillow_format = match
     try:
-        with Image.open(io.BytesIO(data), formats=[pillow_format]) as image:
-            width, height = image.size
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit is below
+            with Image.open(io.BytesIO(data), formats=[pillow_format]) as image:
+                width, height = image.size
+    except Image.DecompressionBombError as e:  # Pillow's own limit, twice its MAX_IMAGE_PIXELS
+        declared = re.search(r"\((\d+) pixels\)", str(e))
+        raise BadImageError(_bomb_reason(declared.group(1) if declared else "more", max_pixels)) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:
         raise BadImageError(f"{image_format.upper()} header cannot be parsed: {e}") from None
     if width <= 0 or height <= 0:
         raise BadImageError(f"{image_format.upper()} header gives an empty size {width}x{height}")
+    if max_pixels > 0 and width * height > max_pixels:
+        raise BadImageError(_bomb_reason(f"{width}x{height} = {width * height}", max_pixels))
+    if max_pixels > 0 and image_format == "gif":
+        frames, pixels = gif_frame_pixels(data)
+        if pixels > max_pixels:  # TensorFlow's GIF decoder holds every frame, even for the first one
+            raise BadImageError(_bomb_reason(f"{frames} frames of together {pixels}", max_pixels))
     return image_format, height, width
 
 
+def gif_frame_pixels(data: bytes) -> Tuple[int, int]:
+    """(frames, summed frame areas) read from a GIF's block structure, decoding no pixel.
+
+    Walks the blocks: extensions (0x21) and image data are chains of sub-blocks
+    to skip; each image descriptor (0x2C) is one frame. Stops at the trailer or
+    at the end of a truncated file.
+    """
+    def table_size(packed: int) -> int:
+        return 3 * 2 ** ((packed & 7) + 1) if packed & 0x80 else 0
+
+    def skip_sub_blocks(pos: int) -> int:
+        while pos < len(data) and data[pos]:
+            pos += data[pos] + 1
+        return pos + 1
+
+    frames = pixels = 0
+    pos = 13 + table_size(data[10]) if len(data) > 10 else len(data)
+    while pos < len(data) and data[pos] != 0x3B:
+        if data[pos] == 0x21:
+            pos = skip_sub_blocks(pos + 2)
+        elif data[pos] == 0x2C and pos + 10 <= len(data):
+            width = int.from_bytes(data[pos + 5:pos + 7], "little")
+            height = int.from_bytes(data[pos + 7:pos + 9], "little")
+            frames, pixels = frames + 1, pixels + width * height
+            pos = skip_sub_blocks(pos + 10 + table_size(data[pos + 9]) + 1)
+        else:
+            break
+    return frames, pixels
+
+
+def _bomb_reason(declared: str, max_pixels: int) -> str:
+    limit = f"data.max_image_pixels={max_pixels}" if max_pixels > 0 else "Pillow's limit"
+    return f"header declares {declared} pixels, above {limit} (a possible decompression bomb); not decoded"
+
+
 def read_image(root: str, image_file: ImageFile) -> Dict[str, Any]:
-    """Read one file and return its raw feature values (the encoded bytes, not pixels)."""
+    """Read one file and return its raw feature values (the encoded bytes, not pixels).
+
+    Strict: any problem raises ImageFolderError naming the file. Ingestion uses
+    `quarantine.inspect_image`, which also decodes and sets bad files aside.
+    """
     path = _join(root, *image_file.rel_path.split("/"))
     try:
         data = _read_bytes(path)
@@ -239,6 +359,11 @@ def read_image(root: str, image_file: ImageFile) -> Dict[str, Any]:
     except BadImageError as e:
         raise ImageFolderError(
             f"not a usable image: {path}: {e.reason}. Replace the file with a valid image or remove it.") from None
+    return image_record(image_file, data, image_format, height, width)
+
+
+def image_record(image_file: ImageFile, data: bytes, image_format: str, height: int, width: int) -> Dict[str, Any]:
+    """The raw feature values of one ingested image."""
     return {
         features.IMAGE_KEY: data,
         features.LABEL_KEY: image_file.label,
@@ -255,13 +380,17 @@ _INT_KEYS = (features.LABEL_KEY, features.HEIGHT_KEY, features.WIDTH_KEY)
 
 
 def to_tf_example(record: Dict[str, Any]):
-    """A tf.train.Example with one value per feature; strings are stored UTF-8 encoded."""
+    """A tf.train.Example with one value per feature; strings are stored UTF-8 encoded.
+
+    A non-UTF-8 file name keeps its original bytes (surrogateescape), so the
+    `path` feature names the file exactly.
+    """
     import tensorflow as tf
 
     feature = {}
     for key in _BYTES_KEYS:
         value = record[key]
-        value = value.encode("utf-8") if isinstance(value, str) else value
+        value = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
         feature[key] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
     for key in _INT_KEYS:
         feature[key] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(record[key])]))

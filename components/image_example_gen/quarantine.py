@@ -1,0 +1,184 @@
+"""Per-file checks that decide: ingested, or quarantined with a reason a person can act on.
+
+Order matters for memory: the file's size is checked before it is read (and
+reads are capped), the declared width x height from the header before anything
+decodes pixels. Only then is the file decoded, by TensorFlow's own decoder with
+the arguments `components.preprocessing.decode_and_resize` uses, so a file that
+is ingested is a file that training and serving can decode. Truncated and corrupt
+files fail here, not in the middle of the Transform.
+
+Stays import-light (no TensorFlow until a file is decoded) so a header-only
+rejection, such as a decompression bomb, never loads or calls the decoder.
+"""
+from __future__ import annotations
+
+import errno
+import io
+import logging
+import os
+import re
+import stat
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Dict, Optional, Tuple
+
+from components.image_example_gen.folder import (
+    BadImageError,
+    ImageFile,
+    _gfile,
+    _is_remote,
+    _join,
+    _read_bytes,
+    display_path,
+    image_record,
+    probe_image,
+)
+
+
+class DecodeError(ValueError):
+    """The training decoder rejected the bytes."""
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """One file set aside: its full path (printable), why, its size, and the class folder it was in."""
+    path: str
+    reason: str
+    size_bytes: int
+    class_name: str
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one file: a record to ingest, or a quarantine entry; `note` when it was converted."""
+    path: str               # full path, printable
+    record: Optional[Dict[str, Any]] = None
+    quarantined: Optional[Quarantined] = None
+    note: str = ""
+
+
+def decode_like_training(data: bytes) -> Tuple[int, int]:
+    """Decode with the training/serving decoder (`preprocessing.decode_rgb`); (height, width).
+
+    This is the hook the tests spy on to prove that a rejected header never reaches a decoder.
+    """
+    import tensorflow as tf
+
+    from components.preprocessing import decode_rgb
+
+    try:
+        image = decode_rgb(data)
+    except (tf.errors.OpError, ValueError) as e:
+        raise DecodeError(_op_message(str(e))) from None
+    return int(image.shape[0]), int(image.shape[1])
+
+
+def _op_message(text: str) -> str:
+    """TensorFlow's message without the op-location noise around it."""
+    text = re.sub(r"\{\{[^}]*\}\}\s*", "", text.strip().splitlines()[-1])
+    return re.sub(r"\s*\[Op:\w+\]$", "", text)[:200]
+
+
+def inspect_image(root: str, image_file: ImageFile, max_image_pixels: int, max_file_mb: float,
+                  decode: Callable[[bytes], Tuple[int, int]] = decode_like_training) -> Outcome:
+    """Check one candidate file from the cheapest test to the dearest; never raises for a bad file."""
+    path = _join(root, *image_file.rel_path.split("/"))
+    size = 0
+    try:
+        size = _regular_file_size(path)
+        data = _read_capped(path, size, max_file_mb)
+        image_format, height, width = probe_image(data, max_image_pixels)
+        data, image_format, note = _decodable(data, image_format, decode)
+    except BadImageError as e:
+        reason = e.reason
+    except Exception as e:  # pylint: disable=broad-except  # a parser bug on hostile bytes must not stop ingestion
+        logging.warning("Unexpected error while checking %s", display_path(path), exc_info=True)
+        reason = f"unexpected error while checking the file: {type(e).__name__}: {e}"
+    else:
+        return Outcome(display_path(path), record=image_record(image_file, data, image_format, height, width),
+                       note=note)
+    shown = display_path(path)
+    return Outcome(shown, quarantined=Quarantined(shown, reason, size, image_file.class_name))
+
+
+def _regular_file_size(path: str) -> int:
+    """Size in bytes of a regular file; BadImageError for what cannot or must not be opened."""
+    if _is_remote(path):
+        try:
+            return int(_gfile().stat(path).length)
+        except Exception as e:  # tf.errors.OpError
+            raise BadImageError(f"cannot be read: {e}") from None
+    try:
+        st = os.stat(path)  # follows symbolic links
+    except OSError as e:
+        raise BadImageError(_os_error_reason(path, e)) from None
+    if not stat.S_ISREG(st.st_mode):
+        # Opening a FIFO would block forever; a device could stream without end.
+        raise BadImageError("not a regular file (a FIFO, socket or device): not read")
+    return st.st_size
+
+
+def _os_error_reason(path: str, error: OSError) -> str:
+    if error.errno == errno.ELOOP:
+        return "symbolic link loop: the link never reaches a file"
+    if error.errno == errno.ENOENT and os.path.islink(path):
+        return f"broken symbolic link: its target {os.readlink(path)!r} does not exist"
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied: the file cannot be read by this user"
+    return f"cannot be read: {error.strerror or error}"
+
+
+def _read_capped(path: str, size: int, max_file_mb: float) -> bytes:
+    """The file's bytes, never more than the size limit in memory."""
+    max_bytes = int(max_file_mb * 2**20)
+    if size > max_bytes:
+        raise BadImageError(f"file is {size / 2**20:.1f} MB, above data.max_file_mb={max_file_mb:g}; not read")
+    if size == 0:
+        raise BadImageError("the file is empty (0 bytes)")
+    try:
+        data = _read_bytes(path, max_bytes)
+    except OSError as e:
+        raise BadImageError(_os_error_reason(path, e)) from None
+    except Exception as e:  # tf.errors.OpError through gfile
+        raise BadImageError(f"cannot be read: {e}") from None
+    if len(data) > max_bytes:
+        raise BadImageError(f"file grew above data.max_file_mb={max_file_mb:g} while being read; not ingested")
+    return data
+
+
+def _decodable(data: bytes, image_format: str, decode) -> Tuple[bytes, str, str]:
+    """(bytes to store, their format, note) once the training decoder accepts them; BadImageError otherwise.
+
+    TensorFlow's BMP decoder is its own minimal one (no 1- or 4-bit, no RLE):
+    a BMP that Pillow decodes completely is re-encoded as an 8-bit RGB PNG
+    rather than lost. Any other format TensorFlow rejects is truncated or corrupt.
+    """
+    try:
+        decode(data)
+        return data, image_format, ""
+    except DecodeError as e:
+        reason = str(e)
+    png = _pillow_to_png(data) if image_format == "bmp" else None
+    if png is not None:
+        try:
+            decode(png)
+            return png, "png", f"BMP re-encoded as PNG: TensorFlow cannot decode it ({reason})"
+        except DecodeError:
+            pass
+    raise BadImageError(f"{image_format.upper()} cannot be decoded (truncated or corrupt): {reason}")
+
+
+def _pillow_to_png(data: bytes) -> Optional[bytes]:
+    """A full, strict Pillow decode (pixel count already bounded) re-encoded as RGB PNG; None if it fails."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            out = io.BytesIO()
+            image.convert("RGB").save(out, format="PNG")
+    except (OSError, SyntaxError, ValueError, EOFError):
+        return None
+    return out.getvalue()

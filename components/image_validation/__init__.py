@@ -1,0 +1,1 @@
+"""Image-aware data validation that gates training: see component.py."""

@@ -1,0 +1,58 @@
+"""All image checks over one run's data: per-image facts in, the report out.
+
+Kept apart from the TFX component so the whole decision (which findings,
+which severity) is tested without a pipeline.
+"""
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from components.image_validation import checks, drift, leakage
+from components.image_validation.facts import ImageFacts
+from components.image_validation.report import build_report
+
+
+def _imbalance(counts: Dict[str, Dict[str, int]]) -> Optional[float]:
+    total = counts.get("all", {})
+    return round(max(total.values()) / max(min(total.values()), 1), 4) if total else None
+
+
+def validate_images(
+    facts: Sequence[ImageFacts],
+    limits: Mapping[str, Any],
+    expected_classes: Optional[Sequence[str]] = None,
+    expected_source: str = "",
+    current_stats=None,
+    previous_stats=None,
+) -> Dict[str, Any]:
+    """Run every check; `limits` holds the `validation.*` config keys.
+
+    `expected_classes` is None when there is nothing to compare with (first run,
+    no curated schema); drift is measured only when both statistics are given.
+    """
+    counts = checks.class_counts(facts)
+    findings: List[checks.Finding] = checks.check_class_counts(
+        counts, limits["min_images_per_class"], limits["max_imbalance_ratio"])
+    findings += checks.check_class_set(counts.get("all", {}), expected_classes, expected_source)
+    small_findings, small_paths = checks.check_small_images(facts, limits["min_image_side"])
+    findings += small_findings
+    leaks = leakage.find_leaks(facts, limits["near_duplicate_hamming"])
+    findings += leakage.check_leakage(leaks, limits["near_duplicate_hamming"], limits["leakage_is_error"])
+    measured = {}
+    compared = current_stats is not None and previous_stats is not None
+    if compared:
+        drift_findings, measured = drift.compare(
+            current_stats, previous_stats, limits["class_drift_threshold"], limits["size_drift_threshold"])
+        findings += drift_findings
+    splits = sorted({f.split for f in facts})
+    return build_report(
+        findings,
+        classes=sorted(counts.get("all", {})),
+        class_counts=counts,
+        imbalance_ratio=_imbalance(counts),
+        geometry={split: checks.geometry([f for f in facts if f.split == split]) for split in splits},
+        small_images=small_paths,
+        expected_classes=None if expected_classes is None else
+        {"source": expected_source, "classes": sorted(expected_classes)},
+        leaks=[leak.to_dict() for leak in leaks],
+        drift={"compared": compared, "measurements": measured},
+        limits=dict(limits),
+    )

@@ -1,0 +1,186 @@
+"""`imgpipe compile`, `imgpipe submit`, `imgpipe schedule`: the Kubeflow / Vertex AI verbs.
+
+Kept apart from pipeline/cli.py (which registers them) so the shared CLI stays
+small. Heavy imports (TFX, kfp, aiplatform) happen inside the commands.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from typing import Callable, List
+
+BEAM_ARG = "--beam-arg"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def join_beam_args(argv: List[str]) -> List[str]:
+    """`--beam-arg --runner=X` -> `--beam-arg=--runner=X`: argparse would take `--runner=X` for an option."""
+    out: List[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == BEAM_ARG and i + 1 < len(argv):
+            out.append(f"{BEAM_ARG}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
+def add_beam_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(BEAM_ARG, dest="beam_args", action="append", default=[], metavar="ARG",
+                        help="extra Beam pipeline arg, appended to run.beam_args (repeatable), "
+                        "e.g. --beam-arg --runner=DataflowRunner --beam-arg --project=my-proj")
+
+
+def add_commands(commands, add_config_args: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Register compile, submit and schedule on the `imgpipe` sub-command parser."""
+    comp = commands.add_parser("compile", help="compile the pipeline for Kubeflow Pipelines v2 (.yaml) "
+                               "or Vertex AI (.json)")
+    _add_compile_args(comp, add_config_args, required=True)
+    comp.add_argument("--output", default="", help="output file (default: imgpipe.yaml for kfp, "
+                      "imgpipe.json for vertex)")
+    comp.set_defaults(func=cmd_compile)
+    for name, helptext in (("submit", "create one run on Kubeflow Pipelines or Vertex AI"),
+                           ("schedule", "create a recurring run (cron) on Kubeflow Pipelines or Vertex AI")):
+        sub = commands.add_parser(name, help=helptext, description=helptext + ". Give a compiled "
+                                  "--package, or the compile options to compile one on the fly.")
+        sub.add_argument("--host", default="", help="KFP API URL, e.g. http://localhost:8080 (kfp target)")
+        sub.add_argument("--experiment", default="imgpipe", help="KFP experiment (created if missing)")
+        sub.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                         help="runtime parameter: data_root=URI, train_steps=N (0: the configured "
+                         "epochs) or train_args=JSON (repeatable)")
+        sub.add_argument("--package", default="", help="compiled .yaml (kfp) or .json (vertex); "
+                         "default: compile now from the options below")
+        sub.add_argument("--project", default=os.environ.get("GOOGLE_CLOUD_PROJECT", ""),
+                         help="Vertex AI: Google Cloud project (default: $GOOGLE_CLOUD_PROJECT)")
+        sub.add_argument("--region", default="us-central1", help="Vertex AI: region (default: us-central1)")
+        sub.add_argument("--service-account", default="", help="Vertex AI: service account to run as")
+        if name == "submit":
+            sub.add_argument("--run-name", default="", help="display name of the run")
+        else:
+            sub.add_argument("--cron", required=True, help="KFP: 6 fields, seconds first, e.g. "
+                             "\"0 0 3 * * *\" (03:00 daily); Vertex AI: 5 fields, e.g. \"0 3 * * *\"")
+            sub.add_argument("--job-name", default="", help="display name of the recurring run")
+        _add_compile_args(sub, add_config_args, required=False)
+        sub.set_defaults(func=cmd_submit if name == "submit" else cmd_schedule)
+
+
+def _add_compile_args(parser, add_config_args, required: bool) -> None:
+    parser.add_argument("--target", choices=("kfp", "vertex"), default="kfp",
+                        help="kfp: open-source Kubeflow Pipelines v2; vertex: Vertex AI Pipelines")
+    parser.add_argument("--image", required=required, default="",
+                        help="container image every step runs in (built from the Dockerfile)")
+    parser.add_argument("--pipeline-root", required=required, default="",
+                        help="where artifacts go, e.g. gs://bucket/imgpipe or minio://mlpipeline/imgpipe")
+    parser.add_argument("--data", default="", help="default of the data_root runtime parameter "
+                        "(default: none, every run must pass --param data_root=...)")
+    parser.add_argument("--serving-dir", default="", help="where models are pushed "
+                        "(default: <pipeline-root>/serving)")
+    parser.add_argument("--source-dir-in-image", default="", help="where the Dockerfile puts this "
+                        "repository in the image (default: /opt/imgpipe)")
+    add_config_args(parser)
+    add_beam_arg(parser)
+
+
+def _quiet() -> None:
+    """Keep the console for what a person reads: library FutureWarnings and TF's start-up lines
+    (e.g. google-api-core on Python 3.10) say nothing about this pipeline."""
+    import warnings
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _fail(e: Exception, code: int) -> int:
+    print(f"imgpipe: error: {e}", file=sys.stderr)
+    return code
+
+
+def _compile(args, output: str) -> str:
+    from pipeline.config import build_config
+    from pipeline.kubeflow_runner import IMAGE_SOURCE_DIR, compile_pipeline
+
+    cfg = build_config(args.config, args.overrides)
+    cfg.run.beam_args = list(cfg.run.beam_args) + list(args.beam_args)
+    return compile_pipeline(cfg, args.target, args.image, args.pipeline_root, output,
+                            data_root=args.data, serving_dir=args.serving_dir,
+                            image_source_dir=args.source_dir_in_image or IMAGE_SOURCE_DIR)
+
+
+def cmd_compile(args) -> int:
+    from pipeline.kubeflow_runner import CompileError, runtime_parameter_defaults
+
+    _quiet()
+    output = args.output or ("imgpipe.yaml" if args.target == "kfp" else "imgpipe.json")
+    try:
+        path = _compile(args, output)
+    except CompileError as e:
+        return _fail(e, EXIT_USAGE)
+    print(f"Compiled for {args.target}: {os.path.abspath(path)}")
+    for name, default in sorted(runtime_parameter_defaults(path).items()):
+        print(f"  runtime parameter {name}: " + ("no default, required" if default is None
+                                                  else f"default {default}"))
+    return EXIT_OK
+
+
+def cmd_submit(args) -> int:
+    return _submit_or_schedule(args, schedule=False)
+
+
+def cmd_schedule(args) -> int:
+    return _submit_or_schedule(args, schedule=True)
+
+
+def _submit_or_schedule(args, schedule: bool) -> int:
+    from pipeline import kfp_client as kc
+    from pipeline.kubeflow_runner import CompileError
+
+    _quiet()
+    try:
+        params = kc.parse_params(args.param)
+        if schedule:
+            kc.check_cron(args.cron, args.target)
+        if args.target == "kfp":
+            kc.check_host(args.host or _missing("--host URL of the KFP API, e.g. http://localhost:8080"))
+        with tempfile.TemporaryDirectory(prefix="imgpipe-compile-") as tmp:
+            package = args.package or _compile_for_submit(args, tmp)
+            print(_submit(args, package, params, schedule))
+    except kc.SubmitError as e:
+        return _fail(e, e.exit_code)
+    except CompileError as e:
+        return _fail(e, EXIT_USAGE)
+    return EXIT_OK
+
+
+def _missing(what: str) -> str:
+    from pipeline.kfp_client import SubmitError
+    raise SubmitError(f"missing {what}")
+
+
+def _compile_for_submit(args, tmp: str) -> str:
+    if not args.image or not args.pipeline_root:
+        _missing("--package FILE, or --image and --pipeline-root to compile one")
+    return _compile(args, os.path.join(tmp, "imgpipe.yaml" if args.target == "kfp" else "imgpipe.json"))
+
+
+def _submit(args, package: str, params, schedule: bool) -> str:
+    from pipeline import kfp_client as kc
+
+    root = args.pipeline_root or None
+    if args.target == "kfp":
+        if schedule:
+            rid = kc.kfp_schedule(args.host, package, params, args.experiment, args.cron,
+                                  job_name=args.job_name, pipeline_root=root)
+            return f"Recurring run created: {rid} (cron {args.cron})"
+        run_id = kc.kfp_submit(args.host, package, params, args.experiment, args.run_name, root)
+        return f"Run created: {run_id}"
+    print(kc.describe_vertex_job(kc.vertex_job(package, params, root, args.project, args.region)))
+    if schedule:
+        name = kc.vertex_schedule(package, params, root, args.project, args.region, args.cron,
+                                  job_name=args.job_name, service_account=args.service_account)
+        return f"Vertex AI schedule created: {name} (cron {args.cron})"
+    return "Vertex AI pipeline job submitted: " + kc.vertex_submit(
+        package, params, root, args.project, args.region, service_account=args.service_account)

@@ -1,0 +1,215 @@
+"""Compile the pipeline for Kubeflow Pipelines v2 (open source) or Vertex AI Pipelines.
+
+The same `create_pipeline()` as the local runner, compiled by TFX's
+KubeflowV2DagRunner. What this module adds is only what a run on a cluster needs:
+
+- every container runs our entrypoint (`python -m components.kfp_entrypoint`),
+  which fixes what the stock TFX entrypoint gets wrong on the open-source backend;
+- runtime parameters a scheduled run sets per run: `data_root` (e.g. a dated
+  bucket prefix) and `train_args` (the Trainer's TrainArgs as JSON; its
+  `num_steps` caps the training steps, 0 = the configured epochs);
+- the Trainer's CPU/memory/GPU requests from `kubeflow.*` in the config;
+- repository paths (the curated schema, setup.py for Beam workers) rewritten to
+  where the Dockerfile puts the repository inside the image.
+
+`kfp` writes a PipelineSpec (schema 2.1.0) as YAML, what `kfp.Client` uploads;
+`vertex` writes a PipelineJob JSON, what `aiplatform.PipelineJob` reads.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Dict, List, Optional
+
+from pipeline.config import Config
+
+TARGETS = ("kfp", "vertex")
+ENTRYPOINT_COMMAND = ["python", "-m", "components.kfp_entrypoint"]
+IMAGE_SOURCE_DIR = "/opt/imgpipe"  # the Dockerfile's WORKDIR: this repository inside the image
+DATA_ROOT_PARAM = "data_root"
+TRAIN_ARGS_PARAM = "train_args"
+TRAIN_STEPS_ALIAS = "train_steps"  # `--param train_steps=N` is sugar for train_args
+TRAINER_ID = "Trainer"
+REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+UNREADABLE_SCHEMES = ("minio://", "s3://")
+_DEPENDENCY_FLAGS = ("--extra_package", "--setup_file", "--requirements_file",
+                     "--worker_harness_container_image", "--sdk_container_image")
+
+
+class CompileError(ValueError):
+    """A compile option the user must fix."""
+
+
+def compile_pipeline(cfg: Config, target: str, image: str, pipeline_root: str, output_path: str,
+                     data_root: str = "", serving_dir: str = "",
+                     image_source_dir: str = IMAGE_SOURCE_DIR) -> str:
+    """Compile `create_pipeline()` to `output_path`; return the path written.
+
+    `data_root` is the default of the `data_root` runtime parameter (empty: no
+    default, every run must set it). `serving_dir` defaults to
+    `<pipeline_root>/serving`; models are pushed to `<serving_dir>/<model_name>`.
+    `image_source_dir` is where this repository lives in the image; pass the local
+    repository path to execute the compiled spec outside a container.
+    """
+    import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+    from tfx import v1 as tfx
+
+    from pipeline.pipeline import create_pipeline
+
+    output_path = check_output_path(target, output_path)
+    if not image:
+        raise CompileError("--image is required: the container image every step runs in "
+                           "(build it from the Dockerfile, see README 'Kubeflow Pipelines and Vertex AI')")
+    if not pipeline_root:
+        raise CompileError("--pipeline-root is required, "
+                           "e.g. gs://bucket/imgpipe or minio://mlpipeline/imgpipe")
+    cfg = _config_for_image(cfg, image_source_dir)
+    serving_dir = serving_dir or pipeline_root.rstrip("/") + "/serving"
+    _check_readable_in_container(("--serving-dir", serving_dir), ("--data", data_root))
+    pipeline = create_pipeline(
+        cfg,
+        data_root=tfx.dsl.experimental.RuntimeParameter(
+            name=DATA_ROOT_PARAM, ptype=str, default=data_root or None),
+        pipeline_root=pipeline_root,
+        serving_model_dir=serving_dir.rstrip("/") + "/" + cfg.serving.model_name,
+        beam_pipeline_args=image_beam_args(cfg.run.beam_args, image_source_dir),
+        train_args=tfx.dsl.experimental.RuntimeParameter(
+            name=TRAIN_ARGS_PARAM, ptype=str, default=train_args_json(0)))
+    apply_trainer_resources(pipeline, cfg)
+    defaults = {TRAIN_ARGS_PARAM: train_args_json(0)}
+    if data_root:
+        defaults[DATA_ROOT_PARAM] = data_root
+    job = _run_compiler(pipeline, image, defaults)
+    _set_parameter_defaults(job["pipelineSpec"], defaults)
+    _write(job, target, output_path, pipeline_root)
+    return output_path
+
+
+def check_output_path(target: str, output_path: str) -> str:
+    """The file name decides the format: KFP takes YAML, Vertex a PipelineJob JSON."""
+    if target not in TARGETS:
+        raise CompileError(f"unknown target {target!r}; use one of {', '.join(TARGETS)}")
+    wanted = (".yaml", ".yml") if target == "kfp" else (".json",)
+    if not output_path.endswith(wanted):
+        raise CompileError(f"output file {output_path!r} for target {target} must end in "
+                           f"{' or '.join(wanted)}")
+    return output_path
+
+
+def train_args_json(num_steps: int) -> str:
+    """The Trainer's TrainArgs as the JSON string the `train_args` runtime parameter carries."""
+    return json.dumps({"splits": ["train"], "num_steps": int(num_steps)}, sort_keys=True)
+
+
+def image_beam_args(beam_args: List[str], image_source_dir: str) -> List[str]:
+    """Beam args for the containers: name the image's setup.py unless a dependency flag is given.
+
+    Without a dependency flag TFX builds an sdist of TFX itself in every Beam
+    step; remote runners (Dataflow) need our package, which setup.py describes.
+    """
+    if any(arg.split("=")[0].startswith(_DEPENDENCY_FLAGS) for arg in beam_args):
+        return list(beam_args)
+    return list(beam_args) + [f"--setup_file={image_source_dir.rstrip('/')}/setup.py"]
+
+
+def apply_trainer_resources(pipeline, cfg: Config) -> None:
+    """Give the Trainer the CPU/memory/GPU limits of `kubeflow.*` (its platform config)."""
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    k = cfg.kubeflow
+    if not (k.trainer_cpu or k.trainer_memory_gb or k.trainer_gpus):
+        return
+    spec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec(
+        cpu_limit=k.trainer_cpu, memory_limit=k.trainer_memory_gb)
+    if k.trainer_gpus:
+        spec.accelerator.type = k.trainer_gpu_type
+        spec.accelerator.count = k.trainer_gpus
+    trainers = [c for c in pipeline.components if c.id == TRAINER_ID]
+    if len(trainers) != 1:
+        raise RuntimeError(f"expected one component with id {TRAINER_ID!r}, found {len(trainers)}")
+    trainers[0].with_platform_config(spec)
+
+
+def _check_readable_in_container(*options) -> None:
+    """The serving dir and data root are plain paths, read and written with tf.io.gfile in the
+    containers: the KFP launcher mirrors artifacts only, and TensorFlow 2.16 without
+    tensorflow-io opens no minio:// or s3:// path."""
+    for option, value in options:
+        if value.startswith(UNREADABLE_SCHEMES):
+            raise CompileError(
+                f"{option} {value}: tf.io.gfile in the containers cannot open {value.split('://')[0]}:// "
+                "(only pipeline artifacts are mirrored by the KFP launcher); use gs://... or a path on "
+                "a volume mounted into the pods" + (" (the default is <pipeline-root>/serving)"
+                                                   if option == "--serving-dir" else ""))
+
+
+def _config_for_image(cfg: Config, image_source_dir: str) -> Config:
+    """A copy of `cfg` whose schema path, if inside this repository, points into the image."""
+    from pipeline.config import from_dict
+
+    cfg = from_dict(cfg.to_dict())
+    path = cfg.data.schema_path
+    if path and "://" not in path:
+        rel = os.path.relpath(os.path.abspath(path), REPO_DIR)
+        if rel.startswith(".."):
+            raise CompileError(
+                f"data.schema_path {path} is a local file outside this repository, so the "
+                "containers cannot read it: check it in under schemas/ or use a bucket URI")
+        cfg.data.schema_path = image_source_dir.rstrip("/") + "/" + rel.replace(os.sep, "/")
+    return cfg
+
+
+def _run_compiler(pipeline, image: str, defaults: Dict[str, str]) -> dict:
+    """The PipelineJob dict from TFX's compiler (schema 2.1.0, our entrypoint as command)."""
+    from tfx import v1 as tfx
+
+    runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+            default_image=image,
+            default_commands=list(ENTRYPOINT_COMMAND),
+            use_pipeline_spec_2_1=True))
+    return runner.run(pipeline, parameter_values=defaults, write_out=False)
+
+
+def _set_parameter_defaults(spec: dict, defaults: Dict[str, str]) -> None:
+    """Write the defaults into the spec's root inputs, where KFP and Vertex read them.
+
+    TFX 1.16 drops RuntimeParameter defaults from the PipelineSpec (it only puts
+    run-time values in the PipelineJob's runtimeConfig, which a KFP .yaml lacks).
+    """
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    for name, value in defaults.items():
+        params[name]["defaultValue"] = value
+        params[name]["isOptional"] = True
+
+
+def _write(job: dict, target: str, output_path: str, pipeline_root: str) -> None:
+    """KFP: the PipelineSpec as YAML, with the pipeline root as the KFP SDK records it.
+    Vertex: the whole PipelineJob as JSON (its runtimeConfig carries the pipeline root)."""
+    import yaml
+
+    os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
+    with open(output_path, "w", encoding="utf-8") as f:
+        if target == "kfp":
+            spec = dict(job["pipelineSpec"], defaultPipelineRoot=pipeline_root)
+            f.write(f"# PIPELINE DEFINITION\n# Name: {spec['pipelineInfo']['name']}\n"
+                    "# Compiled by imgpipe compile (TFX KubeflowV2DagRunner, schema 2.1.0)\n")
+            yaml.safe_dump(spec, f, sort_keys=True)
+        else:
+            json.dump(job, f, sort_keys=True, indent=1)
+
+
+def runtime_parameter_defaults(path: str) -> Dict[str, Optional[object]]:
+    """{name: default or None} of the runtime parameters of a compiled .yaml or .json file."""
+    spec = load_pipeline_spec(path)
+    params = spec.get("root", {}).get("inputDefinitions", {}).get("parameters", {})
+    return {name: p.get("defaultValue") for name, p in params.items()}
+
+
+def load_pipeline_spec(path: str) -> dict:
+    """The PipelineSpec dict of a compiled file (a KFP .yaml, or the `pipelineSpec` of a Vertex .json)."""
+    import yaml
+
+    with open(path, encoding="utf-8") as f:
+        data = yaml.safe_load(f)  # JSON is YAML
+    return data.get("pipelineSpec", data) if isinstance(data, dict) else {}

@@ -1,0 +1,286 @@
+"""Image-aware validation, check by check, on small generated images and facts (no pipeline)."""
+import io
+import json
+import random
+
+import apache_beam as beam
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+import tensorflow_data_validation as tfdv
+from PIL import Image
+
+from components import features
+from components.image_validation import checks, drift, leakage, reference
+from components.image_validation.component import extract_facts, read_facts
+from components.image_validation.facts import ImageFacts, image_facts
+from components.image_validation.report import read_report, write_report
+from components.image_validation.validate import validate_images
+from pipeline.config import ConfigError, build_config
+
+LIMITS = {"min_images_per_class": 3, "max_imbalance_ratio": 2.0, "min_image_side": 16,
+          "near_duplicate_hamming": 4, "leakage_is_error": False,
+          "class_drift_threshold": 0.1, "size_drift_threshold": 0.1}
+
+
+def encode(array: np.ndarray, fmt: str = "PNG", mode: str = None, **kwargs) -> bytes:
+    image = Image.fromarray(array)
+    if mode:
+        image = image.convert(mode)
+    buf = io.BytesIO()
+    image.save(buf, fmt, **kwargs)
+    return buf.getvalue()
+
+
+def noise(seed: int, size=(24, 32)) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (*size, 3)).astype(np.uint8)
+
+
+def smooth(seed: int, size=(48, 48)) -> np.ndarray:
+    """A smooth picture (gradients): re-encoding changes its pixels a little, its structure not."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size[0], 0:size[1]] / size[0]
+    channels = [np.sin(rng.uniform(1, 6) * x + rng.uniform(1, 6) * y + rng.uniform(0, 3)) for _ in range(3)]
+    return ((np.stack(channels, -1) + 1) * 127).astype(np.uint8)
+
+
+def example(encoded: bytes, label_name: str = "cat", path: str = "cat/a.png") -> bytes:
+    def feature(value: bytes):
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+    return tf.train.Example(features=tf.train.Features(feature={
+        features.IMAGE_KEY: feature(encoded), features.LABEL_NAME_KEY: feature(label_name.encode()),
+        features.PATH_KEY: feature(path.encode())})).SerializeToString()
+
+
+def fact(split="train", label="cat", path=None, width=32, height=32, dhash=None, sha=None, mode="RGB"):
+    dhash = random.Random(path).getrandbits(64) if dhash is None else dhash
+    return ImageFacts(split=split, path=path or f"{label}/{random.random()}", label_name=label, width=width,
+                      height=height, mode=mode, channels=Image.getmodebands(mode),
+                      sha256=sha or f"sha-{path}", dhash=dhash)
+
+
+def facts_for(counts, split="train"):
+    return [fact(split, label, f"{split}/{label}/{i}") for label, n in counts.items() for i in range(n)]
+
+
+# ------------------------------------------------------------------ per-image facts
+
+@pytest.mark.parametrize("fmt,mode,kwargs,channels", [
+    ("PNG", None, {}, 3), ("PNG", "L", {}, 1), ("PNG", "RGBA", {}, 4), ("PNG", "P", {}, 1),
+    ("JPEG", None, {}, 3), ("JPEG", "CMYK", {}, 4), ("GIF", "P", {}, 1), ("BMP", None, {}, 3),
+])
+def test_facts_give_size_stored_mode_and_channels_without_a_full_decode(fmt, mode, kwargs, channels):
+    encoded = encode(noise(1), fmt, mode, **kwargs)
+    f = image_facts(example(encoded, "dog", "dog/x"), "eval")
+    assert (f.split, f.path, f.label_name, f.width, f.height, f.channels) == ("eval", "dog/x", "dog", 32, 24, channels)
+    assert f.mode == (mode or "RGB") and 0 <= f.dhash < 2 ** 64
+    assert f.sha256 == __import__("hashlib").sha256(encoded).hexdigest()
+
+
+def test_dhash_matches_a_reencoded_resized_copy_and_separates_different_pictures():
+    original = image_facts(example(encode(smooth(3), "PNG")), "train")
+    copy = image_facts(example(encode(np.array(Image.fromarray(smooth(3)).resize((40, 40))), "JPEG",
+                                      quality=70)), "eval")
+    others = [image_facts(example(encode(smooth(seed), "PNG")), "eval") for seed in range(10, 20)]
+    assert original.sha256 != copy.sha256
+    assert bin(original.dhash ^ copy.dhash).count("1") <= 4
+    assert min(bin(original.dhash ^ o.dhash).count("1") for o in others) > 4
+
+
+@pytest.mark.parametrize("fmt,mode", [("PNG", None), ("PNG", "L"), ("PNG", "RGBA"), ("JPEG", None)])
+def test_the_tensorflow_fallback_agrees_with_pillow(fmt, mode):
+    from components.image_validation.facts import _pillow_facts, _tensorflow_facts
+    encoded = encode(smooth(5), fmt, mode)
+    by_pillow, by_tf = _pillow_facts(encoded), _tensorflow_facts(encoded)
+    assert by_pillow[:3] == by_tf[:3]
+    assert bin(by_pillow[3] ^ by_tf[3]).count("1") <= 4
+
+
+def test_dhash_of_16_bit_images_keeps_the_picture():
+    pictures = [smooth(seed)[..., 0].astype(np.uint16) * 257 for seed in (3, 4)]
+    sixteen = [image_facts(example(encode(p, "PNG")), "train") for p in pictures]
+    eight = image_facts(example(encode((pictures[0] // 257).astype(np.uint8), "PNG")), "eval")
+    assert sixteen[0].mode.startswith("I;16") and eight.mode == "L"
+    assert bin(sixteen[0].dhash ^ eight.dhash).count("1") <= 2
+    assert bin(sixteen[0].dhash ^ sixteen[1].dhash).count("1") > 4
+
+
+# ------------------------------------------------------------------ class counts
+
+def test_class_counts_per_split_and_overall():
+    counts = checks.class_counts(facts_for({"cat": 3, "dog": 2}) + facts_for({"cat": 1}, "eval"))
+    assert counts == {"all": {"cat": 4, "dog": 2}, "eval": {"cat": 1}, "train": {"cat": 3, "dog": 2}}
+
+
+def test_a_class_below_the_minimum_blocks_and_names_the_class():
+    counts = checks.class_counts(facts_for({"cat": 5, "dog": 2}) + facts_for({"cat": 1, "dog": 1}, "eval"))
+    (finding,) = checks.check_class_counts(counts, min_images_per_class=4, max_imbalance_ratio=10)
+    assert finding.check == "min_images_per_class" and finding.severity == checks.BLOCKING
+    assert "dog (3)" in finding.message and "cat" not in finding.message.split(";")[0]
+
+
+def test_imbalance_above_the_ratio_blocks_with_the_measured_ratio():
+    counts = checks.class_counts(facts_for({"cat": 9, "dog": 3}) + facts_for({"cat": 1, "dog": 1}, "eval"))
+    (finding,) = checks.check_class_counts(counts, 1, max_imbalance_ratio=2.0)
+    assert finding.check == "class_imbalance" and finding.severity == checks.BLOCKING
+    assert "2.50" in finding.message and "cat: 10" in finding.message and "dog: 4" in finding.message
+    assert checks.check_class_counts(counts, 1, max_imbalance_ratio=2.5) == []
+
+
+def test_a_class_with_no_eval_images_is_a_warning():
+    counts = checks.class_counts(facts_for({"cat": 4, "dog": 4}) + facts_for({"cat": 1}, "eval"))
+    (finding,) = checks.check_class_counts(counts, 1, 10)
+    assert (finding.check, finding.severity) == ("class_missing_from_split", checks.WARNING)
+    assert "dog" in finding.message and "eval" in finding.message
+
+
+# ------------------------------------------------------------------ geometry
+
+def test_geometry_distributions_and_small_images():
+    facts = [fact(width=64, height=32, path="a"), fact(width=10, height=40, path="b", mode="L"),
+             fact(width=32, height=32, path="c", mode="RGBA")]
+    geo = checks.geometry(facts)
+    assert geo["width"]["min"] == 10 and geo["width"]["max"] == 64 and geo["width"]["median"] == 32
+    assert geo["aspect"]["max"] == 2.0 and geo["aspect"]["min"] == 0.25
+    assert geo["modes"] == {"L": 1, "RGB": 1, "RGBA": 1} and geo["channels"] == {"1": 1, "3": 1, "4": 1}
+    (finding,), small = checks.check_small_images(facts, min_image_side=16)
+    assert small == ["b"] and finding.severity == checks.WARNING and "1 of 3" in finding.message
+    assert checks.check_small_images(facts, min_image_side=10) == ([], [])
+
+
+# ------------------------------------------------------------------ class set
+
+def test_a_new_class_and_a_vanished_class_are_blocking():
+    findings = checks.check_class_set(["cat", "dog", "fox"], ["cat", "dog", "owl"], "the curated schema")
+    assert [(f.check, f.severity) for f in findings] == [
+        ("unexpected_class", checks.BLOCKING), ("vanished_class", checks.BLOCKING)]
+    assert "fox" in findings[0].message and "owl" in findings[1].message
+    assert "the curated schema" in findings[0].message
+    assert checks.check_class_set(["cat", "dog"], ["dog", "cat"], "x") == []
+    assert checks.check_class_set(["cat"], None, "") == []  # first run: nothing to compare with
+
+
+# ------------------------------------------------------------------ leakage
+
+def test_exact_and_near_duplicates_across_splits_are_found_and_same_split_copies_are_not():
+    a, b, c, d = 0x0123456789ABCDEF, 0xFEDCBA9876543210, 0x0F0F0F0F0F0F0F0F, 0xF0F0F0F0F0F0F0F0
+    facts = [fact("train", path="t1", sha="same", dhash=a), fact("eval", path="e1", sha="same", dhash=a),
+             fact("train", path="t2", dhash=b), fact("eval", path="e2", dhash=b ^ 0b10101),      # 3 bits
+             fact("train", path="t3", dhash=c), fact("eval", path="e3", dhash=c ^ 0b11111),      # 5 bits
+             fact("train", path="t4", sha="twin", dhash=d), fact("train", path="t5", sha="twin", dhash=d)]
+    leaks = leakage.find_leaks(facts, max_distance=4)
+    assert [(x.train_path, x.eval_path, x.kind, x.distance) for x in leaks] == [
+        ("t1", "e1", "exact", 0), ("t2", "e2", "near", 3)]
+    (warning,) = leakage.check_leakage(leaks, 4, is_error=False)
+    assert warning.severity == checks.WARNING and "2 eval image(s)" in warning.message
+    assert "1 identical pair(s), 1 near-duplicate pair(s)" in warning.message
+    assert leakage.check_leakage(leaks, 4, is_error=True)[0].severity == checks.BLOCKING
+    assert leakage.check_leakage([], 4, is_error=True) == []
+
+
+@pytest.mark.parametrize("max_distance", [0, 4, 9])
+def test_banded_near_duplicate_search_finds_what_brute_force_finds(max_distance):
+    rng = random.Random(max_distance)
+    train = [fact("train", path=f"t{i}", dhash=rng.getrandbits(64)) for i in range(300)]
+    eval_ = [fact("eval", path=f"e{i}", dhash=train[i].dhash ^ sum(1 << b for b in rng.sample(range(64), i % 12)))
+             for i in range(100)] + [fact("eval", path=f"r{i}", dhash=rng.getrandbits(64)) for i in range(100)]
+    brute = {(t.path, e.path) for t in train for e in eval_ if bin(t.dhash ^ e.dhash).count("1") <= max_distance}
+    assert {(x.train_path, x.eval_path) for x in leakage.near_leaks(train, eval_, max_distance)} == brute
+    assert len(brute) >= 8  # the planted pairs are found, not only trivially empty sets
+
+
+# ------------------------------------------------------------------ drift (TFDV comparators)
+
+def stats(labels, sizes):
+    return tfdv.generate_statistics_from_dataframe(pd.DataFrame({
+        features.LABEL_NAME_KEY: labels, features.WIDTH_KEY: sizes, features.HEIGHT_KEY: sizes}))
+
+
+def test_drift_beyond_the_thresholds_is_blocking_and_every_distance_is_reported():
+    previous = stats(["cat"] * 50 + ["dog"] * 50, [32] * 100)
+    same = stats(["cat"] * 48 + ["dog"] * 52, [32] * 100)
+    findings, measured = drift.compare(same, previous, class_threshold=0.1, size_threshold=0.1)
+    assert findings == [] and measured[features.LABEL_NAME_KEY]["value"] == pytest.approx(0.02)
+    shifted = stats(["cat"] * 80 + ["dog"] * 20, list(range(100, 200)))
+    findings, measured = drift.compare(shifted, previous, class_threshold=0.1, size_threshold=0.1)
+    assert sorted((f.check, f.severity) for f in findings) == [
+        ("class_drift", "blocking"), ("size_drift", "blocking"), ("size_drift", "blocking")]
+    assert measured[features.LABEL_NAME_KEY] == {"measure": "l_infty", "value": pytest.approx(0.3), "threshold": 0.1}
+    assert measured[features.WIDTH_KEY]["measure"] == "jensen_shannon_divergence"
+    assert "validation.class_drift_threshold" in " ".join(f.message for f in findings)
+
+
+# ------------------------------------------------------------------ the whole decision, Beam extraction, report
+
+def test_validate_images_reports_every_section_and_passes_clean_data():
+    facts = facts_for({"cat": 4, "dog": 4}) + facts_for({"cat": 1, "dog": 1}, "eval")
+    report = validate_images(facts, LIMITS, ["cat", "dog"], "the curated schema")
+    assert report["status"] == "passed" and report["blocking"] == [] and report["warnings"] == []
+    assert report["class_counts"]["train"] == {"cat": 4, "dog": 4} and report["imbalance_ratio"] == 1.0
+    assert set(report["geometry"]) == {"train", "eval"} and report["drift"]["compared"] is False
+    blocked = validate_images(facts, {**LIMITS, "min_images_per_class": 6}, ["cat"], "the curated schema")
+    assert blocked["status"] == "blocked"
+    assert {f["check"] for f in blocked["blocking"]} == {"min_images_per_class", "unexpected_class"}
+
+
+def test_beam_extraction_reads_gzip_tfrecords_of_every_split(tmp_path):
+    examples = tmp_path / "examples"
+    for split, seeds in (("train", range(3)), ("eval", range(3, 5))):
+        (examples / f"Split-{split}").mkdir(parents=True)
+        with tf.io.TFRecordWriter(str(examples / f"Split-{split}" / "data.gz"), "GZIP") as w:
+            for seed in seeds:
+                w.write(example(encode(noise(seed)), "cat", f"cat/{seed}.png"))
+    extract_facts(beam.Pipeline(), str(examples), ["train", "eval"], str(tmp_path / "out"))
+    facts = read_facts(str(tmp_path / "out"))
+    assert sorted((f.split, f.path) for f in facts) == [("eval", "cat/3.png"), ("eval", "cat/4.png"),
+                                                        ("train", "cat/0.png"), ("train", "cat/1.png"),
+                                                        ("train", "cat/2.png")]
+
+
+def test_the_report_and_the_reference_round_trip(tmp_path):
+    report = validate_images(facts_for({"cat": 4, "dog": 4}), LIMITS)
+    path = write_report(str(tmp_path), report)
+    assert read_report(str(tmp_path)) == json.loads(json.dumps(report))
+    assert "Image validation: passed" in (tmp_path / "summary.txt").read_text()
+    ref_dir = str(tmp_path / "ref")
+    assert reference.read_reference(ref_dir) is None
+    stats_file = tmp_path / "FeatureStats.pb"
+    stats_file.write_bytes(b"stats")
+    reference.write_reference(ref_dir, path, str(stats_file))
+    assert reference.read_reference(ref_dir)["classes"] == ["cat", "dog"]
+    assert open(reference.reference_statistics_path(ref_dir), "rb").read() == b"stats"
+    reference.check_reachable(ref_dir)
+    with pytest.raises(reference.ReferenceDirError, match="validation.reference_dir"):
+        reference.check_reachable("minio://mlpipeline/imgpipe/reference")
+
+
+def test_validation_config_feeds_every_limit_and_rejects_values_out_of_range():
+    from components.image_validation.component import validation_limits
+    cfg = build_config(overrides=["data.min_images_per_class=7"])
+    assert validation_limits(cfg) == {**LIMITS, "min_images_per_class": 7, "max_imbalance_ratio": 10.0,
+                                      "min_image_side": 32}
+    with pytest.raises(ConfigError, match="validation.max_imbalance_ratio"):
+        build_config(overrides=["validation.max_imbalance_ratio=0.5"])
+    with pytest.raises(ConfigError, match="validation.size_drift_threshold"):
+        build_config(overrides=["validation.size_drift_threshold=0"])
+
+
+def test_expected_classes_come_from_the_curated_schema_else_from_the_reference(tmp_path):
+    from tfx import v1 as tfx
+    from components.image_validation.component import expected_classes
+
+    def schema_artifact(folder, text):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "schema.pbtxt").write_text(text)
+        artifact = tfx.types.standard_artifacts.Schema()
+        artifact.uri = str(tmp_path / folder)
+        return artifact
+
+    curated = schema_artifact("curated", 'feature { name: "label_name" type: BYTES domain: "label_name" }\n'
+                                         'string_domain { name: "label_name" value: "cat" value: "dog" }\n')
+    bare = schema_artifact("bare", 'feature { name: "label_name" type: BYTES }\n')
+    previous = {"classes": ["cat", "owl"]}
+    assert expected_classes(curated, previous, "/ref") == (["cat", "dog"], "the curated schema (label_name domain)")
+    assert expected_classes(bare, previous, "/ref") == (["cat", "owl"], "the previous validated run (/ref)")
+    assert expected_classes(None, None, "/ref") == (None, "")

