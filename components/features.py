@@ -30,3 +30,7 @@ EXAMPLES_SIGNATURE = "serving_default"   # serialized tf.Example in, used by TFM
 BYTES_SIGNATURE = "serving_bytes"        # raw encoded image bytes in, for clients
 EXAMPLES_INPUT = "examples"
 BYTES_INPUT = "image_bytes"              # ends in _bytes: TF Serving REST decodes {"b64": ...}
+
+# TFX deletes a failed execution's output folder; a component that stops the run keeps
+# its report in `<artifact uri>` + STOPPED_SUFFIX so the error message can point at it.
+STOPPED_SUFFIX = ".stopped"

@@ -150,7 +150,7 @@ def _apply_limits(uri: str, report_path: str, scan: FolderScan, counts: Dict[str
         check_class_minimum(counts, limits, "usable images",
                             f" Quarantined files: {report_path}." if quarantined else "")
     except ValueError as error:
-        kept = os.path.join(uri.rstrip("/") + ".stopped", features.QUARANTINE_FILE)
+        kept = os.path.join(uri.rstrip("/") + features.STOPPED_SUFFIX, features.QUARANTINE_FILE)
         tf.io.gfile.makedirs(os.path.dirname(kept))
         tf.io.gfile.copy(report_path, kept, overwrite=True)
         raise type(error)(str(error).replace(report_path, kept)) from None

@@ -33,7 +33,6 @@ STATUS_PROPERTY = "status"          # "passed" | "blocked"
 WARNINGS_PROPERTY = "warnings"      # number of warnings
 TRAIN_SPLIT = "train"
 SCHEMA_FILE = "schema.pbtxt"        # what SchemaGen and ImportSchemaGen write in their artifact
-STOPPED_SUFFIX = ".stopped"         # a blocked run's report is kept beside its (deleted) artifact folder
 
 
 class ImageValidation(tfx.dsl.Artifact):
@@ -121,7 +120,7 @@ def ImageDataValidator(
     report.set_string_custom_property(STATUS_PROPERTY, result["status"])
     report.set_int_custom_property(WARNINGS_PROPERTY, len(result["warnings"]))
     if result["blocking"]:
-        kept_at = f"{report.uri.rstrip('/')}{STOPPED_SUFFIX}"  # TFX deletes a failed execution's outputs
+        kept_at = report.uri.rstrip("/") + features.STOPPED_SUFFIX
         write_report(kept_at, result)
         raise ImageValidationError(blocking_message(result, kept_at))
     ref.write_reference(reference_dir, report_path, current_stats_path)
