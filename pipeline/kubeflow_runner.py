@@ -21,6 +21,7 @@ import json
 import os
 from typing import Dict, List, Optional
 
+from pipeline.beam_args import with_setup_file
 from pipeline.config import Config
 
 TARGETS = ("kfp", "vertex")
@@ -32,8 +33,6 @@ TRAIN_STEPS_ALIAS = "train_steps"  # `--param train_steps=N` is sugar for train_
 TRAINER_ID = "Trainer"
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UNREADABLE_SCHEMES = ("minio://", "s3://")
-_DEPENDENCY_FLAGS = ("--extra_package", "--setup_file", "--requirements_file",
-                     "--worker_harness_container_image", "--sdk_container_image")
 
 
 class CompileError(ValueError):
@@ -102,14 +101,8 @@ def train_args_json(num_steps: int) -> str:
 
 
 def image_beam_args(beam_args: List[str], image_source_dir: str) -> List[str]:
-    """Beam args for the containers: name the image's setup.py unless a dependency flag is given.
-
-    Without a dependency flag TFX builds an sdist of TFX itself in every Beam
-    step; remote runners (Dataflow) need our package, which setup.py describes.
-    """
-    if any(arg.split("=")[0].startswith(_DEPENDENCY_FLAGS) for arg in beam_args):
-        return list(beam_args)
-    return list(beam_args) + [f"--setup_file={image_source_dir.rstrip('/')}/setup.py"]
+    """Beam args for the containers: the image's setup.py unless a dependency flag is given."""
+    return with_setup_file(beam_args, f"{image_source_dir.rstrip('/')}/setup.py")
 
 
 def apply_trainer_resources(pipeline, cfg: Config) -> None:
