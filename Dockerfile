@@ -2,7 +2,7 @@
 # Build, push and compile against it: see README, "Kubeflow Pipelines and Vertex AI".
 #   docker build -t REGISTRY/imgpipe:TAG . && docker push REGISTRY/imgpipe:TAG
 #   imgpipe compile --target kfp --image REGISTRY/imgpipe:TAG --pipeline-root ...
-# The compiled spec runs `python -m components.kfp_entrypoint` (pipeline/kubeflow_runner.py),
+# The compiled spec runs `python -m pipeline.kubeflow.entrypoint` (pipeline/kubeflow/compiler.py),
 # and names /opt/imgpipe/setup.py for Beam workers (e.g. Dataflow) and the curated schemas.
 # DL3013: versions come from constraints.txt (-c), the same frozen set as the tests.
 # hadolint global ignore=DL3013
@@ -15,7 +15,7 @@ ENV TF_USE_LEGACY_KERAS=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# Where pipeline/kubeflow_runner.py (IMAGE_SOURCE_DIR) expects this repository.
+# Where pipeline/kubeflow/compiler.py (IMAGE_SOURCE_DIR) expects this repository.
 WORKDIR /opt/imgpipe
 COPY requirements.txt constraints.txt setup.py ./
 COPY pipeline ./pipeline
@@ -28,7 +28,7 @@ COPY schemas ./schemas
 RUN python -m pip install -r requirements.txt -c constraints.txt \
     && python -m pip install --no-deps --no-build-isolation . \
     && rm -rf build ./*.egg-info \
-    && python -c "import components.kfp_entrypoint, pipeline.kubeflow_runner" \
+    && python -c "import pipeline.kubeflow.entrypoint, pipeline.kubeflow.compiler" \
     && useradd --uid 10001 --gid 0 --create-home --shell /usr/sbin/nologin imgpipe \
     && chown -R 10001:0 /opt/imgpipe
 

@@ -22,9 +22,9 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from components.model import build_model  # imports components first: Keras 2 before TensorFlow
-from components.tf_runtime import skip_autograph_for_tf_keras
-from pipeline.config import ModelConfig, TrainConfig, from_dict
+from components.trainer.model import build_model  # imports components first: Keras 2 before TensorFlow
+from components.trainer.tf_runtime import skip_autograph_for_tf_keras
+from schemas.config import ModelConfig, TrainConfig, from_dict
 
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402

@@ -1,5 +1,4 @@
-"""Component code of the image-classification pipeline (one module or package per component)."""
-import os
+"""The pipeline's TFX components and their user code, one folder or module per component."""
+from schemas.runtime import use_keras2
 
-# The whole TFX 1.16 stack is Keras 2 (tf_keras); this must happen before TensorFlow is imported.
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+use_keras2()

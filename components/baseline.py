@@ -8,7 +8,6 @@ artifact, so the comparison stays reproducible even if the serving directory
 changes later.
 """
 
-import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 from absl import logging
 from tfx import v1 as tfx

@@ -1,5 +1,4 @@
-"""Pipeline definition, config, runners and CLI."""
-import os
+"""Pipeline definition, runners, the `imgpipe` CLI and the Kubeflow tooling (`pipeline.kubeflow`)."""
+from schemas.runtime import use_keras2
 
-# The whole TFX 1.16 stack is Keras 2 (tf_keras); this must happen before TensorFlow is imported.
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+use_keras2()

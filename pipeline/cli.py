@@ -12,13 +12,12 @@ import time
 from typing import List, Optional
 
 import schemas
-from pipeline.config import Config, ConfigError, build_config
-from pipeline.kubeflow_cli import add_beam_arg, add_commands, join_beam_args
+from pipeline.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from pipeline.kubeflow.cli import add_beam_arg, add_commands, join_beam_args
+from schemas.config import Config, ConfigError, build_config
 
 REPO_SCHEMAS = os.path.dirname(os.path.abspath(schemas.__file__))
 DEMO_SCHEMA = os.path.join(REPO_SCHEMAS, "demo", "schema.pbtxt")
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -52,13 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--verbose", action="store_true", help="show TFX/Beam/TensorFlow progress logs")
     add_beam_arg(run)
     run.set_defaults(func=cmd_run)
-    add_commands(commands, _add_config_args)  # compile, submit, schedule (pipeline/kubeflow_cli.py)
+    add_commands(commands, _add_config_args)  # compile, submit, schedule (pipeline/kubeflow/cli.py)
     _add_spec_commands(commands)
     return parser
 
 
 def _add_spec_commands(commands) -> None:
-    """validate-spec and run-spec: will a compiled Kubeflow spec run? (pipeline/spec_tools.py)"""
+    """validate-spec and run-spec: will a compiled Kubeflow spec run? (pipeline/kubeflow/spec_check.py, spec_run.py)"""
     validate = commands.add_parser("validate-spec", help="check a compiled KFP/Vertex spec: schema, DAG, "
                                    "images, container commands, no resolver nodes")
     validate.add_argument("file", help="compiled .yaml (PipelineSpec) or .json (PipelineJob)")
@@ -72,7 +71,7 @@ def _add_spec_commands(commands) -> None:
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                      help="pipeline (runtime) parameter value (repeatable)")
     run.add_argument("--entrypoint", choices=("spec", "ours", "stock"), default="spec",
-                     help="container command: as compiled (default), ours (components.kfp_entrypoint) "
+                     help="container command: as compiled (default), ours (pipeline.kubeflow.entrypoint) "
                      "or stock (TFX's kubeflow_v2_run_executor)")
     run.add_argument("--only", action="append", default=[], metavar="TASK",
                      help="rerun only this task (repeatable), with the upstream outputs of an earlier run")
@@ -81,7 +80,7 @@ def _add_spec_commands(commands) -> None:
 
 
 def cmd_validate_spec(args) -> int:
-    from pipeline.spec_tools import SpecError, load_spec, validate_spec
+    from pipeline.kubeflow.spec_check import SpecError, load_spec, validate_spec
     try:
         problems = validate_spec(load_spec(args.file))
     except SpecError as e:
@@ -93,7 +92,8 @@ def cmd_validate_spec(args) -> int:
 
 
 def cmd_run_spec(args) -> int:
-    from pipeline.spec_tools import RunOptions, SpecError, load_spec, run_spec
+    from pipeline.kubeflow.spec_check import SpecError, load_spec
+    from pipeline.kubeflow.spec_run import RunOptions, run_spec
     params = dict(p.split("=", 1) for p in args.param if "=" in p)
     if len(params) != len(args.param):
         raise InputError(f"--param takes NAME=VALUE, got: {', '.join(p for p in args.param if '=' not in p)}")

@@ -7,7 +7,7 @@ import os
 from tfx import v1 as tfx
 
 from pipeline.beam_args import with_setup_file
-from pipeline.config import Config
+from schemas.config import Config
 from pipeline.pipeline import create_pipeline
 from pipeline.summary import RunSummary, read_run_summary
 

@@ -17,10 +17,11 @@ from components.data_gate import DataGate
 from components.evaluator import GatedEvaluator, make_eval_config
 from components.image_example_gen import IngestLimits, create_image_example_gen
 from components.image_validation.component import create_image_data_validator
-from pipeline.config import Config
+from components.transform.preprocessing import IMAGE_SIZE_KEY
+from schemas.config import Config
 
-PREPROCESSING_FN = "components.preprocessing.preprocessing_fn"
-RUN_FN = "components.trainer.run_fn"
+PREPROCESSING_FN = "components.transform.preprocessing.preprocessing_fn"
+RUN_FN = "components.trainer.train.run_fn"
 
 
 def create_pipeline(
@@ -61,7 +62,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
-        custom_config={"image_size": cfg.data.image_size},
+        custom_config={IMAGE_SIZE_KEY: cfg.data.image_size},
         materialize=False,
         disable_statistics=True)
     transform.add_upstream_node(image_validator)

@@ -114,7 +114,7 @@ def _fill_decision(summary: RunSummary, outputs: Dict[str, List]) -> None:
 
 
 def _fill_quarantine(summary: RunSummary, artifact) -> None:
-    from components import features
+    from schemas import features
     from components.image_example_gen.executor import NUM_QUARANTINED_PROPERTY
 
     count = _custom(artifact, NUM_QUARANTINED_PROPERTY)

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from pipeline.config import PRESETS, Config, ConfigError, build_config, from_dict
+from schemas.config import PRESETS, Config, ConfigError, build_config, from_dict
 
 
 def test_defaults_are_valid_and_round_trip_through_a_dict():

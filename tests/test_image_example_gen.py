@@ -10,7 +10,7 @@ import sys
 import pytest
 from PIL import Image
 
-from components import features
+from schemas import features
 from components.image_example_gen import (
     BadImageError,
     ImageFile,
@@ -35,7 +35,7 @@ def _save(path, fmt="PNG", size=(8, 6), color=(200, 30, 30)):
 def _limits(**overrides):
     """The config's ingestion limits, with a minimum of 1 image per class: these folders are tiny."""
     from components.image_example_gen import IngestLimits
-    from pipeline.config import DataConfig
+    from schemas.config import DataConfig
     return IngestLimits.from_data_config(DataConfig(**{"min_images_per_class": 1, **overrides}))
 
 
@@ -332,7 +332,7 @@ def test_component_splits_by_path_hash_into_the_configured_percent():
     assert output_config.split_config.partition_feature_name == features.PATH_KEY
     assert [(s.name, s.hash_buckets) for s in output_config.split_config.splits] == [("train", 75), ("eval", 25)]
     param = tfx.dsl.experimental.RuntimeParameter(name="data_root", ptype=str, default="/data")
-    assert create_image_example_gen(param).exec_properties["input_base"] is param
+    assert create_image_example_gen(param, 20).exec_properties["input_base"] is param
     with pytest.raises(ValueError, match="eval_percent"):
         create_image_example_gen("/data/images", eval_percent=0)
 

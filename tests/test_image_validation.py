@@ -11,13 +11,13 @@ import tensorflow as tf
 import tensorflow_data_validation as tfdv
 from PIL import Image
 
-from components import features
+from schemas import features
 from components.image_validation import checks, drift, leakage, reference
 from components.image_validation.component import extract_facts, read_facts
 from components.image_validation.facts import ImageFacts, image_facts
 from components.image_validation.report import read_report, write_report
 from components.image_validation.validate import validate_images
-from pipeline.config import ConfigError, build_config
+from schemas.config import ConfigError, build_config
 
 LIMITS = {"min_images_per_class": 3, "max_imbalance_ratio": 2.0, "min_image_side": 16,
           "near_duplicate_hamming": 4, "leakage_is_error": False,

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from pipeline import cli
-from pipeline.config import build_config
+from schemas.config import build_config
 from pipeline.local_runner import run_local
 from pipeline.summary import format_summary
 from tests.fixtures import colour_image, make_colour_folder

@@ -17,7 +17,7 @@ from tfx.orchestration.kubeflow.v2 import compiler_utils
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
 from tfx.types import standard_artifacts
 
-from components import kfp_entrypoint, kfp_mirrors
+from pipeline.kubeflow import entrypoint as kfp_entrypoint, mirrors as kfp_mirrors
 from components.data_gate import ANOMALIES_FILE, DataValidationError
 
 ANOMALIES_URI = "minio://mlpipeline/v2/artifacts/imgpipe/run-1/ExampleValidator/anomalies"

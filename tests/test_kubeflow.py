@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from pipeline.cli import main
-from pipeline.config import build_config
-from pipeline.kubeflow_runner import (ENTRYPOINT_COMMAND, compile_pipeline, load_pipeline_spec,
-                                      runtime_parameter_defaults)
+from pipeline.kubeflow.compiler import compile_pipeline
+from pipeline.kubeflow.spec import ENTRYPOINT_COMMAND, load_pipeline_spec, runtime_parameter_defaults
+from schemas.config import build_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE = "registry.example.com/team/imgpipe:1.2.3"
@@ -73,7 +73,7 @@ def test_every_step_runs_our_entrypoint_in_our_image_and_no_resolver_remains(kfp
         assert set(executor) == {"container"}, f"{label} is not a container executor: {set(executor)}"
         container = executor["container"]
         assert container["image"] == IMAGE, label
-        assert container["command"] == ENTRYPOINT_COMMAND, label
+        assert container["command"] == list(ENTRYPOINT_COMMAND), label
         assert "--runner=DirectRunner" in container["args"], label
         assert "--setup_file=/opt/imgpipe/setup.py" in container["args"], label
     assert "resolver" not in json.dumps(executors).lower()
@@ -86,8 +86,8 @@ def test_user_code_by_import_path_paths_inside_the_image_and_serving_dir(kfp_yam
     def constant(task, name):
         return tasks[task]["inputs"]["parameters"][name]["runtimeValue"]["constant"]
 
-    assert constant("Transform", "preprocessing_fn") == "components.preprocessing.preprocessing_fn"
-    assert constant("Trainer", "run_fn") == "components.trainer.run_fn"
+    assert constant("Transform", "preprocessing_fn") == "components.transform.preprocessing.preprocessing_fn"
+    assert constant("Trainer", "run_fn") == "components.trainer.train.run_fn"
     assert "module_file" not in json.dumps(tasks)
     assert constant("ImportSchemaGen", "schema_file") == "/opt/imgpipe/schemas/demo/schema.pbtxt"
     baseline = [t for t in tasks if "Baseline" in t]
@@ -117,7 +117,7 @@ def test_trainer_resources_land_in_the_compiled_spec(kfp_yaml):
 
 
 def test_gpus_without_an_accelerator_type_are_refused():
-    from pipeline.config import ConfigError
+    from schemas.config import ConfigError
     with pytest.raises(ConfigError, match="kubeflow.trainer_gpu_type.*nvidia.com/gpu"):
         build_config("", ["kubeflow.trainer_gpus=2"])
 
@@ -294,7 +294,7 @@ def test_unknown_parameter_is_named(kfp_api, kfp_yaml, capsys):
 # --------------------------------------------------------------------------- Vertex AI
 
 def test_vertex_pipeline_job_is_built_from_the_json_with_the_parameters(vertex_json):
-    from pipeline import kfp_client as kc
+    from pipeline.kubeflow import client as kc
 
     job = kc.vertex_job(vertex_json, kc.parse_params(["data_root=gs://b/d", "train_steps=9"]),
                         None, "my-proj", "europe-west4", display_name="nightly")
@@ -332,7 +332,7 @@ def test_vertex_schedule_wants_a_five_field_cron(vertex_json, capsys):
 
 def test_beam_args_pass_through_the_command_line():
     from pipeline.cli import _parser
-    from pipeline.kubeflow_cli import join_beam_args
+    from pipeline.kubeflow.cli import join_beam_args
 
     argv = ["run", "--beam-arg", "--runner=FlinkRunner", "--beam-arg", "--flink_master=host:8081"]
     args = _parser().parse_args(join_beam_args(argv))
@@ -348,13 +348,13 @@ def test_beam_args_pass_through_the_command_line():
      "multi_worker"),
 ])
 def test_distribution_strategy_choice(tf_config, gpus, kind):
-    from components.distribution import strategy_kind
+    from components.trainer.distribution import strategy_kind
     assert strategy_kind(tf_config, gpus) == kind
 
 
 def test_strategy_follows_tf_config_in_a_fresh_process():
     """TF reads TF_CONFIG from the environment at start: check the real environment path."""
-    code = ("import os; from components.distribution import strategy_kind, make_strategy; "
+    code = ("import os; from components.trainer.distribution import strategy_kind, make_strategy; "
             "print(strategy_kind(os.environ.get('TF_CONFIG'), 0)); "
             "print(type(make_strategy()).__name__ if 'TF_CONFIG' not in os.environ else '-')")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -373,7 +373,7 @@ def test_train_steps_cap_stops_training_across_epochs():
     import numpy as np
     import tf_keras as keras
 
-    from components.trainer import StopAfterSteps
+    from components.trainer.train import StopAfterSteps
 
     model = keras.Sequential([keras.layers.Dense(1, input_shape=(2,))])
     model.compile(optimizer="sgd", loss="mse")

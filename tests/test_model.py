@@ -1,11 +1,11 @@
-"""Behaviour of components.model.build_model: each ModelConfig knob changes the network as documented."""
+"""Behaviour of components.trainer.model.build_model: each ModelConfig knob changes the network as documented."""
 import numpy as np
 import pytest
 
-from components import features  # sets TF_USE_LEGACY_KERAS before TensorFlow is imported
-from components.model import build_model
-from components.tf_runtime import skip_autograph_for_tf_keras
-from pipeline.config import PRESETS, from_dict
+from schemas import features  # sets TF_USE_LEGACY_KERAS before TensorFlow is imported
+from components.trainer.model import build_model
+from components.trainer.tf_runtime import skip_autograph_for_tf_keras
+from schemas.config import PRESETS, from_dict
 
 import tf_keras as keras  # noqa: E402
 

@@ -13,8 +13,8 @@ import os
 import pytest
 import tensorflow as tf
 
-from components import features
-from pipeline.config import build_config
+from schemas import features
+from schemas.config import build_config
 from pipeline.local_runner import run_local
 from pipeline.summary import format_summary
 from tests.fixtures import COLOUR_CLASSES, encoded_colour_image, make_colour_folder

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from components import features
+from schemas import features
 from components.image_example_gen import (
     ImageFile,
     IngestionLimitError,
@@ -119,7 +119,7 @@ def test_a_non_utf8_file_name_keeps_its_bytes_in_the_example_and_is_printable_in
 def test_every_ingested_image_decodes_through_the_transform_preprocessing(messy_run):
     """16-bit, CMYK, RGBA, palette, grayscale, GIF, BMP: all [S, S, 3] in [0, 1] through the real code."""
     import tensorflow as tf
-    from components.preprocessing import decode_and_resize, preprocess_images
+    from components.transform.preprocessing import decode_and_resize, preprocess_images
 
     _, by_path, _, _ = messy_run
     encoded = [e.features.feature[features.IMAGE_KEY].bytes_list.value[0] for e in by_path.values()]
@@ -253,7 +253,7 @@ def test_limits_travel_to_the_executor_in_custom_config():
     limits = _limits(max_bad_fraction=0.25, max_image_pixels=1234, max_file_mb=2.5)
     component = create_image_example_gen("/data", 20, limits)
     assert limits_from_exec_properties(dict(component.exec_properties)) == limits
-    default = limits_from_exec_properties(dict(create_image_example_gen("/data").exec_properties))
+    default = limits_from_exec_properties(dict(create_image_example_gen("/data", 20).exec_properties))
     assert default.min_images_per_class == 5 and default.max_bad_fraction == 0.1
 
 
@@ -264,7 +264,7 @@ def test_limits_travel_to_the_executor_in_custom_config():
     ("data.max_file_mb=0", "data.max_file_mb"),
 ])
 def test_invalid_limits_are_rejected_by_the_config(override, key):
-    from pipeline.config import ConfigError, build_config
+    from schemas.config import ConfigError, build_config
     with pytest.raises(ConfigError, match=key):
         build_config(overrides=[override])
 
@@ -273,7 +273,7 @@ def test_invalid_limits_are_rejected_by_the_config(override, key):
 
 def test_the_cli_preflight_accepts_the_messy_folder_without_reading_files(messy, capsys):
     from pipeline.cli import InputError, _check_data_folder
-    from pipeline.config import build_config
+    from schemas.config import build_config
 
     _check_data_folder(messy, build_config(overrides=["data.min_images_per_class=0"]))
     assert "image files in 2 classes (cat, dog)" in capsys.readouterr().out

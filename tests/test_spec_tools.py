@@ -14,10 +14,10 @@ import pytest
 import yaml
 from kfp.pipeline_spec import pipeline_spec_pb2 as pb
 
-from pipeline import spec_tools
+from pipeline.kubeflow import spec_check, spec_run
 from pipeline.cli import main
-from pipeline.config import build_config
-from pipeline.kubeflow_runner import REPO_DIR, compile_pipeline
+from schemas.config import build_config
+from pipeline.kubeflow.compiler import REPO_DIR, compile_pipeline
 from tests.fixtures import make_colour_folder
 from tests.test_pipeline_e2e import FAST
 
@@ -41,8 +41,8 @@ def compiled(tmp_path_factory):
 
 
 def run(compiled, **options):
-    spec = spec_tools.load_spec(compiled["kfp"])
-    return spec_tools.run_spec(spec, spec_tools.RunOptions(workdir=compiled["work"], **options))
+    spec = spec_check.load_spec(compiled["kfp"])
+    return spec_run.run_spec(spec, spec_run.RunOptions(workdir=compiled["work"], **options))
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +137,8 @@ def test_validate_spec_names_a_file_that_is_not_a_spec(tmp_path, capsys):
 
 def test_run_spec_as_vertex_runs_every_task_and_pushes_a_blessed_model(vertex_like_run, compiled):
     assert vertex_like_run.failed is None
-    spec = spec_tools.load_spec(compiled["kfp"])
-    assert [t.name for t in vertex_like_run.tasks] == spec_tools.topological_order(spec.spec.root.dag.tasks)
+    spec = spec_check.load_spec(compiled["kfp"])
+    assert [t.name for t in vertex_like_run.tasks] == spec_check.topological_order(spec.spec.root.dag.tasks)
     (blessing,) = vertex_like_run.outputs["Evaluator"]["blessing"]
     assert dict(blessing.metadata)["blessed"] == 1
     pushed, destination = pushed_model(vertex_like_run)
@@ -208,13 +208,13 @@ def test_placeholders_are_filled_as_the_launcher_fills_them(tmp_path):
     executor_input.inputs.parameter_values["root"].string_value = "/data"
     executor_input.inputs.artifacts["examples"].artifacts.add(uri="minio://mlpipeline/a/examples")
     executor_input.outputs.parameters["score"].output_file = "/tmp/score"
-    run = spec_tools._Run(None, spec_tools.RunOptions(workdir=str(tmp_path), oss=True), "r", "", {}, {}, {})
-    fill = lambda arg: spec_tools.resolve_placeholders(arg, executor_input, run)  # noqa: E731
+    run = spec_run._Run(None, spec_run.RunOptions(workdir=str(tmp_path), oss=True), "r", "", {}, {}, {})
+    fill = lambda arg: spec_run.resolve_placeholders(arg, executor_input, run)  # noqa: E731
     assert json.loads(fill("{{$}}"))["inputs"]["parameterValues"] == {"steps": 20, "root": "/data"}
     assert fill("--steps={{$.inputs.parameters['steps']}}") == "--steps=20"
     assert fill("{{$.inputs.parameters['root']}}") == "/data"
     assert fill("{{$.inputs.artifacts['examples'].uri}}") == "minio://mlpipeline/a/examples"
     assert fill("{{$.inputs.artifacts['examples'].path}}") == str(tmp_path / "minio/mlpipeline/a/examples")
     assert fill("{{$.outputs.parameters['score'].output_file}}") == "/tmp/score"
-    with pytest.raises(spec_tools.SpecError, match=r"does not know the placeholder \{\{\$.pipeline_job_name\}\}"):
+    with pytest.raises(spec_check.SpecError, match=r"does not know the placeholder \{\{\$.pipeline_job_name\}\}"):
         fill("{{$.pipeline_job_name}}")

@@ -5,7 +5,7 @@ import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
 
-from components import features
+from schemas import features
 from components.evaluator import executor
 
 ACCURACY_METRIC = "SparseCategoricalAccuracy"

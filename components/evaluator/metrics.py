@@ -6,7 +6,7 @@ from typing import Dict, Optional
 
 import tensorflow_model_analysis as tfma
 
-from components import features
+from schemas import features
 from components.evaluator.component import ACCURACY_KEY, BASELINE, CANDIDATE
 
 

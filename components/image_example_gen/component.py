@@ -10,7 +10,7 @@ from tfx import v1 as tfx
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base.executor_spec import BeamExecutorSpec
 
-from components import features
+from schemas import features
 from components.image_example_gen.executor import Executor
 from components.image_example_gen.limits import IngestLimits
 
@@ -25,7 +25,7 @@ INPUT_PATTERN = "*"
 
 def create_image_example_gen(
         input_base: Union[str, tfx.dsl.experimental.RuntimeParameter],
-        eval_percent: int = 20,
+        eval_percent: int,
         limits: Optional[IngestLimits] = None) -> FileBasedExampleGen:
     """ExampleGen for `<input_base>/<class_name>/<image files>`, split train/eval by path hash.
 

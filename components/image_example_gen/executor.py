@@ -19,7 +19,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
-from components import features
+from schemas import features
 from components.image_example_gen.folder import FolderScan, ImageFile, scan_image_folder, to_tf_example
 from components.image_example_gen.limits import (
     IngestLimits,

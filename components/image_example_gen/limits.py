@@ -1,6 +1,6 @@
 """The ingestion limits: when quarantining bad files is no longer enough and the run must stop.
 
-The values come from `data.*` in pipeline/config.py (defaults and validation
+The values come from `data.*` in schemas/config.py (defaults and validation
 live there) and reach the executor through the ExampleGen's `custom_config`.
 """
 from __future__ import annotations
@@ -10,6 +10,7 @@ import dataclasses
 from typing import Any, Dict, List, Mapping, Sequence
 
 from components.image_example_gen.quarantine import Quarantined
+from schemas.config import DataConfig
 
 _SHOWN = 5  # files named in an error message; the report lists them all
 
@@ -26,15 +27,13 @@ class IngestLimits:
     max_file_mb: float
 
     @classmethod
-    def from_data_config(cls, data) -> "IngestLimits":
-        """The limits set in a `pipeline.config.DataConfig`."""
+    def from_data_config(cls, data: DataConfig) -> "IngestLimits":
+        """The limits set in a `schemas.config.DataConfig`."""
         return cls(**{f.name: getattr(data, f.name) for f in dataclasses.fields(cls)})
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> "IngestLimits":
         """Limits from a (custom_config) mapping; missing keys take the config defaults."""
-        from pipeline.config import DataConfig
-
         defaults = DataConfig()
         return cls(**{f.name: type(getattr(defaults, f.name))(values.get(f.name, getattr(defaults, f.name)))
                       for f in dataclasses.fields(cls)})

@@ -3,7 +3,7 @@
 Order matters for memory: the file's size is checked before it is read (and
 reads are capped), the declared width x height from the header before anything
 decodes pixels. Only then is the file decoded, by TensorFlow's own decoder with
-the arguments `components.preprocessing.decode_and_resize` uses, so a file that
+the arguments `components.transform.preprocessing.decode_and_resize` uses, so a file that
 is ingested is a file that training and serving can decode. Truncated and corrupt
 files fail here, not in the middle of the Transform.
 
@@ -66,7 +66,7 @@ def decode_like_training(data: bytes) -> Tuple[int, int]:
     """
     import tensorflow as tf
 
-    from components.preprocessing import decode_rgb
+    from components.transform.preprocessing import decode_rgb
 
     try:
         image = decode_rgb(data)

@@ -21,12 +21,13 @@ import tensorflow_data_validation as tfdv
 from tfx import v1 as tfx
 from tfx.types import artifact_utils
 
-from components import features
+from schemas import features
 from components.data_gate import DataValidationError
 from components.image_validation import reference as ref
 from components.image_validation.facts import ImageFacts, image_facts
 from components.image_validation.report import summary_lines, write_report
 from components.image_validation.validate import validate_images
+from schemas.config import Config
 
 FACTS_PREFIX = "facts"
 STATUS_PROPERTY = "status"          # "passed" | "blocked"
@@ -126,13 +127,13 @@ def ImageDataValidator(
     ref.write_reference(reference_dir, report_path, current_stats_path)
 
 
-def validation_limits(cfg) -> dict:
+def validation_limits(cfg: Config) -> dict:
     """The thresholds the checks read: `validation.*` (but where the reference lives) and the class minimum."""
     limits = {k: v for k, v in dataclasses.asdict(cfg.validation).items() if k != "reference_dir"}
     return {**limits, "min_images_per_class": cfg.data.min_images_per_class}
 
 
-def create_image_data_validator(cfg, examples, statistics, schema, pipeline_root: str):
+def create_image_data_validator(cfg: Config, examples, statistics, schema, pipeline_root: str):
     """The validator wired to the config: its limits, the reference location, the schema if curated."""
     return ImageDataValidator(
         examples=examples,

@@ -11,7 +11,7 @@ from typing import Dict, List, Tuple
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 
-from components import features
+from schemas import features
 from components.image_validation.checks import BLOCKING, Finding
 
 _DRIFT_REASONS = {

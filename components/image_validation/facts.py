@@ -11,7 +11,7 @@ import io
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, Tuple
 
-from components import features
+from schemas import features
 
 DHASH_BITS = 64
 _DHASH_WIDTH, _DHASH_HEIGHT = 9, 8  # 9 columns -> 8 horizontal differences per row, 8 rows

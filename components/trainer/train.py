@@ -11,7 +11,6 @@ import json
 import os
 from typing import Dict, List, Tuple
 
-import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
@@ -19,13 +18,13 @@ from absl import logging
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from components import features
-from components.distribution import export_dir, make_strategy
-from components.model import build_model
-from components.preprocessing import augment_image
-from components.serving import make_serving_signatures
-from components.tf_runtime import skip_autograph_for_tf_keras
-from pipeline.config import Config, from_dict
+from schemas import features
+from components.trainer.distribution import export_dir, make_strategy
+from components.trainer.model import build_model
+from components.trainer.augment import augment_image
+from components.trainer.serving import make_serving_signatures
+from components.trainer.tf_runtime import skip_autograph_for_tf_keras
+from schemas.config import Config, from_dict
 
 _DECODE_BATCH = 64  # raw examples decoded per Transform call
 

@@ -3,7 +3,7 @@
 The same `create_pipeline()` as the local runner, compiled by TFX's
 KubeflowV2DagRunner. What this module adds is only what a run on a cluster needs:
 
-- every container runs our entrypoint (`python -m components.kfp_entrypoint`),
+- every container runs our entrypoint (`python -m pipeline.kubeflow.entrypoint`),
   which fixes what the stock TFX entrypoint gets wrong on the open-source backend;
 - runtime parameters a scheduled run sets per run: `data_root` (e.g. a dated
   bucket prefix) and `train_args` (the Trainer's TrainArgs as JSON; its
@@ -19,20 +19,17 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from pipeline.beam_args import with_setup_file
-from pipeline.config import Config
+from pipeline.kubeflow.mirrors import UNREADABLE_SCHEMES
+from pipeline.kubeflow.spec import (DATA_ROOT_PARAM, ENTRYPOINT_COMMAND, TRAIN_ARGS_PARAM,
+                                    package_format_problem, train_args_json)
+from schemas.config import Config, from_dict
 
-TARGETS = ("kfp", "vertex")
-ENTRYPOINT_COMMAND = ["python", "-m", "components.kfp_entrypoint"]
 IMAGE_SOURCE_DIR = "/opt/imgpipe"  # the Dockerfile's WORKDIR: this repository inside the image
-DATA_ROOT_PARAM = "data_root"
-TRAIN_ARGS_PARAM = "train_args"
-TRAIN_STEPS_ALIAS = "train_steps"  # `--param train_steps=N` is sugar for train_args
 TRAINER_ID = "Trainer"
-REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-UNREADABLE_SCHEMES = ("minio://", "s3://")
+REPO_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class CompileError(ValueError):
@@ -50,7 +47,6 @@ def compile_pipeline(cfg: Config, target: str, image: str, pipeline_root: str, o
     `image_source_dir` is where this repository lives in the image; pass the local
     repository path to execute the compiled spec outside a container.
     """
-    import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
     from tfx import v1 as tfx
 
     from pipeline.pipeline import create_pipeline
@@ -86,18 +82,10 @@ def compile_pipeline(cfg: Config, target: str, image: str, pipeline_root: str, o
 
 def check_output_path(target: str, output_path: str) -> str:
     """The file name decides the format: KFP takes YAML, Vertex a PipelineJob JSON."""
-    if target not in TARGETS:
-        raise CompileError(f"unknown target {target!r}; use one of {', '.join(TARGETS)}")
-    wanted = (".yaml", ".yml") if target == "kfp" else (".json",)
-    if not output_path.endswith(wanted):
-        raise CompileError(f"output file {output_path!r} for target {target} must end in "
-                           f"{' or '.join(wanted)}")
+    problem = package_format_problem(target, output_path)
+    if problem:
+        raise CompileError(f"output file {problem}")
     return output_path
-
-
-def train_args_json(num_steps: int) -> str:
-    """The Trainer's TrainArgs as the JSON string the `train_args` runtime parameter carries."""
-    return json.dumps({"splits": ["train"], "num_steps": int(num_steps)}, sort_keys=True)
 
 
 def image_beam_args(beam_args: List[str], image_source_dir: str) -> List[str]:
@@ -138,8 +126,6 @@ def _check_readable_in_container(*options) -> None:
 
 def _config_for_image(cfg: Config, image_source_dir: str) -> Config:
     """A copy of `cfg` whose schema path, if inside this repository, points into the image."""
-    from pipeline.config import from_dict
-
     cfg = from_dict(cfg.to_dict())
     path = cfg.data.schema_path
     if path and "://" not in path:
@@ -190,19 +176,3 @@ def _write(job: dict, target: str, output_path: str, pipeline_root: str) -> None
             yaml.safe_dump(spec, f, sort_keys=True)
         else:
             json.dump(job, f, sort_keys=True, indent=1)
-
-
-def runtime_parameter_defaults(path: str) -> Dict[str, Optional[object]]:
-    """{name: default or None} of the runtime parameters of a compiled .yaml or .json file."""
-    spec = load_pipeline_spec(path)
-    params = spec.get("root", {}).get("inputDefinitions", {}).get("parameters", {})
-    return {name: p.get("defaultValue") for name, p in params.items()}
-
-
-def load_pipeline_spec(path: str) -> dict:
-    """The PipelineSpec dict of a compiled file (a KFP .yaml, or the `pipelineSpec` of a Vertex .json)."""
-    import yaml
-
-    with open(path, encoding="utf-8") as f:
-        data = yaml.safe_load(f)  # JSON is YAML
-    return data.get("pipelineSpec", data) if isinstance(data, dict) else {}

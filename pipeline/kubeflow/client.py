@@ -15,10 +15,10 @@ import urllib.parse
 import warnings
 from typing import Dict, Iterator, List, Optional
 
-from pipeline.kubeflow_runner import (TRAIN_ARGS_PARAM, TRAIN_STEPS_ALIAS, load_pipeline_spec,
-                                      runtime_parameter_defaults, train_args_json)
+from pipeline.exit_codes import EXIT_FAILED, EXIT_USAGE
+from pipeline.kubeflow.spec import (TRAIN_ARGS_PARAM, TRAIN_STEPS_ALIAS, load_pipeline_spec,
+                                    package_format_problem, runtime_parameter_defaults, train_args_json)
 
-EXIT_FAILED, EXIT_USAGE = 1, 2
 CRON_FIELDS = {"kfp": 6, "vertex": 5}
 
 
@@ -81,10 +81,9 @@ def check_cron(cron: str, target: str) -> str:
 
 def check_package(package: str, target: str) -> None:
     """KFP takes the .yaml PipelineSpec; Vertex the PipelineJob .json."""
-    wanted = (".yaml", ".yml") if target == "kfp" else (".json",)
-    if not package.endswith(wanted):
-        raise SubmitError(f"--package {package} does not fit --target {target}: it needs a "
-                          f"{' or '.join(wanted)} file from `imgpipe compile --target {target}`")
+    problem = package_format_problem(target, package)
+    if problem:
+        raise SubmitError(f"--package {problem}: make one with `imgpipe compile --target {target}`")
     try:
         spec = load_pipeline_spec(package)
     except OSError as e:
@@ -222,35 +221,35 @@ def vertex_job(package: str, params: Dict[str, str], pipeline_root: Optional[str
 
 
 def vertex_credentials():
-    """Application Default Credentials, or a SubmitError saying exactly what is missing."""
+    """Application Default Credentials, or None when there are none."""
     import google.auth
     from google.auth.exceptions import DefaultCredentialsError
 
     try:
         credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
     except DefaultCredentialsError:
-        raise SubmitError(
-            "the Vertex AI job was built and validated, but submitting needs Google Cloud credentials "
-            "and none were found: run `gcloud auth application-default login` or set "
-            "GOOGLE_APPLICATION_CREDENTIALS to a service-account key file", EXIT_FAILED) from None
+        return None
     return credentials
 
 
-def vertex_submit(package: str, params: Dict[str, str], pipeline_root: Optional[str], project: str,
-                  region: str, service_account: str = "") -> str:
-    """Validate the job, then submit it with the default credentials; return its resource name."""
-    vertex_job(package, params, pipeline_root, project, region)
-    job = vertex_job(package, params, pipeline_root, project, region, credentials=vertex_credentials())
+def require_credentials(credentials) -> None:
+    """A SubmitError saying exactly what is missing when no credentials were found."""
+    if credentials is None:
+        raise SubmitError(
+            "the Vertex AI job was built and validated, but submitting needs Google Cloud credentials "
+            "and none were found: run `gcloud auth application-default login` or set "
+            "GOOGLE_APPLICATION_CREDENTIALS to a service-account key file", EXIT_FAILED)
+
+
+def vertex_submit(job, service_account: str = "") -> str:
+    """Submit a job built by `vertex_job` with real credentials; return its resource name."""
     job.submit(service_account=service_account or None)
     return job.resource_name
 
 
-def vertex_schedule(package: str, params: Dict[str, str], pipeline_root: Optional[str], project: str,
-                    region: str, cron: str, job_name: str = "", service_account: str = "") -> str:
-    """A Vertex AI pipeline schedule (5-field cron); return its resource name."""
+def vertex_schedule(job, package: str, cron: str, job_name: str = "", service_account: str = "") -> str:
+    """A Vertex AI pipeline schedule (5-field cron) for a job built by `vertex_job`; its resource name."""
     cron = check_cron(cron, "vertex")
-    vertex_job(package, params, pipeline_root, project, region)
-    job = vertex_job(package, params, pipeline_root, project, region, credentials=vertex_credentials())
     schedule = job.create_schedule(cron=cron, display_name=job_name or _default_name(package, "schedule"),
                                    service_account=service_account or None)
     return schedule.resource_name

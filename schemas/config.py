@@ -75,7 +75,7 @@ DOWNSAMPLE_CHOICES = ("pool", "stride")
 
 @dataclass
 class ModelConfig:
-    """The residual CNN. See components/model.py for how each knob is used."""
+    """The residual CNN. See components/trainer/model.py for how each knob is used."""
     preset: str = "default"
     stem_filters: int = 32
     stem_kernel_size: int = 3       # 3, 5 or 7

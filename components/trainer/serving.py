@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from typing import Dict
 
-import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components import features
+from schemas import features
 
 
 def make_serving_signatures(model, tft_output: tft.TFTransformOutput,

@@ -1,7 +1,7 @@
 """`imgpipe compile`, `imgpipe submit`, `imgpipe schedule`: the Kubeflow / Vertex AI verbs.
 
-Kept apart from pipeline/cli.py (which registers them) so the shared CLI stays
-small. Heavy imports (TFX, kfp, aiplatform) happen inside the commands.
+pipeline/cli.py registers them. Heavy imports (TFX, kfp, aiplatform) happen
+inside the commands, so `--help` and input errors answer at once.
 """
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import sys
 import tempfile
 from typing import Callable, List
 
+from pipeline.exit_codes import EXIT_OK, EXIT_USAGE
+from pipeline.kubeflow.spec import TARGETS, default_package_name
+
 BEAM_ARG = "--beam-arg"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def join_beam_args(argv: List[str]) -> List[str]:
@@ -69,7 +71,7 @@ def add_commands(commands, add_config_args: Callable[[argparse.ArgumentParser], 
 
 
 def _add_compile_args(parser, add_config_args, required: bool) -> None:
-    parser.add_argument("--target", choices=("kfp", "vertex"), default="kfp",
+    parser.add_argument("--target", choices=TARGETS, default="kfp",
                         help="kfp: open-source Kubeflow Pipelines v2; vertex: Vertex AI Pipelines")
     parser.add_argument("--image", required=required, default="",
                         help="container image every step runs in (built from the Dockerfile)")
@@ -100,8 +102,8 @@ def _fail(e: Exception, code: int) -> int:
 
 
 def _compile(args, output: str) -> str:
-    from pipeline.config import build_config
-    from pipeline.kubeflow_runner import IMAGE_SOURCE_DIR, compile_pipeline
+    from schemas.config import build_config
+    from pipeline.kubeflow.compiler import IMAGE_SOURCE_DIR, compile_pipeline
 
     cfg = build_config(args.config, args.overrides)
     cfg.run.beam_args = list(cfg.run.beam_args) + list(args.beam_args)
@@ -111,10 +113,11 @@ def _compile(args, output: str) -> str:
 
 
 def cmd_compile(args) -> int:
-    from pipeline.kubeflow_runner import CompileError, runtime_parameter_defaults
+    from pipeline.kubeflow.compiler import CompileError
+    from pipeline.kubeflow.spec import runtime_parameter_defaults
 
     _quiet()
-    output = args.output or ("imgpipe.yaml" if args.target == "kfp" else "imgpipe.json")
+    output = args.output or default_package_name(args.target)
     try:
         path = _compile(args, output)
     except CompileError as e:
@@ -135,8 +138,8 @@ def cmd_schedule(args) -> int:
 
 
 def _submit_or_schedule(args, schedule: bool) -> int:
-    from pipeline import kfp_client as kc
-    from pipeline.kubeflow_runner import CompileError
+    from pipeline.kubeflow import client as kc
+    from pipeline.kubeflow.compiler import CompileError
 
     _quiet()
     try:
@@ -156,18 +159,18 @@ def _submit_or_schedule(args, schedule: bool) -> int:
 
 
 def _missing(what: str) -> str:
-    from pipeline.kfp_client import SubmitError
+    from pipeline.kubeflow.client import SubmitError
     raise SubmitError(f"missing {what}")
 
 
 def _compile_for_submit(args, tmp: str) -> str:
     if not args.image or not args.pipeline_root:
         _missing("--package FILE, or --image and --pipeline-root to compile one")
-    return _compile(args, os.path.join(tmp, "imgpipe.yaml" if args.target == "kfp" else "imgpipe.json"))
+    return _compile(args, os.path.join(tmp, default_package_name(args.target)))
 
 
 def _submit(args, package: str, params, schedule: bool) -> str:
-    from pipeline import kfp_client as kc
+    from pipeline.kubeflow import client as kc
 
     root = args.pipeline_root or None
     if args.target == "kfp":
@@ -177,10 +180,12 @@ def _submit(args, package: str, params, schedule: bool) -> str:
             return f"Recurring run created: {rid} (cron {args.cron})"
         run_id = kc.kfp_submit(args.host, package, params, args.experiment, args.run_name, root)
         return f"Run created: {run_id}"
-    print(kc.describe_vertex_job(kc.vertex_job(package, params, root, args.project, args.region)))
+    credentials = kc.vertex_credentials()
+    job = kc.vertex_job(package, params, root, args.project, args.region, credentials=credentials)
+    print(kc.describe_vertex_job(job))
+    kc.require_credentials(credentials)
     if schedule:
-        name = kc.vertex_schedule(package, params, root, args.project, args.region, args.cron,
-                                  job_name=args.job_name, service_account=args.service_account)
+        name = kc.vertex_schedule(job, package, args.cron, job_name=args.job_name,
+                                  service_account=args.service_account)
         return f"Vertex AI schedule created: {name} (cron {args.cron})"
-    return "Vertex AI pipeline job submitted: " + kc.vertex_submit(
-        package, params, root, args.project, args.region, service_account=args.service_account)
+    return "Vertex AI pipeline job submitted: " + kc.vertex_submit(job, service_account=args.service_account)

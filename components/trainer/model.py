@@ -27,8 +27,8 @@ from __future__ import annotations
 import tf_keras as keras
 from tf_keras import layers
 
-from components import features
-from pipeline.config import ModelConfig
+from schemas import features
+from schemas.config import ModelConfig
 
 
 # Keras' default BN momentum (0.99) suits long runs on big data. Our runs are a few hundred steps:

@@ -1,5 +1,4 @@
 """TensorFlow runtime settings every component that trains or serves shares."""
-import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from tensorflow.python.autograph.core import config as autograph_config
 
 

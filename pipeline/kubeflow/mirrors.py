@@ -9,7 +9,7 @@ entrypoint and `imgpipe run-spec` (which plays the launcher) both use it.
 import os
 from typing import Optional
 
-# Read by components.kfp_entrypoint: where the mirrors live ("/" in a KFP pod).
+# Read by pipeline.kubeflow.entrypoint: where the mirrors live ("/" in a KFP pod).
 # `imgpipe run-spec --oss` points it at its work dir, which plays the object store.
 MIRROR_ROOT_ENV = "IMGPIPE_KFP_MIRROR_ROOT"
 MIRRORS = (("minio://", "minio"), ("s3://", "s3"), ("gs://", "gcs"))  # remote scheme -> mirror folder

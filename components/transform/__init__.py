@@ -1,0 +1,1 @@
+"""Transform's user code: `preprocessing.preprocessing_fn`, the graph training and serving share."""
