@@ -203,3 +203,15 @@ def test_readme_shows_the_main_commands():
 def test_commands_use_real_verbs_and_flags(path):
     problems = [p for code in code_of(read(path)) for p in command_problems(code)]
     assert problems == [], f"{rel(path)}: " + "; ".join(problems)
+
+
+# ---------------------------------------------------------------------------- exit codes
+
+def test_readme_exit_code_table_lists_exactly_the_codes_of_exit_codes_py():
+    """pipeline/exit_codes.py is the one place for the codes; the README's table must follow it."""
+    import pipeline.exit_codes as exit_codes
+
+    defined = {v for k, v in vars(exit_codes).items() if k.startswith("EXIT_")}
+    section = read(os.path.join(REPO, "README.md")).partition("## Exit codes")[2].partition("\n## ")[0]
+    documented = {int(code) for code in re.findall(r"^\| (\d+) \|", section, re.M)}
+    assert defined and documented == defined, (documented, defined)
