@@ -114,7 +114,8 @@ def subcommands(path):
 
 
 def flags(path):
-    return set(re.findall(r"--[a-z][\w-]*", cli_help(path)))
+    """The options argparse lists (2-space indent), not flags quoted in descriptions or examples."""
+    return set(re.findall(r"^  (?:-\w, )?(--[a-z][\w-]*)", cli_help(path), re.M))
 
 
 def make_targets():
