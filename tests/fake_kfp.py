@@ -91,7 +91,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         query = {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()}
         with self.fake.lock:
             self.fake.requests.append({"method": self.command, "path": url.path, "query": query,
-                                       "body": body, "headers": dict(self.headers)})
+                                       "body": body, "headers": {k.lower(): v for k, v in self.headers.items()}})
             status, payload = self._route(url.path, query, body)
         self._send(payload, status)
 
@@ -186,7 +186,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         start, size = int(query.get("page_token") or 0), int(query.get("page_size") or 10)
         page = runs[start:start + size]
         more = start + size < len(runs)
-        return 200, {"recurring_runs": page, "total_size": len(runs),
+        return 200, {"recurringRuns": page, "total_size": len(runs),  # KFP's proto names it so
                      **({"next_page_token": str(start + size)} if more else {})}
 
     def _send(self, payload, status=200):
