@@ -79,7 +79,8 @@ def add_kfp_connection_args(parser: argparse.ArgumentParser, note: str = "") -> 
     parser.add_argument("--namespace", default="", help="Kubeflow profile namespace the experiment and "
                         "schedules live in (multi-user KFP); default: none (single-user KFP)")
     parser.add_argument("--token-file", default="", metavar="PATH", help="file holding a bearer token "
-                        "(default: $IMGPIPE_KFP_TOKEN, else the in-cluster service-account token if mounted)")
+                        "(default: $IMGPIPE_KFP_TOKEN or $IMGPIPE_KFP_COOKIE, else the in-cluster service-account "
+                        "token if mounted; see docs/kubeflow-multi-user.md)")
     parser.add_argument("--cookie-file", default="", metavar="PATH", help="file holding a Dex/oauth2-proxy "
                         "session cookie name=value (default: $IMGPIPE_KFP_COOKIE)")
 
@@ -169,12 +170,14 @@ def cmd_schedule(args) -> int:
 def _submit_or_schedule(args, schedule: bool) -> int:
     from pipeline.kubeflow import client as kc
     from pipeline.kubeflow.compiler import CompileError
+    from pipeline.kubeflow.schedules import check_replace
 
     _quiet()
     try:
         params = kc.parse_params(args.param)
         if schedule:
             kc.check_cron(args.cron, args.target)
+            check_replace(args.replace, args.job_name)
         target = _kfp_target(args) if args.target == "kfp" else _no_kfp_flags(args)
         with tempfile.TemporaryDirectory(prefix="imgpipe-compile-") as tmp:
             package = args.package or _compile_for_submit(args, tmp)

@@ -131,14 +131,18 @@ def manage_schedule(target: KfpTarget, action: str, ref: str = "") -> str:
     return f"{done} schedule {schedule.name!r} ({schedule.id}) in {_where(target.namespace)}"
 
 
+def check_replace(replace: bool, job_name: str) -> None:
+    if replace and not job_name:
+        raise SubmitError("--replace needs --job-name NAME: the schedule to replace is found by its name",
+                          EXIT_USAGE)
+
+
 def create_schedule(target: KfpTarget, request: ScheduleRequest) -> List[str]:
     """Create the recurring run (replacing same-named ones with `request.replace`); lines to print."""
     cron = check_cron(request.cron, "kfp")
     check_package(request.package, "kfp")
     check_params(request.package, request.params)
-    if request.replace and not request.job_name:
-        raise SubmitError("--replace needs --job-name NAME: the schedule to replace is found by its name",
-                          EXIT_USAGE)
+    check_replace(request.replace, request.job_name)
     with api_errors(target):
         client = kfp_client(target)
         old = [s for s in list_schedules(client, target.namespace) if s.name == request.job_name] \
