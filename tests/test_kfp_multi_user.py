@@ -162,9 +162,23 @@ def test_a_namespace_the_identity_may_not_use_is_a_clear_403(kubeflow, kfp_yaml,
 
 
 def test_a_multi_user_kfp_without_namespace_asks_for_one(kubeflow, tmp_path, capsys):
-    rc, out, err = _run(capsys, "schedules", "list", "--host", kubeflow.url, "--token-file", str(tmp_path / "token"))
+    rc, out, err = _run(capsys, "schedules", "list", "--host", kubeflow.url,
+                        "--token-file", str(tmp_path / "token"))
     assert rc == 2 and "is multi-user: pass --namespace <your profile namespace>" in err
     assert [r["path"] for r in kubeflow.requests] == ["/apis/v2beta1/healthz"]
+
+
+def test_without_namespace_the_one_kfp_keeps_in_its_context_file_is_used(kubeflow, tmp_path, capsys):
+    import json
+
+    import kfp
+    kubeflow.add_recurring_run("nightly", NS)
+    os.makedirs(os.path.dirname(kfp.Client._LOCAL_KFP_CONTEXT))
+    with open(kfp.Client._LOCAL_KFP_CONTEXT, "w") as f:
+        json.dump({"namespace": NS}, f)  # what `kfp` remembers after set_user_namespace
+    rc, out, err = _run(capsys, "schedules", "pause", "nightly", "--host", kubeflow.url,
+                        "--token-file", str(tmp_path / "token"))
+    assert rc == 0 and "Paused schedule 'nightly' (rr-1) in namespace 'team-a'" in out, err
 
 
 # --------------------------------------------------------------------------- every verb, good and bad credential
@@ -253,8 +267,8 @@ def test_pause_resume_delete_by_id_or_name_and_clear_errors_for_ambiguous_or_mis
     assert _run(capsys, "schedules", "resume", "rr-1", *host)[0] == 0
     assert fake_kfp.recurring_runs["rr-1"]["status"] == "ENABLED"
     rc, out, err = _run(capsys, "schedules", "delete", "weekly", *host)
-    assert rc == 2 and "2 schedules in this KFP (no --namespace) are named 'weekly' (ids rr-2, rr-3): give the id" \
-        in err
+    assert rc == 2
+    assert "2 schedules in this KFP (no --namespace) are named 'weekly' (ids rr-2, rr-3): give the id" in err
     rc, out, err = _run(capsys, "schedules", "pause", "monthly", *host)
     assert rc == 2 and "no schedule with id or name 'monthly'" in err and "`imgpipe schedules list`" in err
     assert _run(capsys, "schedules", "delete", "rr-3", *host)[0] == 0

@@ -144,8 +144,8 @@ def api_errors(target: KfpTarget) -> Iterator[None]:
             message = auth_failure(e.status, target.host, target.credential, target.namespace)
             raise SubmitError(target.credential.redact(message), EXIT_FAILED) from None
         body = (e.body or b"").decode("utf-8", "replace") if isinstance(e.body, bytes) else str(e.body or "")
-        raise SubmitError(target.credential.redact(f"the KFP API at {target.host} refused the request: "
-                                                   f"{e.status} {e.reason}: {_short(body)}"), EXIT_FAILED) from None
+        message = f"the KFP API at {target.host} refused the request: {e.status} {e.reason}: {_short(body)}"
+        raise SubmitError(target.credential.redact(message), EXIT_FAILED) from None
     except (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError) as e:
         reason = getattr(e, "reason", None) or e
         raise SubmitError(f"cannot reach the KFP API at {target.host}: {_short(reason)}. Is the server up "
@@ -161,9 +161,11 @@ def _short(reason: object) -> str:
     return text.splitlines()[0][:200] if text else ""
 
 
-def kfp_client(target: KfpTarget):
-    """kfp.Client for the target, after one health check made with the credential: the first call
-    is where a wrong URL, a refused credential or a missing namespace shows. Call inside `api_errors`."""
+def connect(target: KfpTarget):
+    """(kfp.Client, the target with the namespace kfp settled on), after one health check made with
+    the credential: the first call is where a wrong URL, a refused credential or a missing namespace
+    shows. Without --namespace, kfp may take one from its context file or, in a pod of a multi-user
+    KFP, the pod's own namespace. Call inside `api_errors`."""
     import kfp_server_api
 
     try:
@@ -177,10 +179,11 @@ def kfp_client(target: KfpTarget):
             raise SubmitError(f"{target.host} has no KFP API (404 for /apis/v2beta1/healthz); point --host "
                               "at the KFP UI or ml-pipeline service", EXIT_FAILED) from None
         raise
-    if healthz.multi_user and not (target.namespace or client.get_user_namespace()):
+    namespace = target.namespace or client.get_user_namespace() or ""
+    if healthz.multi_user and not namespace:
         raise SubmitError(f"the KFP API at {target.host} is multi-user: pass --namespace <your profile "
                           "namespace> (the namespace menu of the Kubeflow UI)")
-    return client
+    return client, dataclasses.replace(target, namespace=namespace)
 
 
 def _one_shot_client_class():
@@ -204,7 +207,8 @@ def kfp_submit(target: KfpTarget, package: str, params: Dict[str, str], experime
     check_package(package, "kfp")
     check_params(package, params)
     with api_errors(target):
-        client = kfp_client(target)
+        client, target = connect(target)
+    with api_errors(target):
         result = client.create_run_from_pipeline_package(
             package, arguments=params, run_name=run_name or default_run_name(package),
             experiment_name=experiment, namespace=target.namespace or None, pipeline_root=pipeline_root)

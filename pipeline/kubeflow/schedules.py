@@ -15,7 +15,7 @@ from typing import Dict, List, Optional
 
 from pipeline.exit_codes import EXIT_FAILED, EXIT_USAGE
 from pipeline.kubeflow.client import (KfpTarget, SubmitError, default_run_name, api_errors, check_cron,
-                                      check_package, check_params, kfp_client)
+                                      check_package, check_params, connect)
 
 PAGE_SIZE = 100
 
@@ -121,7 +121,8 @@ ACTIONS = {"pause": ("disable_recurring_run", "Paused"), "resume": ("enable_recu
 def manage_schedule(target: KfpTarget, action: str, ref: str = "") -> str:
     """`imgpipe schedules list|pause|resume|delete`: the text to print."""
     with api_errors(target):
-        client = kfp_client(target)
+        client, target = connect(target)
+    with api_errors(target):
         schedules = list_schedules(client, target.namespace)
         if action == "list":
             return format_schedules(schedules, target.namespace)
@@ -144,7 +145,8 @@ def create_schedule(target: KfpTarget, request: ScheduleRequest) -> List[str]:
     check_params(request.package, request.params)
     check_replace(request.replace, request.job_name)
     with api_errors(target):
-        client = kfp_client(target)
+        client, target = connect(target)
+    with api_errors(target):
         old = [s for s in list_schedules(client, target.namespace) if s.name == request.job_name] \
             if request.replace else []
         new_id = _create(client, target, request, cron, enabled=not old, keep=old)
