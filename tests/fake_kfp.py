@@ -29,6 +29,7 @@ class FakeKfp:
         self.tokens: Dict[str, Set[str]] = {}   # bearer token -> namespaces it may use
         self.cookies: Dict[str, Set[str]] = {}  # "name=value" -> namespaces
         self.fail_recurring_run_create = False  # answer 400 to the next creates (echoing the credential)
+        self.login_redirect = False  # without a valid credential: 302 to a login page (Dex), not 401
         self.experiments: Dict[str, dict] = {}
         self.recurring_runs: Dict[str, dict] = {}
         self._clock = datetime.datetime(2026, 11, 20, 3, 0, tzinfo=datetime.timezone.utc)
@@ -96,9 +97,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._send(payload, status)
 
     def _route(self, path: str, query: dict, body: Optional[dict]):
+        if path.startswith("/dex/"):  # the login app: a web page at every path
+            return 200, "<html><body>Log in to Kubeflow</body></html>"
         if not path.startswith(API + "/"):
             return 404, {"error": "not found"}
         allowed = self._identity()
+        if allowed is None and self.fake.login_redirect:
+            return 302, "/dex/auth?client_id=kubeflow-oidc-authservice&state=3c1f"
         if allowed is None:
             return 401, {"error": "Unauthorized: no valid credential", "code": 16}
         route = path[len(API) + 1:]
@@ -190,9 +195,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                      **({"next_page_token": str(start + size)} if more else {})}
 
     def _send(self, payload, status=200):
-        data = json.dumps(payload).encode()
+        """JSON; a str payload is an HTML page, or with 302 the Location to go to."""
+        html = isinstance(payload, str)
+        data = (payload if html and status != 302 else "" if html else json.dumps(payload)).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        if status == 302:
+            self.send_header("Location", payload)
+        self.send_header("Content-Type", "text/html" if html else "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

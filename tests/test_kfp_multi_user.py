@@ -101,6 +101,27 @@ def test_a_refused_credential_is_named_by_kind_and_source_in_one_line(kubeflow, 
         assert "--token-file PATH or $IMGPIPE_KFP_TOKEN" in err and "--cookie-file" in err
 
 
+@pytest.mark.parametrize("cookie", ["authservice_session=expired-0123456789", None])
+def test_a_login_page_instead_of_kfp_is_named_not_taken_for_an_answer(kubeflow, kfp_yaml, tmp_path, monkeypatch,
+                                                                      capsys, cookie):
+    """Dex behind Istio answers an expired session with a redirect to its login page, not a 401."""
+    kubeflow.login_redirect = True
+    if cookie:
+        monkeypatch.setenv("IMGPIPE_KFP_COOKIE", cookie)
+    rc, out, err = _run(capsys, "submit", "--package", kfp_yaml, "--host", kubeflow.url, "--namespace", NS)
+    assert rc == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert f"the KFP API at {kubeflow.url} redirected to a web page (/dex/auth), not KFP's JSON: " in err
+    assert ("the login proxy did not accept the session cookie from $IMGPIPE_KFP_COOKIE; the login session may "
+            "have expired" if cookie else "the login proxy wants a credential; this KFP needs a credential") in err
+    assert [r["path"] for r in kubeflow.requests] == ["/apis/v2beta1/healthz", "/dex/auth"]
+    assert "expired-0123456789" not in err
+
+
+def test_a_web_page_that_is_not_kfp_is_named(fake_kfp, kfp_yaml, capsys):
+    rc, out, err = _run(capsys, "submit", "--package", kfp_yaml, "--host", fake_kfp.url + "/dex")
+    assert rc == 1 and "/dex answered with a web page, not KFP's JSON: check that --host is the KFP API" in err
+
+
 @pytest.mark.parametrize("content, message", [
     ("", "--token-file {path} is empty"),
     (f"Bearer {TOKEN}", "--token-file {path} starts with 'Bearer ': keep only the token"),

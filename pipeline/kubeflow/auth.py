@@ -130,6 +130,16 @@ def _secret_pieces(secret: str):
     return sorted({secret, *(v for v in values if len(v) >= 8)}, key=len, reverse=True)
 
 
+_HINT_401 = {
+    "": f"this KFP needs a credential: --token-file PATH or ${TOKEN_ENV} for a bearer token, "
+        f"--cookie-file PATH or ${COOKIE_ENV} for a Dex session cookie ({DOCS})",
+    "bearer token": "check that the token is current (tokens expire) and was issued for this cluster",
+    "session cookie": "the login session may have expired: log in again in the browser and copy the new cookie",
+    "service-account token": "check that the projected token's audience is pipelines.kubeflow.org and "
+                             "that the pod's service account may use the KFP API",
+}
+
+
 def auth_failure(status: int, host: str, credential: Credential, namespace: str) -> str:
     """The one-line message for a 401 or 403: which credential was tried, and what to check."""
     if status == 401:
@@ -144,11 +154,12 @@ def auth_failure(status: int, host: str, credential: Credential, namespace: str)
     return f"the KFP API at {host} answered 403 Forbidden to {credential.describe()} for {where}: {hint}"
 
 
-_HINT_401 = {
-    "": f"this KFP needs a credential: --token-file PATH or ${TOKEN_ENV} for a bearer token, "
-        f"--cookie-file PATH or ${COOKIE_ENV} for a Dex session cookie ({DOCS})",
-    "bearer token": "check that the token is current (tokens expire) and was issued for this cluster",
-    "session cookie": "the login session may have expired: log in again in the browser and copy the new cookie",
-    "service-account token": "check that the projected token's audience is pipelines.kubeflow.org and "
-                             "that the pod's service account may use the KFP API",
-}
+def login_page_failure(host: str, credential: Credential, location: str) -> str:
+    """The message when a web page answers instead of KFP: most often a login proxy's sign-in page."""
+    refused = (f"the login proxy did not accept {credential.describe()}" if credential.kind
+               else "the login proxy wants a credential")
+    if not location:
+        return (f"{host} answered with a web page, not KFP's JSON: check that --host is the KFP API (e.g. "
+                f"https://<kubeflow host>/pipeline); if it is behind a login, {refused}: " + _HINT_401[credential.kind])
+    return (f"the KFP API at {host} redirected to a web page ({location}), not KFP's JSON: {refused}; "
+            + _HINT_401[credential.kind])

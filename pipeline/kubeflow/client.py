@@ -19,7 +19,7 @@ from typing import Dict, Iterator, List, Optional
 
 from pipeline.exit_codes import EXIT_FAILED, EXIT_USAGE
 from pipeline.kubeflow.auth import (NO_CREDENTIAL, Credential, CredentialError, auth_failure,
-                                    resolve_credential)
+                                    login_page_failure, resolve_credential)
 from pipeline.kubeflow.spec import (TRAIN_ARGS_PARAM, TRAIN_STEPS_ALIAS, load_pipeline_spec,
                                     package_format_problem, runtime_parameter_defaults, train_args_json)
 
@@ -179,6 +179,8 @@ def connect(target: KfpTarget):
             raise SubmitError(f"{target.host} has no KFP API (404 for /apis/v2beta1/healthz); point --host "
                               "at the KFP UI or ml-pipeline service", EXIT_FAILED) from None
         raise
+    except NotKfpAnswer as e:
+        raise SubmitError(login_page_failure(target.host, target.credential, e.location), EXIT_FAILED) from None
     namespace = target.namespace or client.get_user_namespace() or ""
     if healthz.multi_user and not namespace:
         raise SubmitError(f"the KFP API at {target.host} is multi-user: pass --namespace <your profile "
@@ -195,10 +197,34 @@ def _one_shot_client_class():
         healthz = None
 
         def get_kfp_healthz(self, sleep_duration: int = 5):
-            self.healthz = self.healthzs.get_healthz()
+            self.healthz = _healthz_answer(self.healthzs.get_healthz(_preload_content=False))
             return self.healthz
 
     return OneShotHealthzClient
+
+
+class NotKfpAnswer(Exception):
+    """The health check got an answer, but not from KFP: typically the login page a proxy
+    (Dex, oauth2-proxy) redirects to when the credential is missing or expired."""
+
+    def __init__(self, location: str):
+        super().__init__(location)
+        self.location = location
+
+
+def _healthz_answer(response):
+    """KFP's JSON answer, parsed; kfp itself would take an HTML page for an empty answer."""
+    import kfp_server_api
+
+    try:
+        answer = json.loads(response.data)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        history = response.retries.history if response.retries else ()
+        location = history[-1].redirect_location if history else ""
+        raise NotKfpAnswer(urllib.parse.urlparse(location).path if location else "")
+    return kfp_server_api.V2beta1GetHealthzResponse(multi_user=answer.get("multi_user"))
 
 
 def kfp_submit(target: KfpTarget, package: str, params: Dict[str, str], experiment: str,
