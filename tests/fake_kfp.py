@@ -30,6 +30,7 @@ class FakeKfp:
         self.cookies: Dict[str, Set[str]] = {}  # "name=value" -> namespaces
         self.fail_recurring_run_create = False  # answer 400 to the next creates (echoing the credential)
         self.login_redirect = False  # without a valid credential: 302 to a login page (Dex), not 401
+        self.undeletable: Set[str] = set()  # recurring run ids whose delete fails (500)
         self.experiments: Dict[str, dict] = {}
         self.recurring_runs: Dict[str, dict] = {}
         self._clock = datetime.datetime(2026, 11, 20, 3, 0, tzinfo=datetime.timezone.utc)
@@ -175,6 +176,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         denied = self._denied(allowed, run["namespace"], f"{verb or self.command} a recurring run")
         if denied:
             return denied
+        if self.command == "DELETE" and rid in self.fake.undeletable:
+            return 500, {"error": f"Internal error: failed to delete recurring run {rid}", "code": 13}
         if self.command == "DELETE":
             del self.fake.recurring_runs[rid]
         elif verb in ("enable", "disable"):

@@ -332,6 +332,20 @@ def test_replace_when_the_create_fails_keeps_the_old_schedule_and_says_so(kubefl
     assert "Bearer [redacted]" in err and TOKEN not in err  # the server echoed the header; we did not
 
 
+def test_replace_when_the_old_one_cannot_be_deleted_leaves_the_new_one_paused_and_says_how_to_finish(
+        kubeflow, kfp_yaml, tmp_path, capsys):
+    kubeflow.add_recurring_run("nightly", NS)
+    kubeflow.undeletable = {"rr-1"}
+    rc, out, err = _run(capsys, "schedule", "--package", kfp_yaml, "--cron", "0 30 2 * * *", "--job-name",
+                        "nightly", "--replace", "--host", kubeflow.url, "--namespace", NS,
+                        "--token-file", str(tmp_path / "token"))
+    assert rc == 1 and len(err.strip().splitlines()) == 1
+    assert ("the new schedule rr-2 exists, paused, and schedule 'nightly' (rr-1) was not deleted: run "
+            "`imgpipe schedules delete rr-1` then `imgpipe schedules resume rr-2`") in err
+    assert kubeflow.recurring_runs["rr-1"]["status"] == "ENABLED"
+    assert kubeflow.recurring_runs["rr-2"]["status"] == "DISABLED"
+
+
 def test_replace_needs_a_job_name(fake_kfp, kfp_yaml, capsys):
     rc, out, err = _run(capsys, "schedule", "--package", kfp_yaml, "--cron", "0 0 3 * * *", "--replace",
                         "--host", fake_kfp.url)

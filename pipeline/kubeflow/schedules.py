@@ -14,8 +14,8 @@ import json
 from typing import Dict, List, Optional
 
 from pipeline.exit_codes import EXIT_FAILED, EXIT_USAGE
-from pipeline.kubeflow.client import (KfpTarget, SubmitError, default_run_name, api_errors, check_cron,
-                                      check_package, check_params, connect)
+from pipeline.kubeflow.client import (KfpTarget, SubmitError, api_errors, check_cron, check_package,
+                                      check_params, connect, default_run_name)
 
 PAGE_SIZE = 100
 
