@@ -196,9 +196,10 @@ def _kfp_target(args):
 
 
 def _no_kfp_flags(args) -> None:
-    """Vertex AI has its own project, region and Google credentials: KFP flags would be ignored silently."""
-    given = [flag for flag, value in (("--host", args.host), ("--namespace", args.namespace),
-                                      ("--token-file", args.token_file), ("--cookie-file", args.cookie_file),
+    """Vertex AI has its own project, region and Google credentials: KFP flags would be ignored silently.
+    (--host is left alone: it was ignored with Vertex before these flags existed.)"""
+    given = [flag for flag, value in (("--namespace", args.namespace), ("--token-file", args.token_file),
+                                      ("--cookie-file", args.cookie_file),
                                       ("--replace", getattr(args, "replace", False))) if value]
     if given:
         _usage_error(f"{', '.join(given)} apply to --target kfp only; Vertex AI uses --project, --region "
