@@ -55,6 +55,18 @@ def _mutations(fake):
     return [(r["method"], r["path"]) for r in fake.requests if r["method"] != "GET"]
 
 
+VERBS = {
+    "submit": ["submit", "--package", "{pkg}"],
+    "schedule": ["schedule", "--package", "{pkg}", "--cron", "0 0 3 * * *", "--job-name", "nightly"],
+    "schedule --replace": ["schedule", "--package", "{pkg}", "--cron", "0 0 4 * * *", "--job-name", "nightly",
+                           "--replace"],
+    "schedules list": ["schedules", "list"],
+    "schedules pause": ["schedules", "pause", "nightly"],
+    "schedules resume": ["schedules", "resume", "rr-1"],
+    "schedules delete": ["schedules", "delete", "nightly"],
+}
+
+
 # --------------------------------------------------------------------------- credentials
 
 @pytest.mark.parametrize("source", ["--token-file", "IMGPIPE_KFP_TOKEN", "--cookie-file", "IMGPIPE_KFP_COOKIE",
@@ -173,13 +185,16 @@ def test_submit_and_schedule_create_the_experiment_and_runs_in_the_namespace(kub
     assert len(listed) == 2 and all(r["query"]["namespace"] == NS for r in listed)
 
 
-def test_a_namespace_the_identity_may_not_use_is_a_clear_403(kubeflow, kfp_yaml, tmp_path, capsys):
-    rc, out, err = _run(capsys, "submit", "--package", kfp_yaml, "--host", kubeflow.url, "--namespace", "team-b",
+@pytest.mark.parametrize("verb", ["submit", "schedule", "schedules list", "schedules delete"])
+def test_a_namespace_the_identity_may_not_use_is_a_clear_403(kubeflow, kfp_yaml, tmp_path, capsys, verb):
+    kubeflow.add_recurring_run("nightly", "team-b")
+    argv = [a.format(pkg=kfp_yaml) for a in VERBS[verb]]
+    rc, out, err = _run(capsys, *argv, "--host", kubeflow.url, "--namespace", "team-b",
                         "--token-file", str(tmp_path / "token"))
     assert rc == 1 and len(err.strip().splitlines()) == 1
     assert (f"answered 403 Forbidden to the bearer token from --token-file {tmp_path}/token for namespace "
             "'team-b': check that it is your profile namespace") in err
-    assert _mutations(kubeflow) == []
+    assert _mutations(kubeflow) == [] and list(kubeflow.recurring_runs) == ["rr-1"]
 
 
 def test_a_multi_user_kfp_without_namespace_asks_for_one(kubeflow, tmp_path, capsys):
@@ -204,16 +219,6 @@ def test_without_namespace_the_one_kfp_keeps_in_its_context_file_is_used(kubeflo
 
 # --------------------------------------------------------------------------- every verb, good and bad credential
 
-VERBS = {
-    "submit": ["submit", "--package", "{pkg}"],
-    "schedule": ["schedule", "--package", "{pkg}", "--cron", "0 0 3 * * *", "--job-name", "nightly"],
-    "schedule --replace": ["schedule", "--package", "{pkg}", "--cron", "0 0 4 * * *", "--job-name", "nightly",
-                           "--replace"],
-    "schedules list": ["schedules", "list"],
-    "schedules pause": ["schedules", "pause", "nightly"],
-    "schedules resume": ["schedules", "resume", "rr-1"],
-    "schedules delete": ["schedules", "delete", "nightly"],
-}
 
 
 @pytest.mark.parametrize("verb", list(VERBS))
