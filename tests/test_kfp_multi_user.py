@@ -55,6 +55,7 @@ def _mutations(fake):
     return [(r["method"], r["path"]) for r in fake.requests if r["method"] != "GET"]
 
 
+# Every verb that talks to KFP, as a user types it ({pkg}: the compiled spec).
 VERBS = {
     "submit": ["submit", "--package", "{pkg}"],
     "schedule": ["schedule", "--package", "{pkg}", "--cron", "0 0 3 * * *", "--job-name", "nightly"],
