@@ -181,11 +181,16 @@ class RunConfig:
 
 @dataclass
 class KubeflowConfig:
-    """Resources the Trainer asks for on Kubeflow / Vertex AI (0 or empty: the cluster's default)."""
+    """Resources the Trainer asks for on Kubeflow / Vertex AI (0 or empty: the cluster's default),
+    and how a KFP schedule (`imgpipe schedule`) behaves."""
     trainer_cpu: float = 0.0        # vCPU limit
     trainer_memory_gb: float = 0.0  # memory limit in GB
     trainer_gpus: int = 0           # accelerator count; needs trainer_gpu_type
     trainer_gpu_type: str = ""      # KFP: a resource name, e.g. nvidia.com/gpu; Vertex: e.g. NVIDIA_TESLA_T4
+    # 1: a scheduled run never starts while the previous one still runs (both would push to one serving dir)
+    schedule_max_concurrency: int = 1
+    # False: after a pause or an outage only the latest missed run starts, not one per missed interval
+    schedule_catchup: bool = False
 
     def validate(self) -> None:
         _check(self.trainer_cpu >= 0, "kubeflow.trainer_cpu", self.trainer_cpu, "a number >= 0")
@@ -195,6 +200,9 @@ class KubeflowConfig:
         _check(not self.trainer_gpus or bool(self.trainer_gpu_type), "kubeflow.trainer_gpu_type",
                self.trainer_gpu_type, "an accelerator type when kubeflow.trainer_gpus > 0 "
                "(KFP: nvidia.com/gpu; Vertex: e.g. NVIDIA_TESLA_T4)")
+        _check(1 <= self.schedule_max_concurrency <= 10, "kubeflow.schedule_max_concurrency",
+               self.schedule_max_concurrency, "an integer from 1 to 10 (KFP's limit); 1 keeps runs "
+               "from writing the same serving dir at once")
 
 
 @dataclass

@@ -32,3 +32,12 @@ def encoded_colour_image(name: str, size: int = 20, seed: int = 999) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(colour_image(COLOUR_CLASSES[name], size, np.random.default_rng(seed))).save(buf, "PNG")
     return buf.getvalue()
+
+
+# What the compiled Kubeflow spec of the test suite is built with (conftest.py `kfp_yaml`).
+KFP_IMAGE = "registry.example.com/team/imgpipe:1.2.3"
+KFP_ROOT = "minio://mlpipeline/imgpipe"
+KFP_DATA = "gs://bucket/images/2026-11-26"
+KFP_SERVING = "gs://bucket/serving"
+KFP_RESOURCES = ["kubeflow.trainer_cpu=4", "kubeflow.trainer_memory_gb=16", "kubeflow.trainer_gpus=1",
+                 "kubeflow.trainer_gpu_type=nvidia.com/gpu", "data.schema_path=schemas/demo/schema.pbtxt"]

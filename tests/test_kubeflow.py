@@ -1,18 +1,16 @@
 """The Kubeflow path up to the cluster boundary: compile, submit, schedule, the image.
 
-The pipeline is compiled for real (TFX KubeflowV2DagRunner) and submitted with the
-real kfp 2.5.0 client to a small HTTP server on 127.0.0.1 that answers the KFP
-v2beta1 REST endpoints the client calls (healthz, experiments list/create, runs
-create, recurringruns create) and records what it receives.
+The pipeline is compiled for real (TFX KubeflowV2DagRunner, conftest.py `kfp_yaml`)
+and submitted with the real kfp 2.5.0 client to a fake KFP v2beta1 API on 127.0.0.1
+(tests/fake_kfp.py) that records what it receives. Multi-user KFP (credentials,
+namespaces, managing schedules): tests/test_kfp_multi_user.py.
 """
-import http.server
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import threading
 
 import pytest
 import yaml
@@ -22,21 +20,9 @@ from pipeline.kubeflow.compiler import compile_pipeline
 from pipeline.kubeflow.spec import ENTRYPOINT_COMMAND, load_pipeline_spec, runtime_parameter_defaults
 from schemas.config import build_config
 
+from tests.fixtures import KFP_DATA as DATA, KFP_IMAGE as IMAGE, KFP_ROOT as ROOT, KFP_SERVING as SERVING
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-IMAGE = "registry.example.com/team/imgpipe:1.2.3"
-ROOT = "minio://mlpipeline/imgpipe"
-DATA = "gs://bucket/images/2026-11-26"
-SERVING = "gs://bucket/serving"
-RESOURCES = ["kubeflow.trainer_cpu=4", "kubeflow.trainer_memory_gb=16", "kubeflow.trainer_gpus=1",
-             "kubeflow.trainer_gpu_type=nvidia.com/gpu", "data.schema_path=schemas/demo/schema.pbtxt"]
-
-
-@pytest.fixture(scope="module")
-def kfp_yaml(tmp_path_factory):
-    cfg = build_config("", RESOURCES)
-    cfg.run.beam_args.append("--runner=DirectRunner")  # what --beam-arg appends
-    path = str(tmp_path_factory.mktemp("kfp") / "imgpipe.yaml")
-    return compile_pipeline(cfg, "kfp", IMAGE, ROOT, path, data_root=DATA, serving_dir=SERVING)
 
 
 @pytest.fixture(scope="module")
@@ -137,79 +123,24 @@ def test_compile_rejects_a_format_the_target_cannot_read(tmp_path, capsys):
     assert rc == 2 and "must end in .yaml or .yml" in capsys.readouterr().err
 
 
-# --------------------------------------------------------------------------- a fake KFP API
+# --------------------------------------------------------------------------- submit and schedule
 
-class _KfpApi(http.server.BaseHTTPRequestHandler):
-    """Answers what kfp 2.5.0's Client calls; records (method, path, body)."""
-    requests = []
-
-    def do_GET(self):
-        self._record(None)
-        if self.path.startswith("/apis/v2beta1/healthz"):
-            return self._send({"multi_user": False})
-        if self.path.startswith("/apis/v2beta1/experiments"):
-            return self._send({})  # no experiment yet: the client creates one
-        self._send({"error": "not found"}, 404)
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
-        self._record(body)
-        if self.path == "/apis/v2beta1/experiments":
-            return self._send({"experiment_id": "exp-1", "display_name": body["display_name"]})
-        if self.path == "/apis/v2beta1/runs" and body["display_name"] == "rejected":
-            return self._send({"error": "invalid pipeline spec", "code": 3}, 400)
-        if self.path == "/apis/v2beta1/runs":
-            return self._send({**body, "run_id": "run-1"})
-        if self.path == "/apis/v2beta1/recurringruns":
-            return self._send({**body, "recurring_run_id": "rr-1"})
-        self._send({"error": "not found"}, 404)
-
-    def _record(self, body):
-        self.requests.append((self.command, self.path.split("?")[0], body))
-
-    def _send(self, payload, status=200):
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def kfp_api():
-    """A KFP API on 127.0.0.1 for one test; it shuts itself down after 60 s at the latest."""
-    _KfpApi.requests = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _KfpApi)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    watchdog = threading.Timer(60, server.shutdown)
-    watchdog.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", _KfpApi.requests
-    watchdog.cancel()
-    server.shutdown()
-    server.server_close()
-
-
-def _posted(requests, path):
-    bodies = [body for method, p, body in requests if method == "POST" and p == path]
-    assert len(bodies) == 1, requests
+def _posted(fake, path):
+    bodies = fake.posted(path)
+    assert len(bodies) == 1, fake.requests
     return bodies[0]
 
 
-def test_submit_creates_a_run_with_spec_root_and_parameters(kfp_api, kfp_yaml, capsys):
-    url, requests = kfp_api
+def test_submit_creates_a_run_with_spec_root_and_parameters(fake_kfp, kfp_yaml, capsys):
+    url, requests = fake_kfp.url, fake_kfp.requests
     rc = main(["submit", "--host", url, "--package", kfp_yaml, "--experiment", "nightly",
                "--run-name", "first", "--param", "train_steps=7", "--param", "data_root=gs://b/2026-11-27",
                "--pipeline-root", "minio://mlpipeline/other-root"])
     assert rc == 0, capsys.readouterr().err
     assert "Run created: run-1" in capsys.readouterr().out
-    assert ("GET", "/apis/v2beta1/healthz", None) in requests
-    assert _posted(requests, "/apis/v2beta1/experiments")["display_name"] == "nightly"
-    run = _posted(requests, "/apis/v2beta1/runs")
+    assert any(r["method"] == "GET" and r["path"] == "/apis/v2beta1/healthz" for r in requests)
+    assert _posted(fake_kfp, "/experiments")["display_name"] == "nightly"
+    run = _posted(fake_kfp, "/runs")
     assert run["experiment_id"] == "exp-1" and run["display_name"] == "first"
     assert run["pipeline_spec"]["schemaVersion"] == "2.1.0"
     assert run["pipeline_spec"]["root"] == load_pipeline_spec(kfp_yaml)["root"]
@@ -219,35 +150,35 @@ def test_submit_creates_a_run_with_spec_root_and_parameters(kfp_api, kfp_yaml, c
                        "train_args": '{"num_steps": 7, "splits": ["train"]}'}}
 
 
-def test_schedule_creates_a_recurring_run_with_the_cron(kfp_api, kfp_yaml, capsys):
-    url, requests = kfp_api
+def test_schedule_creates_a_recurring_run_with_the_cron(fake_kfp, kfp_yaml, capsys):
+    url = fake_kfp.url
     rc = main(["schedule", "--host", url, "--package", kfp_yaml, "--cron", "0 0 3 * * *",
                "--job-name", "nightly-3am"])
     assert rc == 0, capsys.readouterr().err
     assert "Recurring run created: rr-1" in capsys.readouterr().out
-    job = _posted(requests, "/apis/v2beta1/recurringruns")
+    job = _posted(fake_kfp, "/recurringruns")
     assert job["trigger"] == {"cron_schedule": {"cron": "0 0 3 * * *"}}
     assert job["display_name"] == "nightly-3am" and job["mode"] == "ENABLE"
-    assert job["experiment_id"] == "exp-1" and job["no_catchup"] is True
+    assert job["experiment_id"] == "exp-1" and job["no_catchup"] is True and job["max_concurrency"] == 1
     assert job["pipeline_spec"]["defaultPipelineRoot"] == ROOT
     assert job["runtime_config"] == {"parameters": {}}  # the spec's defaults apply
 
 
-def test_submit_compiles_on_the_fly_from_compile_options(kfp_api, capsys):
-    url, requests = kfp_api
+def test_submit_compiles_on_the_fly_from_compile_options(fake_kfp, capsys):
+    url = fake_kfp.url
     rc = main(["submit", "--host", url, "--image", IMAGE, "--pipeline-root", ROOT, "--data", DATA,
                "--serving-dir", SERVING,
                "--set", "train.epochs=3", "--beam-arg", "--runner=DirectRunner"])
     assert rc == 0, capsys.readouterr().err
-    run = _posted(requests, "/apis/v2beta1/runs")
+    run = _posted(fake_kfp, "/runs")
     trainer = run["pipeline_spec"]["deploymentSpec"]["executors"]["Trainer_executor"]["container"]
     assert trainer["image"] == IMAGE and "--runner=DirectRunner" in trainer["args"]
     config = run["pipeline_spec"]["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]["custom_config"]
     assert json.loads(config["runtimeValue"]["constant"])["config"]["train"]["epochs"] == 3
 
 
-def test_a_five_field_cron_is_refused_with_the_six_field_form(kfp_api, kfp_yaml, capsys):
-    url, requests = kfp_api
+def test_a_five_field_cron_is_refused_with_the_six_field_form(fake_kfp, kfp_yaml, capsys):
+    url, requests = fake_kfp.url, fake_kfp.requests
     rc = main(["schedule", "--host", url, "--package", kfp_yaml, "--cron", "0 3 * * *"])
     err = capsys.readouterr().err
     assert rc == 2 and 'KFP cron has 6 fields, seconds first: did you mean "0 0 3 * * *"?' in err
@@ -271,22 +202,22 @@ def test_unreachable_server_is_one_clear_line(kfp_yaml, capsys):
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
-def test_a_request_the_server_refuses_is_one_clear_line(kfp_api, kfp_yaml, capsys):
-    url, requests = kfp_api
+def test_a_request_the_server_refuses_is_one_clear_line(fake_kfp, kfp_yaml, capsys):
+    url = fake_kfp.url
     rc = main(["submit", "--host", url, "--package", kfp_yaml, "--run-name", "rejected"])
     err = capsys.readouterr().err
     assert rc == 1 and f"the KFP API at {url} refused the request: 400" in err
     assert "invalid pipeline spec" in err and "Traceback" not in err
 
 
-def test_a_server_without_the_kfp_api_is_named(kfp_api, kfp_yaml, capsys):
-    url, requests = kfp_api
+def test_a_server_without_the_kfp_api_is_named(fake_kfp, kfp_yaml, capsys):
+    url = fake_kfp.url
     rc = main(["submit", "--host", url + "/not-kfp", "--package", kfp_yaml])
     assert rc == 1 and "has no KFP API (404" in capsys.readouterr().err
 
 
-def test_unknown_parameter_is_named(kfp_api, kfp_yaml, capsys):
-    url, requests = kfp_api
+def test_unknown_parameter_is_named(fake_kfp, kfp_yaml, capsys):
+    url, requests = fake_kfp.url, fake_kfp.requests
     rc = main(["submit", "--host", url, "--package", kfp_yaml, "--param", "epochs=3"])
     assert rc == 2 and "unknown parameter(s) epochs" in capsys.readouterr().err and requests == []
 

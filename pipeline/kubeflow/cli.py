@@ -49,7 +49,7 @@ def add_commands(commands, add_config_args: Callable[[argparse.ArgumentParser], 
                            ("schedule", "create a recurring run (cron) on Kubeflow Pipelines or Vertex AI")):
         sub = commands.add_parser(name, help=helptext, description=helptext + ". Give a compiled "
                                   "--package, or the compile options to compile one on the fly.")
-        sub.add_argument("--host", default="", help="KFP API URL, e.g. http://localhost:8080 (kfp target)")
+        add_kfp_connection_args(sub, "(kfp target)")
         sub.add_argument("--experiment", default="imgpipe", help="KFP experiment (created if missing)")
         sub.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                          help="runtime parameter: data_root=URI, train_steps=N (0: the configured "
@@ -66,8 +66,38 @@ def add_commands(commands, add_config_args: Callable[[argparse.ArgumentParser], 
             sub.add_argument("--cron", required=True, help="KFP: 6 fields, seconds first, e.g. "
                              "\"0 0 3 * * *\" (03:00 daily); Vertex AI: 5 fields, e.g. \"0 3 * * *\"")
             sub.add_argument("--job-name", default="", help="display name of the recurring run")
+            sub.add_argument("--replace", action="store_true", help="KFP: replace the schedule(s) named "
+                             "--job-name: the new one is created first, the old deleted only once it exists")
         _add_compile_args(sub, add_config_args, required=False)
         sub.set_defaults(func=cmd_submit if name == "submit" else cmd_schedule)
+    _add_schedules_command(commands)
+
+
+def add_kfp_connection_args(parser: argparse.ArgumentParser, note: str = "") -> None:
+    """Where the KFP API is and who calls it (pipeline/kubeflow/auth.py: which credential wins)."""
+    parser.add_argument("--host", default="", help=f"KFP API URL, e.g. http://localhost:8080 {note}".strip())
+    parser.add_argument("--namespace", default="", help="Kubeflow profile namespace the experiment and "
+                        "schedules live in (multi-user KFP); default: none (single-user KFP)")
+    parser.add_argument("--token-file", default="", metavar="PATH", help="file holding a bearer token "
+                        "(default: $IMGPIPE_KFP_TOKEN or $IMGPIPE_KFP_COOKIE, else the in-cluster service-account "
+                        "token if mounted; see docs/kubeflow-multi-user.md)")
+    parser.add_argument("--cookie-file", default="", metavar="PATH", help="file holding a Dex/oauth2-proxy "
+                        "session cookie name=value (default: $IMGPIPE_KFP_COOKIE)")
+
+
+def _add_schedules_command(commands) -> None:
+    """`imgpipe schedules list|pause|resume|delete` (pipeline/kubeflow/schedules.py)."""
+    parser = commands.add_parser("schedules", help="list, pause, resume or delete KFP schedules "
+                                 "(recurring runs)")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, helptext in (("list", "list the schedules: name, id, cron, state, created, pipeline version"),
+                             ("pause", "pause a schedule (no new runs until resumed)"),
+                             ("resume", "resume a paused schedule"), ("delete", "delete a schedule")):
+        sub = actions.add_parser(action, help=helptext, description=helptext)
+        if action != "list":
+            sub.add_argument("schedule", help="schedule id, or its name when only one has that name")
+        add_kfp_connection_args(sub)
+        sub.set_defaults(func=cmd_schedules)
 
 
 def _add_compile_args(parser, add_config_args, required: bool) -> None:
@@ -140,17 +170,18 @@ def cmd_schedule(args) -> int:
 def _submit_or_schedule(args, schedule: bool) -> int:
     from pipeline.kubeflow import client as kc
     from pipeline.kubeflow.compiler import CompileError
+    from pipeline.kubeflow.schedules import check_replace
 
     _quiet()
     try:
         params = kc.parse_params(args.param)
         if schedule:
             kc.check_cron(args.cron, args.target)
-        if args.target == "kfp":
-            kc.check_host(args.host or _missing("--host URL of the KFP API, e.g. http://localhost:8080"))
+            check_replace(args.replace, args.job_name)
+        target = _kfp_target(args) if args.target == "kfp" else _no_kfp_flags(args)
         with tempfile.TemporaryDirectory(prefix="imgpipe-compile-") as tmp:
             package = args.package or _compile_for_submit(args, tmp)
-            print(_submit(args, package, params, schedule))
+            print(_submit(args, target, package, params, schedule))
     except kc.SubmitError as e:
         return _fail(e, e.exit_code)
     except CompileError as e:
@@ -158,9 +189,42 @@ def _submit_or_schedule(args, schedule: bool) -> int:
     return EXIT_OK
 
 
-def _missing(what: str) -> str:
+def _kfp_target(args):
+    from pipeline.kubeflow import client as kc
+    return kc.kfp_target(args.host or _missing("--host URL of the KFP API, e.g. http://localhost:8080"),
+                         args.namespace, args.token_file, args.cookie_file)
+
+
+def _no_kfp_flags(args) -> None:
+    """Vertex AI has its own project, region and Google credentials: KFP flags would be ignored silently.
+    (--host is left alone: it was ignored with Vertex before these flags existed.)"""
+    given = [flag for flag, value in (("--namespace", args.namespace), ("--token-file", args.token_file),
+                                      ("--cookie-file", args.cookie_file),
+                                      ("--replace", getattr(args, "replace", False))) if value]
+    if given:
+        _usage_error(f"{', '.join(given)} apply to --target kfp only; Vertex AI uses --project, --region "
+                    "and Google Cloud credentials")
+
+
+def cmd_schedules(args) -> int:
+    from pipeline.kubeflow import client as kc
+    from pipeline.kubeflow.schedules import manage_schedule
+
+    _quiet()
+    try:
+        print(manage_schedule(_kfp_target(args), args.action, getattr(args, "schedule", "")))
+    except kc.SubmitError as e:
+        return _fail(e, e.exit_code)
+    return EXIT_OK
+
+
+def _usage_error(message: str) -> None:
     from pipeline.kubeflow.client import SubmitError
-    raise SubmitError(f"missing {what}")
+    raise SubmitError(message)
+
+
+def _missing(what: str) -> str:
+    _usage_error(f"missing {what}")
 
 
 def _compile_for_submit(args, tmp: str) -> str:
@@ -169,16 +233,14 @@ def _compile_for_submit(args, tmp: str) -> str:
     return _compile(args, os.path.join(tmp, default_package_name(args.target)))
 
 
-def _submit(args, package: str, params, schedule: bool) -> str:
+def _submit(args, target, package: str, params, schedule: bool) -> str:
     from pipeline.kubeflow import client as kc
 
     root = args.pipeline_root or None
     if args.target == "kfp":
         if schedule:
-            rid = kc.kfp_schedule(args.host, package, params, args.experiment, args.cron,
-                                  job_name=args.job_name, pipeline_root=root)
-            return f"Recurring run created: {rid} (cron {args.cron})"
-        run_id = kc.kfp_submit(args.host, package, params, args.experiment, args.run_name, root)
+            return "\n".join(_kfp_schedule(args, target, package, params, root))
+        run_id = kc.kfp_submit(target, package, params, args.experiment, args.run_name, root)
         return f"Run created: {run_id}"
     credentials = kc.vertex_credentials()
     job = kc.vertex_job(package, params, root, args.project, args.region, credentials=credentials)
@@ -189,3 +251,15 @@ def _submit(args, package: str, params, schedule: bool) -> str:
                                   service_account=args.service_account)
         return f"Vertex AI schedule created: {name} (cron {args.cron})"
     return "Vertex AI pipeline job submitted: " + kc.vertex_submit(job, service_account=args.service_account)
+
+
+def _kfp_schedule(args, target, package: str, params, root):
+    """Concurrency and catch-up come from the config (kubeflow.schedule_*), like every other knob."""
+    from schemas.config import build_config
+    from pipeline.kubeflow.schedules import ScheduleRequest, create_schedule
+
+    knobs = build_config(args.config, args.overrides).kubeflow
+    return create_schedule(target, ScheduleRequest(
+        package, params, args.experiment, args.cron, job_name=args.job_name, pipeline_root=root,
+        max_concurrency=knobs.schedule_max_concurrency, catchup=knobs.schedule_catchup,
+        replace=args.replace))

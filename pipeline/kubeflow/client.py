@@ -1,5 +1,6 @@
-"""Submit and schedule a compiled pipeline: Kubeflow Pipelines v2 (kfp.Client) or Vertex AI.
+"""Submit a compiled pipeline: Kubeflow Pipelines v2 (kfp.Client) or Vertex AI.
 
+Schedules on KFP (create, replace, list, pause, resume, delete) are in schedules.py.
 Everything a user can get wrong is checked before any request goes out: the
 package format, parameter names, required parameters, the cron format (KFP: 6
 fields, seconds first; Vertex: 5 fields), the host name. Network and credential
@@ -8,6 +9,7 @@ failures become one-line `SubmitError`s the CLI prints without a traceback.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import json
 import socket
@@ -16,6 +18,8 @@ import warnings
 from typing import Dict, Iterator, List, Optional
 
 from pipeline.exit_codes import EXIT_FAILED, EXIT_USAGE
+from pipeline.kubeflow.auth import (NO_CREDENTIAL, Credential, CredentialError, auth_failure,
+                                    login_page_failure, resolve_credential)
 from pipeline.kubeflow.spec import (TRAIN_ARGS_PARAM, TRAIN_STEPS_ALIAS, load_pipeline_spec,
                                     package_format_problem, runtime_parameter_defaults, train_args_json)
 
@@ -107,22 +111,44 @@ def check_host(host: str) -> str:
     return host.rstrip("/")
 
 
+def kfp_target(host: str, namespace: str = "", token_file: str = "", cookie_file: str = "") -> "KfpTarget":
+    """The checked host and the credential to use (pipeline/kubeflow/auth.py), before any request."""
+    try:
+        credential = resolve_credential(token_file, cookie_file)
+    except CredentialError as e:
+        raise SubmitError(str(e)) from None
+    return KfpTarget(check_host(host), namespace.strip(), credential)
+
+
 # --------------------------------------------------------------------------- Kubeflow Pipelines
 
+@dataclasses.dataclass(frozen=True)
+class KfpTarget:
+    """Where and as whom: the KFP API URL, the profile namespace ('' on a single-user KFP)
+    and the credential (pipeline/kubeflow/auth.py)."""
+    host: str
+    namespace: str = ""
+    credential: Credential = NO_CREDENTIAL
+
+
 @contextlib.contextmanager
-def _connection_errors(host: str) -> Iterator[None]:
-    """Connection refused/reset, timeouts and refused requests -> one SubmitError naming the host."""
+def api_errors(target: KfpTarget) -> Iterator[None]:
+    """Refused requests, 401/403, connection failures -> one SubmitError naming the host, with
+    any copy of the credential's value removed from what the server said."""
     import kfp_server_api
     import urllib3
     try:
         yield
     except kfp_server_api.ApiException as e:
+        if e.status in (401, 403):
+            message = auth_failure(e.status, target.host, target.credential, target.namespace)
+            raise SubmitError(target.credential.redact(message), EXIT_FAILED) from None
         body = (e.body or b"").decode("utf-8", "replace") if isinstance(e.body, bytes) else str(e.body or "")
-        raise SubmitError(f"the KFP API at {host} refused the request: {e.status} {e.reason}: "
-                          f"{_short(body)}", EXIT_FAILED) from None
+        message = f"the KFP API at {target.host} refused the request: {e.status} {e.reason}: {_short(body)}"
+        raise SubmitError(target.credential.redact(message), EXIT_FAILED) from None
     except (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError) as e:
         reason = getattr(e, "reason", None) or e
-        raise SubmitError(f"cannot reach the KFP API at {host}: {_short(reason)}. Is the server up "
+        raise SubmitError(f"cannot reach the KFP API at {target.host}: {_short(reason)}. Is the server up "
                           "and the port right (e.g. `kubectl port-forward -n kubeflow "
                           "svc/ml-pipeline-ui 8080:80`)?", EXIT_FAILED) from None
 
@@ -132,63 +158,90 @@ def _short(reason: object) -> str:
     for known in ("Connection refused", "Connection reset", "timed out"):
         if known.lower() in text.lower():
             return known
-    return text.splitlines()[0][:200]
+    return text.splitlines()[0][:200] if text else ""
 
 
-def _kfp_client(host: str):
-    """kfp.Client, after one quick look at the health endpoint: the client itself retries a
-    failing health check 5 times, 5 s apart, before saying anything."""
-    import urllib.error
-    import urllib.request
-
-    import kfp
+def connect(target: KfpTarget):
+    """(kfp.Client, the target with the namespace kfp settled on), after one health check made with
+    the credential: the first call is where a wrong URL, a refused credential or a missing namespace
+    shows. Without --namespace, kfp may take one from its context file or, in a pod of a multi-user
+    KFP, the pod's own namespace. Call inside `api_errors`."""
+    import kfp_server_api
 
     try:
-        no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # as kfp.Client
-        no_proxy.open(f"{host}/apis/v2beta1/healthz", timeout=30).close()
-    except urllib.error.HTTPError as e:
-        if e.code == 404:
-            raise SubmitError(f"{host} has no KFP API (404 for /apis/v2beta1/healthz); point --host "
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # "only works with KFP v2.0.0-beta.2 and later"
+            client = _one_shot_client_class()(host=target.host, namespace=target.namespace or "kubeflow",
+                                              **target.credential.client_kwargs)
+        healthz = client.healthz or client.get_kfp_healthz()  # the constructor asks only without a namespace
+    except kfp_server_api.ApiException as e:
+        if e.status == 404:
+            raise SubmitError(f"{target.host} has no KFP API (404 for /apis/v2beta1/healthz); point --host "
                               "at the KFP UI or ml-pipeline service", EXIT_FAILED) from None
-    except (urllib.error.URLError, OSError) as e:
-        raise ConnectionError(getattr(e, "reason", e)) from None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # "only works with KFP v2.0.0-beta.2 and later"
-        return kfp.Client(host=host)
+        raise
+    except NotKfpAnswer as e:
+        raise SubmitError(login_page_failure(target.host, target.credential, e.location), EXIT_FAILED) from None
+    namespace = target.namespace or client.get_user_namespace() or ""
+    if healthz.multi_user and not namespace:
+        raise SubmitError(f"the KFP API at {target.host} is multi-user: pass --namespace <your profile "
+                          "namespace> (the namespace menu of the Kubeflow UI)")
+    return client, dataclasses.replace(target, namespace=namespace)
 
 
-def kfp_submit(host: str, package: str, params: Dict[str, str], experiment: str,
+def _one_shot_client_class():
+    """kfp.Client whose health check is tried once: the stock one retries any API error, 401 and
+    403 included, 5 times 5 s apart before saying anything."""
+    import kfp
+
+    class OneShotHealthzClient(kfp.Client):
+        healthz = None
+
+        def get_kfp_healthz(self, sleep_duration: int = 5):
+            self.healthz = _healthz_answer(self.healthzs.get_healthz(_preload_content=False))
+            return self.healthz
+
+    return OneShotHealthzClient
+
+
+class NotKfpAnswer(Exception):
+    """The health check got an answer, but not from KFP: typically the login page a proxy
+    (Dex, oauth2-proxy) redirects to when the credential is missing or expired."""
+
+    def __init__(self, location: str):
+        super().__init__(location)
+        self.location = location
+
+
+def _healthz_answer(response):
+    """KFP's JSON answer, parsed; kfp itself would take an HTML page for an empty answer."""
+    import kfp_server_api
+
+    try:
+        answer = json.loads(response.data)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        history = response.retries.history if response.retries else ()
+        location = history[-1].redirect_location if history else ""
+        raise NotKfpAnswer(urllib.parse.urlparse(location).path if location else "")
+    return kfp_server_api.V2beta1GetHealthzResponse(multi_user=answer.get("multi_user"))
+
+
+def kfp_submit(target: KfpTarget, package: str, params: Dict[str, str], experiment: str,
                run_name: str = "", pipeline_root: Optional[str] = None) -> str:
-    """Create one run from the compiled .yaml; return its run id."""
-    host = check_host(host)
+    """Create one run from the compiled .yaml in the target namespace; return its run id."""
     check_package(package, "kfp")
     check_params(package, params)
-    with _connection_errors(host):
-        client = _kfp_client(host)
+    with api_errors(target):
+        client, target = connect(target)
+    with api_errors(target):
         result = client.create_run_from_pipeline_package(
-            package, arguments=params, run_name=run_name or _default_name(package),
-            experiment_name=experiment, pipeline_root=pipeline_root)
+            package, arguments=params, run_name=run_name or default_run_name(package),
+            experiment_name=experiment, namespace=target.namespace or None, pipeline_root=pipeline_root)
     return result.run_id
 
 
-def kfp_schedule(host: str, package: str, params: Dict[str, str], experiment: str, cron: str,
-                 job_name: str = "", pipeline_root: Optional[str] = None) -> str:
-    """Create a recurring run (6-field cron, seconds first); return its id."""
-    cron = check_cron(cron, "kfp")
-    host = check_host(host)
-    check_package(package, "kfp")
-    check_params(package, params)
-    with _connection_errors(host):
-        client = _kfp_client(host)
-        experiment_id = client.create_experiment(name=experiment).experiment_id
-        job = client.create_recurring_run(
-            experiment_id=experiment_id, job_name=job_name or _default_name(package, "schedule"),
-            cron_expression=cron, params=params, pipeline_package_path=package,
-            pipeline_root=pipeline_root, no_catchup=True, max_concurrency=1)
-    return job.recurring_run_id
-
-
-def _default_name(package: str, kind: str = "run") -> str:
+def default_run_name(package: str, kind: str = "run") -> str:
     name = load_pipeline_spec(package).get("pipelineInfo", {}).get("name", "imgpipe")
     return f"{name} {kind} {datetime.datetime.now():%Y-%m-%d %H-%M-%S}"
 
@@ -212,7 +265,7 @@ def vertex_job(package: str, params: Dict[str, str], pipeline_root: Optional[str
                           "(e.g. --project my-proj --region us-central1)")
     try:
         return aiplatform.PipelineJob(
-            display_name=display_name or _default_name(package).replace(" ", "-"),
+            display_name=display_name or default_run_name(package).replace(" ", "-"),
             template_path=package, parameter_values=dict(params), pipeline_root=pipeline_root,
             project=project, location=region, enable_caching=False,
             credentials=credentials or AnonymousCredentials())
@@ -250,7 +303,7 @@ def vertex_submit(job, service_account: str = "") -> str:
 def vertex_schedule(job, package: str, cron: str, job_name: str = "", service_account: str = "") -> str:
     """A Vertex AI pipeline schedule (5-field cron) for a job built by `vertex_job`; its resource name."""
     cron = check_cron(cron, "vertex")
-    schedule = job.create_schedule(cron=cron, display_name=job_name or _default_name(package, "schedule"),
+    schedule = job.create_schedule(cron=cron, display_name=job_name or default_run_name(package, "schedule"),
                                    service_account=service_account or None)
     return schedule.resource_name
 
