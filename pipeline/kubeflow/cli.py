@@ -11,10 +11,29 @@ import sys
 import tempfile
 from typing import Callable, List
 
+from pipeline.cli_help import add_command
 from pipeline.exit_codes import EXIT_OK, EXIT_USAGE
 from pipeline.kubeflow.spec import TARGETS, default_package_name
 
 BEAM_ARG = "--beam-arg"
+IMAGE = "gcr.io/my-proj/imgpipe:0.1.0"
+COMPILE_EXAMPLES = (
+    f"imgpipe compile --image {IMAGE} --pipeline-root gs://my-bucket/imgpipe --data gs://my-bucket/images",
+    f"imgpipe compile --image {IMAGE} --pipeline-root minio://mlpipeline/imgpipe "
+    "--serving-dir gs://my-bucket/serving --config configs/example.yaml",
+    f"imgpipe compile --target vertex --image {IMAGE} --pipeline-root gs://my-bucket/imgpipe --output imgpipe.json")
+SUBMIT_EXAMPLES = (
+    "imgpipe submit --host http://localhost:8080 --package imgpipe.yaml "
+    "--param data_root=gs://my-bucket/images/2026-11-26 --param train_steps=500",
+    f"imgpipe submit --host http://localhost:8080 --image {IMAGE} --pipeline-root gs://my-bucket/imgpipe "
+    "--param data_root=gs://my-bucket/images   # compiles first",
+    "imgpipe submit --target vertex --package imgpipe.json --project my-proj --region europe-west4 "
+    "--param data_root=gs://my-bucket/images")
+SCHEDULE_EXAMPLES = (
+    "imgpipe schedule --host http://localhost:8080 --package imgpipe.yaml --cron \"0 0 3 * * *\" "
+    "--job-name imgpipe-nightly   # KFP: 6 fields, seconds first",
+    "imgpipe schedule --target vertex --package imgpipe.json --project my-proj --region europe-west4 "
+    "--cron \"0 3 * * *\" --param data_root=gs://my-bucket/images/latest")
 
 
 def join_beam_args(argv: List[str]) -> List[str]:
@@ -39,16 +58,17 @@ def add_beam_arg(parser: argparse.ArgumentParser) -> None:
 
 def add_commands(commands, add_config_args: Callable[[argparse.ArgumentParser], None]) -> None:
     """Register compile, submit and schedule on the `imgpipe` sub-command parser."""
-    comp = commands.add_parser("compile", help="compile the pipeline for Kubeflow Pipelines v2 (.yaml) "
-                               "or Vertex AI (.json)")
+    comp = add_command(commands, "compile", "compile the pipeline for Kubeflow Pipelines v2 (.yaml) "
+                       "or Vertex AI (.json)", COMPILE_EXAMPLES)
     _add_compile_args(comp, add_config_args, required=True)
     comp.add_argument("--output", default="", help="output file (default: imgpipe.yaml for kfp, "
                       "imgpipe.json for vertex)")
     comp.set_defaults(func=cmd_compile)
-    for name, helptext in (("submit", "create one run on Kubeflow Pipelines or Vertex AI"),
-                           ("schedule", "create a recurring run (cron) on Kubeflow Pipelines or Vertex AI")):
-        sub = commands.add_parser(name, help=helptext, description=helptext + ". Give a compiled "
-                                  "--package, or the compile options to compile one on the fly.")
+    for name, helptext, examples in (
+            ("submit", "create one run on Kubeflow Pipelines or Vertex AI", SUBMIT_EXAMPLES),
+            ("schedule", "create a recurring run (cron) on Kubeflow Pipelines or Vertex AI", SCHEDULE_EXAMPLES)):
+        sub = add_command(commands, name, helptext, examples, description=helptext + ". Give a compiled "
+                          "--package, or the compile options to compile one on the fly.")
         sub.add_argument("--host", default="", help="KFP API URL, e.g. http://localhost:8080 (kfp target)")
         sub.add_argument("--experiment", default="imgpipe", help="KFP experiment (created if missing)")
         sub.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -76,11 +96,12 @@ def _add_compile_args(parser, add_config_args, required: bool) -> None:
     parser.add_argument("--image", required=required, default="",
                         help="container image every step runs in (built from the Dockerfile)")
     parser.add_argument("--pipeline-root", required=required, default="",
-                        help="where artifacts go, e.g. gs://bucket/imgpipe or minio://mlpipeline/imgpipe")
+                        help="where artifacts go, e.g. gs://bucket/imgpipe, or minio://mlpipeline/imgpipe "
+                        "with --serving-dir gs://bucket/serving (or a mounted path)")
     parser.add_argument("--data", default="", help="default of the data_root runtime parameter "
                         "(default: none, every run must pass --param data_root=...)")
-    parser.add_argument("--serving-dir", default="", help="where models are pushed "
-                        "(default: <pipeline-root>/serving)")
+    parser.add_argument("--serving-dir", default="", help="where models are pushed: gs://... or a path "
+                        "mounted into the pods, never minio:// or s3:// (default: <pipeline-root>/serving)")
     parser.add_argument("--source-dir-in-image", default="", help="where the Dockerfile puts this "
                         "repository in the image (default: /opt/imgpipe)")
     add_config_args(parser)

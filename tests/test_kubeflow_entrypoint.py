@@ -5,7 +5,6 @@ builds (untyped upstream artifacts at `minio://` URIs whose bytes sit in the
 launcher's local mirror); the executor is the pipeline's real DataGate.
 """
 import json
-import os
 
 import pytest
 from google.protobuf import json_format
