@@ -160,8 +160,7 @@ def resolve_inputs(args) -> tuple[Config, str]:
 
 def _check_data_folder(data_root: str, cfg: Config) -> None:
     """Folder-level problems only, from a listing (no file is read): ingestion quarantines bad files."""
-    from components.image_example_gen import (IngestionLimitError, IngestLimits, ImageFolderError,
-                                              scan_image_folder)
+    from components.image_example_gen import ImageFolderError, IngestionLimitError, IngestLimits, scan_image_folder
     from components.image_example_gen.limits import check_class_minimum
     limits = IngestLimits.from_data_config(cfg.data)
     try:

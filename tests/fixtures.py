@@ -82,6 +82,7 @@ def run_example_gen(data_root, out_dir, eval_percent=20, limits=None):
     """
     import apache_beam as beam
     from tfx.types import artifact_utils, standard_artifacts
+
     from components.image_example_gen import Executor, create_image_example_gen
 
     component = create_image_example_gen(str(data_root), eval_percent, limits or ingest_limits())

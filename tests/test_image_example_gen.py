@@ -10,7 +10,6 @@ import sys
 import pytest
 from PIL import Image
 
-from schemas import features
 from components.image_example_gen import (
     BadImageError,
     ImageFile,
@@ -19,7 +18,9 @@ from components.image_example_gen import (
     read_image,
     scan_image_folder,
 )
+from schemas import features
 from tests.fixtures import SPLITS, ingest_limits, read_splits, run_example_gen, save_image
+
 
 def _value(example, key):
     feature = example.features.feature[key]
@@ -236,6 +237,7 @@ def test_scan_lists_classes_sorted_and_labels_by_index(tmp_path):
 
 def test_a_tf_io_gfile_path_is_scanned_and_read_like_a_local_one():
     import io
+
     import tensorflow as tf
 
     root = "ram://image_example_gen_test/data"
@@ -274,6 +276,7 @@ def test_probe_rejects_what_is_not_a_parsable_image(data, reason):
 def test_component_splits_by_path_hash_into_the_configured_percent():
     from tfx import v1 as tfx
     from tfx.utils import proto_utils
+
     from components.image_example_gen import create_image_example_gen
 
     component = create_image_example_gen("/data/images", eval_percent=25)

@@ -11,12 +11,12 @@ import tensorflow as tf
 import tensorflow_data_validation as tfdv
 from PIL import Image
 
-from schemas import features
 from components.image_validation import checks, drift, leakage, reference
 from components.image_validation.extract import extract_facts, read_facts
 from components.image_validation.facts import ImageFacts, image_facts
 from components.image_validation.report import read_report, write_report
 from components.image_validation.validate import validate_images
+from schemas import features
 from schemas.config import ConfigError, build_config
 
 LIMITS = {"min_images_per_class": 3, "max_imbalance_ratio": 2.0, "min_image_side": 16,
@@ -268,6 +268,7 @@ def test_validation_config_feeds_every_limit_and_rejects_values_out_of_range():
 
 def test_expected_classes_come_from_the_curated_schema_else_from_the_reference(tmp_path):
     from tfx import v1 as tfx
+
     from components.image_validation.reference import expected_classes
 
     def schema_artifact(folder, text):

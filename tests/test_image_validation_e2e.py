@@ -15,9 +15,9 @@ import pytest
 from PIL import Image
 
 from pipeline import cli
-from schemas.config import build_config
 from pipeline.local_runner import run_local
 from pipeline.summary import format_summary
+from schemas.config import build_config
 from tests.fixtures import colour_image, make_colour_folder, tree_digest
 
 # One epoch and no bar: the first run only has to push a model for the later runs to protect.

@@ -12,10 +12,10 @@ import os
 import pytest
 import tensorflow as tf
 
-from schemas import features
-from schemas.config import build_config
 from pipeline.local_runner import run_local
 from pipeline.summary import format_summary
+from schemas import features
+from schemas.config import build_config
 from tests.fixtures import COLOUR_CLASSES, FAST, encoded_colour_image, make_colour_folder, tree_digest
 
 ALL_COMPONENTS = {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "DataGate",

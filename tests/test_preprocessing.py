@@ -8,9 +8,9 @@ import tensorflow_transform.beam as tft_beam
 from PIL import Image
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from schemas import features
 from components.trainer.augment import augment_image
 from components.transform.preprocessing import preprocessing_fn
+from schemas import features
 from schemas.config import AugmentConfig
 
 SIZE = 24

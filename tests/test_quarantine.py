@@ -12,7 +12,6 @@ import sys
 import numpy as np
 import pytest
 
-from schemas import features
 from components.image_example_gen import (
     ImageFile,
     IngestionLimitError,
@@ -20,6 +19,8 @@ from components.image_example_gen import (
     inspect_image,
     scan_image_folder,
 )
+from schemas import features
+from tests.fixtures import ingest_limits, read_splits, run_example_gen, save_image
 from tests.messy_folder import (
     SKIPPED,
     animated_gif,
@@ -29,7 +30,6 @@ from tests.messy_folder import (
     make_messy_folder,
     png_chunks,
 )
-from tests.fixtures import ingest_limits, read_splits, run_example_gen, save_image
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -119,6 +119,7 @@ def test_a_non_utf8_file_name_keeps_its_bytes_in_the_example_and_is_printable_in
 def test_every_ingested_image_decodes_through_the_transform_preprocessing(messy_run):
     """16-bit, CMYK, RGBA, palette, grayscale, GIF, BMP: all [S, S, 3] in [0, 1] through the real code."""
     import tensorflow as tf
+
     from components.transform.preprocessing import decode_and_resize, preprocess_images
 
     _, by_path, _, _ = messy_run
@@ -289,6 +290,7 @@ def test_scan_survives_the_messy_tree(messy):
 def test_the_driver_fingerprint_of_the_messy_folder_does_not_crash(messy):
     """TFX's FileBasedDriver stats whatever INPUT_PATTERN matches; broken links inside classes stay unseen."""
     from tfx.utils import io_utils
+
     from components.image_example_gen.component import INPUT_PATTERN
 
     fingerprint = io_utils.generate_fingerprint("images", os.path.join(messy, INPUT_PATTERN))

@@ -9,6 +9,7 @@ from typing import Any, Dict, List
 import tensorflow as tf
 
 from components.image_validation.checks import BLOCKING, WARNING, Finding
+
 REPORT_FILE = "image_validation.json"
 SUMMARY_FILE = "summary.txt"
 

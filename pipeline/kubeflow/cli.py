@@ -123,8 +123,8 @@ def _fail(e: Exception, code: int) -> int:
 
 
 def _compile(args, output: str) -> str:
-    from schemas.config import build_config
     from pipeline.kubeflow.compiler import IMAGE_SOURCE_DIR, compile_pipeline
+    from schemas.config import build_config
 
     cfg = build_config(args.config, args.overrides)
     cfg.run.beam_args = list(cfg.run.beam_args) + list(args.beam_args)

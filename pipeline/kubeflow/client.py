@@ -16,8 +16,14 @@ import warnings
 from typing import Dict, Iterator, List, Optional
 
 from pipeline.exit_codes import EXIT_FAILED, EXIT_USAGE
-from pipeline.kubeflow.spec import (TRAIN_ARGS_PARAM, TRAIN_STEPS_ALIAS, load_pipeline_spec,
-                                    package_format_problem, runtime_parameter_defaults, train_args_json)
+from pipeline.kubeflow.spec import (
+    TRAIN_ARGS_PARAM,
+    TRAIN_STEPS_ALIAS,
+    load_pipeline_spec,
+    package_format_problem,
+    runtime_parameter_defaults,
+    train_args_json,
+)
 
 CRON_FIELDS = {"kfp": 6, "vertex": 5}
 

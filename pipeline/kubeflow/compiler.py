@@ -23,8 +23,13 @@ from typing import Dict, List
 
 from pipeline.beam_args import with_setup_file
 from pipeline.kubeflow.mirrors import UNREADABLE_SCHEMES
-from pipeline.kubeflow.spec import (DATA_ROOT_PARAM, ENTRYPOINT_COMMAND, TRAIN_ARGS_PARAM,
-                                    package_format_problem, train_args_json)
+from pipeline.kubeflow.spec import (
+    DATA_ROOT_PARAM,
+    ENTRYPOINT_COMMAND,
+    TRAIN_ARGS_PARAM,
+    package_format_problem,
+    train_args_json,
+)
 from schemas.config import Config, from_dict
 
 IMAGE_SOURCE_DIR = "/opt/imgpipe"  # the Dockerfile's WORKDIR: this repository inside the image

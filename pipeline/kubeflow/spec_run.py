@@ -29,8 +29,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2 as pb
 
 from pipeline.kubeflow.mirrors import MIRROR_ROOT_ENV, REMOTE_SCHEMES, mirror_path
 from pipeline.kubeflow.spec import ENTRYPOINT_COMMAND
-from pipeline.kubeflow.spec_check import (OSS_SCHEMA, CompiledSpec, SpecError, structure_problems,
-                                         topological_order)
+from pipeline.kubeflow.spec_check import OSS_SCHEMA, CompiledSpec, SpecError, structure_problems, topological_order
 
 ENTRYPOINTS = {
     "ours": list(ENTRYPOINT_COMMAND),
