@@ -96,6 +96,21 @@ def test_every_command_has_examples_that_parse():
             assert args.command == argv[1]
 
 
+def test_the_compile_examples_pass_the_checks_made_before_compiling():
+    """Each compile example (the minio:// one included) gets past every refusal; only TFX's compile follows."""
+    from pipeline.cli import _parser
+    from pipeline.kubeflow.compiler import check_compile_options
+    from pipeline.kubeflow.spec import default_package_name
+    examples = command_parsers()["compile"].epilog.split("examples:\n", 1)[1].splitlines()
+    compiles = [shlex.split(line, comments=True)[1:] for line in examples if line.strip().startswith("imgpipe")]
+    assert any("minio://" in " ".join(argv) for argv in compiles)
+    for argv in compiles:
+        a = _parser().parse_args(argv)
+        serving_dir = check_compile_options(a.target, a.image, a.pipeline_root,
+                                            a.output or default_package_name(a.target), a.data, a.serving_dir)
+        assert serving_dir == a.serving_dir or serving_dir == a.pipeline_root + "/serving"
+
+
 def test_missing_data_folder(tmp_path):
     assert_clean_error(imgpipe("run", "--data", str(tmp_path / "nope"), "--output", str(tmp_path / "o")),
                        "data folder not found", "nope")
