@@ -1,5 +1,5 @@
 # The image every step of the compiled Kubeflow / Vertex AI pipeline runs in.
-# Build, push and compile against it: see README, "Kubeflow Pipelines and Vertex AI".
+# Build, push and compile against it: see docs/kubeflow.md, "Build and push the image".
 #   docker build -t REGISTRY/imgpipe:TAG . && docker push REGISTRY/imgpipe:TAG
 #   imgpipe compile --target kfp --image REGISTRY/imgpipe:TAG --pipeline-root ...
 # The compiled spec runs `python -m pipeline.kubeflow.entrypoint` (pipeline/kubeflow/compiler.py),

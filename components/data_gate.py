@@ -44,4 +44,4 @@ def DataGate(anomalies: tfx.dsl.components.InputArtifact[
             "data validation failed, the run stops before training. Anomalies:\n  "
             + "\n  ".join(found)
             + "\nFix the data, or if the change is intended, update the schema "
-              "(see README, 'Curating the schema').")
+              "(see docs/data-validation.md, 'Curating the schema').")

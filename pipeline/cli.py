@@ -12,6 +12,7 @@ import time
 from typing import List, Optional
 
 import schemas
+from pipeline.cli_help import add_command
 from pipeline.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from pipeline.kubeflow.cli import add_beam_arg, add_commands, join_beam_args
 from schemas.config import Config, ConfigError, build_config
@@ -33,6 +34,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_USAGE
 
 
+def package_version() -> str:
+    """The installed package's version (setup.py is the one place it is written)."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("imgpipe")
+    except PackageNotFoundError:
+        return "(not installed: pip install -e .)"
+
+
 class InputError(ValueError):
     """Bad input found before the pipeline starts (data folder, paths)."""
 
@@ -41,8 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="imgpipe", description="Image classification with TFX: ingest, validate, "
         "transform, train a residual CNN, evaluate against the served model, push.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    run = commands.add_parser("run", help="run the whole pipeline locally (Beam DirectRunner)")
+    run = add_command(commands, "run", "run the whole pipeline locally (Beam DirectRunner)", [
+        "imgpipe run                                 # the embedded demo data, outputs in ./output",
+        "imgpipe run --data ~/photos --output runs/photos --config configs/example.yaml",
+        "imgpipe run --data ~/photos --set train.epochs=5 --set model.preset=seed",
+        "imgpipe run --data gs://my-bucket/images --beam-arg --direct_num_workers=2"])
     run.add_argument("--data", help="image folder, one sub-folder per class (local path or gs://...); "
                      "default: the embedded demo data")
     run.add_argument("--output", default="output",
@@ -58,12 +73,21 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_spec_commands(commands) -> None:
     """validate-spec and run-spec: will a compiled Kubeflow spec run? (pipeline/kubeflow/spec_check.py, spec_run.py)"""
-    validate = commands.add_parser("validate-spec", help="check a compiled KFP/Vertex spec: schema, DAG, "
-                                   "images, container commands, no resolver nodes")
+    validate = add_command(commands, "validate-spec", "check a compiled KFP/Vertex spec: schema, DAG, "
+                           "images, container commands, no resolver nodes", [
+                               "imgpipe validate-spec imgpipe.yaml",
+                               "imgpipe validate-spec imgpipe.json"])
     validate.add_argument("file", help="compiled .yaml (PipelineSpec) or .json (PipelineJob)")
     validate.set_defaults(func=cmd_validate_spec)
-    run = commands.add_parser("run-spec", help="run a compiled spec here, each task as a subprocess "
-                              "with the executor input a KFP launcher would build")
+    run = add_command(commands, "run-spec", "run a compiled spec here, each task as a subprocess "
+                      "with the executor input a KFP launcher would build", [
+                          "# a spec compiled with local paths for the repository and the serving dir:",
+                          "imgpipe compile --image imgpipe:dev --pipeline-root /tmp/specrun/root "
+                          "--serving-dir /tmp/specrun/serving --source-dir-in-image \"$PWD\" "
+                          "--output /tmp/specrun/imgpipe.yaml",
+                          "imgpipe run-spec /tmp/specrun/imgpipe.yaml --workdir /tmp/specrun --oss "
+                          "--param data_root=/path/to/images",
+                          "imgpipe run-spec /tmp/specrun/imgpipe.yaml --workdir /tmp/specrun --oss --only Trainer"])
     run.add_argument("file", help="compiled .yaml (PipelineSpec) or .json (PipelineJob)")
     run.add_argument("--workdir", required=True, help="folder for artifacts, executor inputs/outputs and logs")
     run.add_argument("--oss", action="store_true", help="imitate open-source KFP v2: minio:// URIs mirrored "
@@ -111,7 +135,8 @@ def cmd_run_spec(args) -> int:
 
 
 def _add_config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default="", help="YAML or JSON config file (see configs/)")
+    parser.add_argument("--config", default="", help="YAML or JSON config file; configs/example.yaml "
+                        "lists every key with its default")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override one config key, e.g. --set train.epochs=5 (repeatable)")
 
@@ -135,8 +160,7 @@ def resolve_inputs(args) -> tuple[Config, str]:
 
 def _check_data_folder(data_root: str, cfg: Config) -> None:
     """Folder-level problems only, from a listing (no file is read): ingestion quarantines bad files."""
-    from components.image_example_gen import (IngestionLimitError, IngestLimits, ImageFolderError,
-                                              scan_image_folder)
+    from components.image_example_gen import ImageFolderError, IngestionLimitError, IngestLimits, scan_image_folder
     from components.image_example_gen.limits import check_class_minimum
     limits = IngestLimits.from_data_config(cfg.data)
     try:

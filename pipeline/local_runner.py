@@ -7,9 +7,9 @@ import os
 from tfx import v1 as tfx
 
 from pipeline.beam_args import with_setup_file
-from schemas.config import Config
 from pipeline.pipeline import create_pipeline
 from pipeline.summary import RunSummary, read_run_summary
+from schemas.config import Config
 
 
 @dataclasses.dataclass(frozen=True)

@@ -114,8 +114,8 @@ def _fill_decision(summary: RunSummary, outputs: Dict[str, List]) -> None:
 
 
 def _fill_quarantine(summary: RunSummary, artifact) -> None:
-    from schemas import features
     from components.image_example_gen.executor import NUM_QUARANTINED_PROPERTY
+    from schemas import features
 
     count = _custom(artifact, NUM_QUARANTINED_PROPERTY)
     if count is not None:

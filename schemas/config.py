@@ -106,8 +106,14 @@ class ModelConfig:
                " or ".join(DOWNSAMPLE_CHOICES))
         _check(len(self.stage_filters) >= 1 and all(f > 0 for f in self.stage_filters),
                "model.stage_filters", self.stage_filters, "a non-empty list of positive integers")
-        _check(len(self.stage_strides) == len(self.stage_filters) and all(s in (1, 2) for s in self.stage_strides),
-               "model.stage_strides", self.stage_strides, "a list of 1s and 2s as long as model.stage_filters")
+        _check(all(s in (1, 2) for s in self.stage_strides), "model.stage_strides", self.stage_strides,
+               "a list of 1s and 2s, one per stage")
+        if len(self.stage_strides) != len(self.stage_filters):
+            raise ConfigError(
+                f"model.stage_filters {self.stage_filters} has {len(self.stage_filters)} value(s) but "
+                f"model.stage_strides {self.stage_strides} has {len(self.stage_strides)}; they must be "
+                "equally long (one filter count and one stride per stage), e.g. --set model.stage_strides="
+                + ",".join(["2"] * len(self.stage_filters)))
         _check(self.blocks_per_stage >= 1, "model.blocks_per_stage", self.blocks_per_stage, "an integer >= 1")
         _check(self.dense_units >= 0, "model.dense_units", self.dense_units, "an integer >= 0")
         _check(0 <= self.dropout < 1, "model.dropout", self.dropout, "a number from 0 to below 1")
@@ -216,7 +222,7 @@ class ValidationConfig:
     leakage_is_error: bool = False       # leakage stops the run instead of warning
     class_drift_threshold: float = 0.1   # L-infinity distance of class frequencies vs the previous run
     size_drift_threshold: float = 0.1    # Jensen-Shannon divergence of width/height vs the previous run
-    reference_dir: str = ""              # the previous validated run; empty: under the pipeline root (README)
+    reference_dir: str = ""              # the previous validated run; empty: under the pipeline root (docs/data-validation.md)
 
     def validate(self) -> None:
         _check(self.max_imbalance_ratio >= 1, "validation.max_imbalance_ratio", self.max_imbalance_ratio,
@@ -270,6 +276,8 @@ def build_config(file_path: str = "", overrides: Tuple[str, ...] | List[str] = (
 
 def from_dict(nested: Mapping[str, Any]) -> Config:
     """Build a validated Config from a {section: {key: value}} mapping."""
+    if not isinstance(nested, Mapping):
+        raise ConfigError(f"the config must be a mapping of sections, got {nested!r}")
     section_types = {f.name: f.type for f in dataclasses.fields(Config)}
     unknown = sorted(set(nested) - set(section_types))
     if unknown:
@@ -277,9 +285,10 @@ def from_dict(nested: Mapping[str, Any]) -> Config:
                           f"known sections: {', '.join(section_types)}")
     sections = {}
     for f in dataclasses.fields(Config):
-        values = dict(nested.get(f.name) or {})
-        if not isinstance(values, dict):
-            raise ConfigError(f"config section {f.name!r} must be a mapping, got {values!r}")
+        values = nested.get(f.name) or {}
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"config section {f.name!r} must be a mapping of keys, got {values!r}")
+        values = dict(values)
         cls = type(getattr(Config(), f.name))
         if f.name == "model":
             preset = values.get("preset", ModelConfig.preset)
@@ -357,12 +366,27 @@ def load_config_file(path: str) -> Dict[str, Any]:
         raise ConfigError(f"config file not found: {path}")
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    try:
-        if path.endswith(".json"):
+    if path.endswith(".json"):
+        try:
             data = json.loads(text)
-        else:
-            import yaml  # only needed for YAML files
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{path}:{e.lineno}:{e.colno}: {e.msg} (not valid JSON)") from None
+    else:
+        import yaml  # only needed for YAML files
+        try:
             data = yaml.safe_load(text)
-    except Exception as e:  # yaml.YAMLError and json errors carry line numbers
-        raise ConfigError(f"cannot parse config file {path}: {e}") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(_yaml_error_line(path, e)) from None
     return data or {}
+
+
+def _yaml_error_line(path: str, error) -> str:
+    """"FILE:LINE:COL: problem" in one line, instead of the parser's multi-line dump with carets."""
+    mark = getattr(error, "problem_mark", None)
+    if mark is None:
+        return f"{path}: not valid YAML: " + " ".join(str(error).split())
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}"
+    context, start = getattr(error, "context", None), getattr(error, "context_mark", None)
+    if context and start is not None:
+        return f"{where}: {error.problem} ({context} that starts at line {start.line + 1})"
+    return f"{where}: {error.problem}" + (f" ({context})" if context else "")

@@ -1,10 +1,11 @@
+"""Process settings for every test, and the fixtures several test modules share."""
 import os
+
+import pytest
 
 # Keras 2 (tf_keras) for the whole TFX 1.16 stack; must be set before TensorFlow loads.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import pytest  # noqa: E402  (after the environment above)
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +30,23 @@ def fake_kfp():
     stop = start(fake)
     yield fake
     stop()
+
+@pytest.fixture(scope="session")
+def compiled_spec(tmp_path_factory):
+    """The pipeline compiled for both targets with local paths, so run-spec can execute it here."""
+    from pipeline.kubeflow.compiler import REPO_DIR, compile_pipeline
+    from schemas.config import build_config
+    from tests.fixtures import FAST, make_colour_folder
+
+    root = tmp_path_factory.mktemp("spec")
+    data = make_colour_folder(str(root / "data"))
+    # run-spec runs it twice: the second run finds the first run's model served; a tiny model may score
+    # a hair lower on 18 eval images, so only the floor (0.9) is meant to decide.
+    cfg = build_config(overrides=FAST + ["eval.max_accuracy_drop=0.5"])
+    paths = {"serving": str(root / "serving"), "work": str(root / "work"), "root": root}
+    for target, name in (("kfp", "pipeline.yaml"), ("vertex", "pipeline.json")):
+        paths[target] = compile_pipeline(
+            cfg, target, image="imgpipe:test", pipeline_root=str(root / "pipeline_root"),
+            output_path=str(root / name), data_root=data, serving_dir=paths["serving"],
+            image_source_dir=REPO_DIR)
+    return paths

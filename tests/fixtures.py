@@ -1,8 +1,15 @@
-"""Small generated image folders for tests (nothing binary is checked in)."""
+"""Shared test helpers: small generated image folders (nothing binary is checked in), the fast
+training overrides the pipeline runs share, and the image ExampleGen run on its own."""
+import hashlib
 import os
 
 import numpy as np
 from PIL import Image
+
+# Small, quick training that still separates the colour classes; the pipeline runs share it.
+FAST = ["data.image_size=20", "train.epochs=12", "train.batch_size=16", "train.early_stopping_patience=0",
+        "model.stage_filters=[16,32]", "model.stage_strides=[2,2]", "model.stem_filters=16",
+        "augment.rotation_degrees=0", "augment.zoom=0", "eval.min_accuracy=0.9"]
 
 # Three classes a tiny CNN separates in a few epochs: the dominant colour channel.
 COLOUR_CLASSES = {"blue": 2, "green": 1, "red": 0}
@@ -41,3 +48,69 @@ KFP_DATA = "gs://bucket/images/2026-11-26"
 KFP_SERVING = "gs://bucket/serving"
 KFP_RESOURCES = ["kubeflow.trainer_cpu=4", "kubeflow.trainer_memory_gb=16", "kubeflow.trainer_gpus=1",
                  "kubeflow.trainer_gpu_type=nvidia.com/gpu", "data.schema_path=schemas/demo/schema.pbtxt"]
+
+
+def tree_digest(root: str) -> str:
+    """One hash of every file's path and bytes under `root`: "left byte-for-byte as it was"."""
+    digest = hashlib.sha256()
+    for directory, _, files in sorted(os.walk(root)):
+        for name in sorted(files):
+            path = os.path.join(directory, name)
+            digest.update(os.path.relpath(path, root).encode())
+            with open(path, "rb") as f:
+                digest.update(f.read())
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- the image ExampleGen alone
+
+EXAMPLE_GEN_BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+SPLITS = ["train", "eval"]
+
+
+def save_image(path, fmt="PNG", size=(8, 6), color=(200, 30, 30)):
+    """One plain image at `path` (a pathlib.Path), its folders created."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, color).save(path, format=fmt)
+    return path
+
+
+def ingest_limits(**overrides):
+    """The config's ingestion limits, with a minimum of 1 image per class: these folders are tiny."""
+    from components.image_example_gen import IngestLimits
+    from schemas.config import DataConfig
+    return IngestLimits.from_data_config(DataConfig(**{"min_images_per_class": 1, **overrides}))
+
+
+def run_example_gen(data_root, out_dir, eval_percent=20, limits=None):
+    """Run the executor with the component's exec properties on Beam's DirectRunner.
+
+    The Beam args go in through the context's pipeline factory rather than its
+    `beam_pipeline_args`: given args, TFX's BaseBeamExecutor copies TFX (~50 MB) and
+    builds an sdist of it for remote workers on every construction, seconds each time.
+    """
+    import apache_beam as beam
+    from tfx.types import artifact_utils, standard_artifacts
+
+    from components.image_example_gen import Executor, create_image_example_gen
+
+    component = create_image_example_gen(str(data_root), eval_percent, limits or ingest_limits())
+    examples = standard_artifacts.Examples()
+    examples.uri = str(out_dir)
+    examples.split_names = artifact_utils.encode_split_names(SPLITS)
+    context = Executor.Context(make_beam_pipeline_fn=lambda: beam.Pipeline(argv=EXAMPLE_GEN_BEAM_ARGS))
+    Executor(context).Do({}, {"examples": [examples]}, dict(component.exec_properties))
+    return examples
+
+
+def read_splits(examples):
+    """{split name: [tf.train.Example]} read back from the artifact's gzip TFRecords."""
+    import tensorflow as tf
+    from tfx.types import artifact_utils
+
+    result = {}
+    for split in artifact_utils.decode_split_names(examples.split_names):
+        files = tf.io.gfile.glob(os.path.join(artifact_utils.get_split_uri([examples], split), "*.gz"))
+        dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
+        result[split] = [tf.train.Example.FromString(r.numpy()) for r in dataset]
+    return result

@@ -1,12 +1,18 @@
 """`imgpipe` as a user meets it: help, and clear errors (no traceback) for bad input."""
+import argparse
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
+
+import pytest
 
 from tests.fixtures import make_colour_folder
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COMMANDS = ("run", "compile", "submit", "schedule", "schedules", "validate-spec", "run-spec")
 
 
 def imgpipe(*args, timeout=120):
@@ -21,10 +27,88 @@ def assert_clean_error(result, *fragments):
         assert fragment in result.stderr, result.stderr
 
 
-def test_help_lists_the_run_command_without_loading_tensorflow():
-    result = imgpipe("run", "--help", timeout=30)
-    assert result.returncode == 0
-    assert "--data" in result.stdout and "--set KEY=VALUE" in result.stdout
+HEAVY = ("tensorflow", "tfx", "apache_beam", "kfp", "tensorflow_data_validation")
+CLI_AND_MODULES = """
+import json, sys
+from pipeline.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as stop:
+    code = stop.code
+print(json.dumps({"code": code, "heavy": sorted(m for m in %r if m in sys.modules)}))
+""" % (HEAVY,)
+
+
+def imgpipe_and_heavy_modules(*args):
+    """Run the CLI in a fresh process; its output, exit code and which heavy packages it imported."""
+    result = subprocess.run([sys.executable, "-c", CLI_AND_MODULES, *args], cwd=REPO, capture_output=True,
+                            text=True, timeout=60)
+    *output, last = result.stdout.rstrip("\n").split("\n")
+    loaded = json.loads(last)
+    return "\n".join(output), result.stderr, loaded["code"], loaded["heavy"]
+
+
+@pytest.mark.parametrize("args", [
+    ["--help"], ["--version"], *([command, "--help"] for command in COMMANDS)])
+def test_help_and_version_answer_without_loading_tensorflow(args):
+    out, _, code, heavy = imgpipe_and_heavy_modules(*args)
+    assert code == 0 and heavy == []
+    assert out.startswith("imgpipe ") if args == ["--version"] else "usage: imgpipe" in out
+
+
+def test_input_errors_answer_without_loading_tensorflow(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("train:\n  epochs: [3\n")
+    for args, message in (
+            (["run", "--set", "train.epoch=3"], "unknown config key(s): train.epoch"),
+            (["run", "--config", str(broken)], f"{broken}:3:1: expected ',' or ']'"),
+            (["compile", "--image", "img:1", "--pipeline-root", "minio://mlpipeline/imgpipe",
+              "--output", str(tmp_path / "never.yaml")], "pass --serving-dir gs://bucket/serving or a path")):
+        _, err, code, heavy = imgpipe_and_heavy_modules(*args)
+        assert (code, heavy) == (2, []), args
+        assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "never.yaml").exists()
+
+
+def test_version_is_the_one_in_setup_py():
+    with open(os.path.join(REPO, "setup.py")) as f:
+        version = re.search(r'version="([^"]+)"', f.read()).group(1)
+    assert imgpipe("--version", timeout=30).stdout == f"imgpipe {version}\n"
+
+
+def command_parsers():
+    from pipeline.cli import _parser
+    subparsers = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return subparsers.choices
+
+
+def test_every_command_has_examples_that_parse():
+    from pipeline.cli import _parser
+    from pipeline.kubeflow.cli import join_beam_args
+    parsers = command_parsers()
+    assert sorted(parsers) == sorted(COMMANDS)
+    for name, parser in parsers.items():
+        examples = parser.epilog.split("examples:\n", 1)[1].splitlines()
+        commands = [shlex.split(line, comments=True) for line in examples if line.strip().startswith("imgpipe")]
+        assert any(argv[1] == name for argv in commands), name
+        for argv in commands:
+            args = _parser().parse_args(join_beam_args(argv[1:]))  # exits (fails the test) if it does not parse
+            assert args.command == argv[1]
+
+
+def test_the_compile_examples_pass_the_checks_made_before_compiling():
+    """Each compile example (the minio:// one included) gets past every refusal; only TFX's compile follows."""
+    from pipeline.cli import _parser
+    from pipeline.kubeflow.compiler import check_compile_options
+    from pipeline.kubeflow.spec import default_package_name
+    examples = command_parsers()["compile"].epilog.split("examples:\n", 1)[1].splitlines()
+    compiles = [shlex.split(line, comments=True)[1:] for line in examples if line.strip().startswith("imgpipe")]
+    assert any("minio://" in " ".join(argv) for argv in compiles)
+    for argv in compiles:
+        a = _parser().parse_args(argv)
+        serving_dir = check_compile_options(a.target, a.image, a.pipeline_root,
+                                            a.output or default_package_name(a.target), a.data, a.serving_dir)
+        assert serving_dir == a.serving_dir or serving_dir == a.pipeline_root + "/serving"
 
 
 def test_missing_data_folder(tmp_path):
@@ -84,3 +168,12 @@ def test_missing_schema_file_is_named(tmp_path):
     root = make_colour_folder(str(tmp_path / "data"), per_class=2)
     assert_clean_error(imgpipe("run", "--data", root, "--set", f"data.schema_path={tmp_path}/s.pbtxt"),
                        "s.pbtxt")
+
+
+def test_beam_args_pass_through_the_command_line():
+    from pipeline.cli import _parser
+    from pipeline.kubeflow.cli import join_beam_args
+
+    argv = ["run", "--beam-arg", "--runner=FlinkRunner", "--beam-arg", "--flink_master=host:8081"]
+    args = _parser().parse_args(join_beam_args(argv))
+    assert args.beam_args == ["--runner=FlinkRunner", "--flink_master=host:8081"]

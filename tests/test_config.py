@@ -1,7 +1,11 @@
 """The typed config: defaults, presets, files, overrides and the errors users see."""
+import dataclasses
 import json
+import os
+import re
 
 import pytest
+import yaml
 
 from schemas.config import PRESETS, Config, ConfigError, build_config, from_dict
 
@@ -58,15 +62,90 @@ def test_bad_keys_and_values_are_rejected_with_their_name(overrides, message):
 def test_config_file_errors_name_the_file(tmp_path):
     with pytest.raises(ConfigError, match="not found: .*nope.yaml"):
         build_config(str(tmp_path / "nope.yaml"))
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("train: [1, 2\n")
-    with pytest.raises(ConfigError, match="bad.yaml"):
-        build_config(str(bad))
     flat = tmp_path / "flat.yaml"
     flat.write_text("epochs: 3\n")
     with pytest.raises(ConfigError, match="epochs"):
         build_config(str(flat))
 
 
-def test_every_section_validates_its_defaults():
-    assert Config().validate() is not None
+@pytest.mark.parametrize("name, text, line", [
+    ("bad.yaml", "train:\n  epochs: [1, 2\n", "bad.yaml:3:1: expected ',' or ']', but got '<stream end>' "
+                                               "(while parsing a flow sequence that starts at line 2)"),
+    ("colon.yaml", "train:\n  epochs: 3: 4\n", "colon.yaml:2:12: mapping values are not allowed here"),
+    ("bad.json", '{"train": {"epochs": 3,}}', "bad.json:1:24: Expecting property name enclosed in double "
+                                             "quotes (not valid JSON)"),
+])
+def test_a_broken_config_file_is_one_line_naming_file_line_and_column(tmp_path, name, text, line):
+    (tmp_path / name).write_text(text)
+    with pytest.raises(ConfigError) as error:
+        build_config(str(tmp_path / name))
+    assert str(error.value) == f"{tmp_path}/{line}"
+
+
+@pytest.mark.parametrize("nested, message", [
+    ({"train": [1, 2]}, "config section 'train' must be a mapping of keys, got [1, 2]"),
+    ({"train": "epochs=3"}, "config section 'train' must be a mapping of keys, got 'epochs=3'"),
+    ([("train", {})], "the config must be a mapping of sections"),
+])
+def test_a_section_that_is_not_a_mapping_is_a_config_error(nested, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        from_dict(nested)
+
+
+def test_a_config_file_section_that_is_not_a_mapping_is_named(tmp_path):
+    path = tmp_path / "list.yaml"
+    path.write_text("train:\n  - epochs\n")
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: section 'train' must be a mapping of keys")):
+        build_config(str(path))
+
+
+def test_stage_filters_and_strides_of_different_lengths_name_both_keys():
+    with pytest.raises(ConfigError) as error:
+        build_config(overrides=["model.stage_filters=32,64"])
+    assert str(error.value) == (
+        "model.stage_filters [32, 64] has 2 value(s) but model.stage_strides [2, 2, 2] has 3; they must be "
+        "equally long (one filter count and one stride per stage), e.g. --set model.stage_strides=2,2")
+    assert build_config(overrides=["model.stage_filters=32,64", "model.stage_strides=2,2"]).model.stage_strides \
+        == [2, 2]
+
+
+# One value per section that its validate() must refuse: proves Config.validate() visits every section.
+INVALID_PER_SECTION = {
+    "data": ("image_size", 4), "augment": ("zoom", 1.5), "model": ("dropout", 1.0), "train": ("epochs", 0),
+    "eval": ("min_accuracy", 1.5), "serving": ("model_name", "a/b"), "run": ("pipeline_name", "a b"),
+    "validation": ("min_image_side", 0), "kubeflow": ("trainer_gpus", -1),
+}
+
+
+def test_defaults_validate_and_every_section_is_validated():
+    cfg = Config()
+    assert cfg.validate() is cfg
+    assert set(INVALID_PER_SECTION) == {f.name for f in dataclasses.fields(Config)}
+    for section, (key, value) in INVALID_PER_SECTION.items():
+        broken = Config()
+        setattr(getattr(broken, section), key, value)
+        with pytest.raises(ConfigError, match=re.escape(f"invalid value for {section}.{key}: {value!r}")):
+            broken.validate()
+
+
+EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "example.yaml")
+
+
+def test_the_example_config_lists_every_key_with_its_default():
+    """configs/example.yaml is the reference users copy: it must never drift from schemas/config.py."""
+    with open(EXAMPLE) as f:
+        example = yaml.safe_load(f)
+    defaults = Config().to_dict()
+    assert list(example) == list(defaults)
+    for section, values in defaults.items():
+        assert list(example[section]) == list(values), section
+        assert example[section] == values, section
+    assert build_config(EXAMPLE) == Config()
+
+
+def test_every_key_of_the_example_config_has_a_comment():
+    with open(EXAMPLE) as f:
+        lines = f.read().splitlines()
+    keys = [line for line in lines if line.startswith("  ") and not line.lstrip().startswith(("-", "#"))]
+    uncommented = [line for line in keys if "#" not in line]
+    assert keys and uncommented == []

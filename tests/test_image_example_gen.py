@@ -10,7 +10,6 @@ import sys
 import pytest
 from PIL import Image
 
-from schemas import features
 from components.image_example_gen import (
     BadImageError,
     ImageFile,
@@ -19,57 +18,8 @@ from components.image_example_gen import (
     read_image,
     scan_image_folder,
 )
-
-BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
-SPLITS = ["train", "eval"]
-
-
-# --------------------------------------------------------------------------- helpers
-
-def _save(path, fmt="PNG", size=(8, 6), color=(200, 30, 30)):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", size, color).save(path, format=fmt)
-    return path
-
-
-def _limits(**overrides):
-    """The config's ingestion limits, with a minimum of 1 image per class: these folders are tiny."""
-    from components.image_example_gen import IngestLimits
-    from schemas.config import DataConfig
-    return IngestLimits.from_data_config(DataConfig(**{"min_images_per_class": 1, **overrides}))
-
-
-def _run_example_gen(data_root, out_dir, eval_percent=20, limits=None):
-    """Run the executor with the component's exec properties on Beam's DirectRunner.
-
-    The Beam args go in through the context's pipeline factory rather than its
-    `beam_pipeline_args`: given args, TFX's BaseBeamExecutor copies TFX (~50 MB) and
-    builds an sdist of it for remote workers on every construction, seconds each time.
-    """
-    import apache_beam as beam
-    from tfx.types import artifact_utils, standard_artifacts
-    from components.image_example_gen import Executor, create_image_example_gen
-
-    component = create_image_example_gen(str(data_root), eval_percent, limits or _limits())
-    examples = standard_artifacts.Examples()
-    examples.uri = str(out_dir)
-    examples.split_names = artifact_utils.encode_split_names(SPLITS)
-    context = Executor.Context(make_beam_pipeline_fn=lambda: beam.Pipeline(argv=BEAM_ARGS))
-    Executor(context).Do({}, {"examples": [examples]}, dict(component.exec_properties))
-    return examples
-
-
-def _read_splits(examples):
-    """{split name: [tf.train.Example]} read back from the artifact's gzip TFRecords."""
-    import tensorflow as tf
-    from tfx.types import artifact_utils
-
-    result = {}
-    for split in artifact_utils.decode_split_names(examples.split_names):
-        files = tf.io.gfile.glob(os.path.join(artifact_utils.get_split_uri([examples], split), "*.gz"))
-        dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
-        result[split] = [tf.train.Example.FromString(r.numpy()) for r in dataset]
-    return result
+from schemas import features
+from tests.fixtures import SPLITS, ingest_limits, read_splits, run_example_gen, save_image
 
 
 def _value(example, key):
@@ -81,7 +31,7 @@ def _value(example, key):
 
 
 def _split_of_path(examples):
-    return {_value(e, features.PATH_KEY): split for split, rows in _read_splits(examples).items() for e in rows}
+    return {_value(e, features.PATH_KEY): split for split, rows in read_splits(examples).items() for e in rows}
 
 
 # --------------------------------------------------------------------------- a small mixed folder
@@ -101,8 +51,8 @@ SMALL = {
 def small_folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("small") / "data"
     for i, (rel, (fmt, size, _, _)) in enumerate(SMALL.items()):
-        _save(root / rel, fmt, size, color=(i * 40, 100, 200))
-    _save(root / "dog" / ".hidden.png")
+        save_image(root / rel, fmt, size, color=(i * 40, 100, 200))
+    save_image(root / "dog" / ".hidden.png")
     (root / "dog" / "readme.txt").write_text("not an image")
     (root / ".cache").mkdir()
     (root / "notes.txt").write_text("loose file at the root")
@@ -111,8 +61,8 @@ def small_folder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def small_run(small_folder, tmp_path_factory):
-    examples = _run_example_gen(small_folder, tmp_path_factory.mktemp("small_out") / "examples")
-    return examples, _read_splits(examples)
+    examples = run_example_gen(small_folder, tmp_path_factory.mktemp("small_out") / "examples")
+    return examples, read_splits(examples)
 
 
 def test_every_image_lands_in_exactly_one_split_with_its_features(small_folder, small_run):
@@ -174,7 +124,7 @@ def test_artifact_records_splits_label_names_and_count(small_run):
 
 def _fill(root, start, count):
     for i in range(start, start + count):
-        _save(root / ("ant" if i % 2 else "bee") / f"img_{i:04d}.png", color=(i % 256, 0, 0))
+        save_image(root / ("ant" if i % 2 else "bee") / f"img_{i:04d}.png", color=(i % 256, 0, 0))
 
 
 @pytest.fixture(scope="module")
@@ -183,10 +133,10 @@ def split_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("many") / "data"
     out = tmp_path_factory.mktemp("many_out")
     _fill(root, 0, 200)
-    first = _split_of_path(_run_example_gen(root, out / "first"))
-    second = _split_of_path(_run_example_gen(root, out / "second"))
+    first = _split_of_path(run_example_gen(root, out / "first"))
+    second = _split_of_path(run_example_gen(root, out / "second"))
     _fill(root, 200, 40)
-    grown = _split_of_path(_run_example_gen(root, out / "grown"))
+    grown = _split_of_path(run_example_gen(root, out / "grown"))
     return first, second, grown
 
 
@@ -211,10 +161,10 @@ def test_eval_share_is_close_to_the_configured_percent(split_runs):
 # --------------------------------------------------------------------------- errors
 
 def test_a_file_that_is_not_an_image_is_quarantined_and_the_rest_ingested(tmp_path):
-    _save(tmp_path / "data" / "cat" / "ok.png")
-    _save(tmp_path / "data" / "dog" / "ok.png")
+    save_image(tmp_path / "data" / "cat" / "ok.png")
+    save_image(tmp_path / "data" / "dog" / "ok.png")
     (tmp_path / "data" / "dog" / "broken.jpg").write_text("this is text, not a JPEG")
-    examples = _run_example_gen(tmp_path / "data", tmp_path / "out", limits=_limits(max_bad_fraction=0.5))
+    examples = run_example_gen(tmp_path / "data", tmp_path / "out", limits=ingest_limits(max_bad_fraction=0.5))
     assert sorted(_split_of_path(examples)) == ["cat/ok.png", "dog/ok.png"]
     with open(os.path.join(examples.uri, features.QUARANTINE_FILE)) as f:
         (entry,) = json.load(f)
@@ -224,14 +174,14 @@ def test_a_file_that_is_not_an_image_is_quarantined_and_the_rest_ingested(tmp_pa
 
 def test_a_bad_folder_fails_before_beam_starts(tmp_path):
     with pytest.raises(ImageFolderError, match="data folder not found"):
-        _run_example_gen(tmp_path / "missing", tmp_path / "out")
+        run_example_gen(tmp_path / "missing", tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
 def _layout(root, files):
     root.mkdir(parents=True, exist_ok=True)
     for rel in files:
-        _save(root / rel)
+        save_image(root / rel)
     return root
 
 
@@ -252,7 +202,7 @@ def test_missing_folder_is_named(tmp_path):
 
 
 def test_a_file_given_as_data_folder_is_rejected(tmp_path):
-    path = _save(tmp_path / "image.png")
+    path = save_image(tmp_path / "image.png")
     with pytest.raises(ImageFolderError, match="not a folder: " + str(path)):
         scan_image_folder(str(path))
 
@@ -287,6 +237,7 @@ def test_scan_lists_classes_sorted_and_labels_by_index(tmp_path):
 
 def test_a_tf_io_gfile_path_is_scanned_and_read_like_a_local_one():
     import io
+
     import tensorflow as tf
 
     root = "ram://image_example_gen_test/data"
@@ -306,7 +257,7 @@ def test_a_tf_io_gfile_path_is_scanned_and_read_like_a_local_one():
 
 @pytest.mark.parametrize("fmt, expected", [("JPEG", "jpeg"), ("PNG", "png"), ("GIF", "gif"), ("BMP", "bmp")])
 def test_probe_reads_format_and_size_from_the_header(tmp_path, fmt, expected):
-    data = _save(tmp_path / "x", fmt, size=(11, 7)).read_bytes()
+    data = save_image(tmp_path / "x", fmt, size=(11, 7)).read_bytes()
     assert probe_image(data) == (expected, 7, 11)
 
 
@@ -325,6 +276,7 @@ def test_probe_rejects_what_is_not_a_parsable_image(data, reason):
 def test_component_splits_by_path_hash_into_the_configured_percent():
     from tfx import v1 as tfx
     from tfx.utils import proto_utils
+
     from components.image_example_gen import create_image_example_gen
 
     component = create_image_example_gen("/data/images", eval_percent=25)

@@ -11,12 +11,12 @@ import tensorflow as tf
 import tensorflow_data_validation as tfdv
 from PIL import Image
 
-from schemas import features
 from components.image_validation import checks, drift, leakage, reference
-from components.image_validation.component import extract_facts, read_facts
+from components.image_validation.extract import extract_facts, read_facts
 from components.image_validation.facts import ImageFacts, image_facts
 from components.image_validation.report import read_report, write_report
 from components.image_validation.validate import validate_images
+from schemas import features
 from schemas.config import ConfigError, build_config
 
 LIMITS = {"min_images_per_class": 3, "max_imbalance_ratio": 2.0, "min_image_side": 16,
@@ -268,7 +268,8 @@ def test_validation_config_feeds_every_limit_and_rejects_values_out_of_range():
 
 def test_expected_classes_come_from_the_curated_schema_else_from_the_reference(tmp_path):
     from tfx import v1 as tfx
-    from components.image_validation.component import expected_classes
+
+    from components.image_validation.reference import expected_classes
 
     def schema_artifact(folder, text):
         (tmp_path / folder).mkdir()
@@ -284,3 +285,23 @@ def test_expected_classes_come_from_the_curated_schema_else_from_the_reference(t
     assert expected_classes(curated, previous, "/ref") == (["cat", "dog"], "the curated schema (label_name domain)")
     assert expected_classes(bare, previous, "/ref") == (["cat", "owl"], "the previous validated run (/ref)")
     assert expected_classes(None, None, "/ref") == (None, "")
+
+
+def test_the_validator_modules_import_only_earlier_ones_in_the_flow():
+    """facts -> extract -> checks -> leakage, drift -> report -> validate -> reference -> component."""
+    import ast
+    import os
+
+    import components.image_validation as package
+    flow = ["facts", "extract", "checks", "leakage", "drift", "report", "validate", "reference", "component"]
+    folder = os.path.dirname(package.__file__)
+    assert sorted(flow) == sorted(name[:-3] for name in os.listdir(folder)
+                                  if name.endswith(".py") and name != "__init__.py")
+    for position, module in enumerate(flow):
+        with open(os.path.join(folder, f"{module}.py")) as f:
+            tree = ast.parse(f.read())
+        imported = {node.module.rsplit(".", 1)[1] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                    and (node.module or "").startswith("components.image_validation.")}
+        imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                     and node.module == "components.image_validation" for alias in node.names}
+        assert imported <= set(flow[:position]), f"{module} imports {sorted(imported - set(flow[:position]))}"

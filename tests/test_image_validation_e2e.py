@@ -15,11 +15,10 @@ import pytest
 from PIL import Image
 
 from pipeline import cli
-from schemas.config import build_config
 from pipeline.local_runner import run_local
 from pipeline.summary import format_summary
-from tests.fixtures import colour_image, make_colour_folder
-from tests.test_pipeline_e2e import tree_digest
+from schemas.config import build_config
+from tests.fixtures import colour_image, make_colour_folder, tree_digest
 
 # One epoch and no bar: the first run only has to push a model for the later runs to protect.
 CHEAP = ["data.image_size=16", "train.epochs=1", "train.batch_size=32", "train.early_stopping_patience=0",

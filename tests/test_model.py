@@ -1,13 +1,12 @@
 """Behaviour of components.trainer.model.build_model: each ModelConfig knob changes the network as documented."""
 import numpy as np
 import pytest
+import tf_keras as keras
 
-from schemas import features  # sets TF_USE_LEGACY_KERAS before TensorFlow is imported
 from components.trainer.model import build_model
 from components.trainer.tf_runtime import skip_autograph_for_tf_keras
+from schemas import features
 from schemas.config import PRESETS, from_dict
-
-import tf_keras as keras  # noqa: E402
 
 NUM_CLASSES = 3
 

@@ -7,34 +7,19 @@ Three runs share one output folder, as a user's successive runs would:
    the served model byte-for-byte as it was;
 3. a run whose data violates the schema stops before Transform and training.
 """
-import hashlib
 import os
 
 import pytest
 import tensorflow as tf
 
-from schemas import features
-from schemas.config import build_config
 from pipeline.local_runner import run_local
 from pipeline.summary import format_summary
-from tests.fixtures import COLOUR_CLASSES, encoded_colour_image, make_colour_folder
+from schemas import features
+from schemas.config import build_config
+from tests.fixtures import COLOUR_CLASSES, FAST, encoded_colour_image, make_colour_folder, tree_digest
 
 ALL_COMPONENTS = {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "DataGate",
                   "ImageDataValidator", "Transform", "Trainer", "ServedModelBaseline", "Evaluator", "Pusher"}
-FAST = ["data.image_size=20", "train.epochs=12", "train.batch_size=16", "train.early_stopping_patience=0",
-        "model.stage_filters=[16,32]", "model.stage_strides=[2,2]", "model.stem_filters=16",
-        "augment.rotation_degrees=0", "augment.zoom=0", "eval.min_accuracy=0.9"]
-
-
-def tree_digest(root: str) -> str:
-    digest = hashlib.sha256()
-    for directory, _, files in sorted(os.walk(root)):
-        for name in sorted(files):
-            path = os.path.join(directory, name)
-            digest.update(os.path.relpath(path, root).encode())
-            with open(path, "rb") as f:
-                digest.update(f.read())
-    return digest.hexdigest()
 
 
 def served_versions(output: str) -> list:

@@ -12,7 +12,6 @@ import sys
 import numpy as np
 import pytest
 
-from schemas import features
 from components.image_example_gen import (
     ImageFile,
     IngestionLimitError,
@@ -20,6 +19,8 @@ from components.image_example_gen import (
     inspect_image,
     scan_image_folder,
 )
+from schemas import features
+from tests.fixtures import ingest_limits, read_splits, run_example_gen, save_image
 from tests.messy_folder import (
     SKIPPED,
     animated_gif,
@@ -29,7 +30,6 @@ from tests.messy_folder import (
     make_messy_folder,
     png_chunks,
 )
-from tests.test_image_example_gen import _limits, _read_splits, _run_example_gen, _save
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -42,9 +42,9 @@ def messy(tmp_path_factory):
 @pytest.fixture(scope="module")
 def messy_run(messy, tmp_path_factory):
     """Ingest with limits that let everything through: this run is about what happens to each file."""
-    examples = _run_example_gen(messy, tmp_path_factory.mktemp("messy_out") / "examples",
-                                limits=_limits(max_bad_fraction=1.0, min_images_per_class=0))
-    rows = [e for split in _read_splits(examples).values() for e in split]
+    examples = run_example_gen(messy, tmp_path_factory.mktemp("messy_out") / "examples",
+                                limits=ingest_limits(max_bad_fraction=1.0, min_images_per_class=0))
+    rows = [e for split in read_splits(examples).values() for e in split]
     by_path = {e.features.feature[features.PATH_KEY].bytes_list.value[0]: e for e in rows}
     with open(os.path.join(examples.uri, features.QUARANTINE_FILE)) as f:
         report = json.load(f)
@@ -119,6 +119,7 @@ def test_a_non_utf8_file_name_keeps_its_bytes_in_the_example_and_is_printable_in
 def test_every_ingested_image_decodes_through_the_transform_preprocessing(messy_run):
     """16-bit, CMYK, RGBA, palette, grayscale, GIF, BMP: all [S, S, 3] in [0, 1] through the real code."""
     import tensorflow as tf
+
     from components.transform.preprocessing import decode_and_resize, preprocess_images
 
     _, by_path, _, _ = messy_run
@@ -164,7 +165,7 @@ class DecoderSpy:
 def test_a_decompression_bomb_is_refused_from_its_header_without_calling_the_decoder(tmp_path, side):
     (tmp_path / "cat").mkdir()
     (tmp_path / "cat" / "bomb.png").write_bytes(bomb_png(side))
-    _save(tmp_path / "cat" / "fine.png")
+    save_image(tmp_path / "cat" / "fine.png")
     spy = DecoderSpy()
     bomb = inspect_image(str(tmp_path), ImageFile("cat/bomb.png", 0, "cat"), 50_000_000, 50, decode=spy)
     assert bomb.record is None and f"{side * side} pixels" in bomb.quarantined.reason
@@ -211,9 +212,9 @@ def one_bad_in_ten(tmp_path):
     """cat: 5 good; dog: 4 good + 1 text file named .jpg -> 10% quarantined, dog has 4 usable."""
     root = tmp_path / "data"
     for i in range(5):
-        _save(root / "cat" / f"c{i}.png", color=(i, 0, 0))
+        save_image(root / "cat" / f"c{i}.png", color=(i, 0, 0))
     for i in range(4):
-        _save(root / "dog" / f"d{i}.png", color=(0, i, 0))
+        save_image(root / "dog" / f"d{i}.png", color=(0, i, 0))
     (root / "dog" / "broken.jpg").write_text("this is text, not a JPEG")
     return root
 
@@ -221,7 +222,7 @@ def one_bad_in_ten(tmp_path):
 def test_too_many_bad_files_stop_ingestion_naming_the_limit_and_the_report(one_bad_in_ten, tmp_path):
     out = tmp_path / "out" / "examples"
     with pytest.raises(IngestionLimitError) as error:
-        _run_example_gen(one_bad_in_ten, out, limits=_limits(max_bad_fraction=0.05))
+        run_example_gen(one_bad_in_ten, out, limits=ingest_limits(max_bad_fraction=0.05))
     message = str(error.value)
     assert "1 of 10 image files (10.0%) were quarantined, above data.max_bad_fraction=0.05" in message
     assert "dog/broken.jpg" in message and "not JPEG, PNG, GIF or BMP" in message
@@ -233,7 +234,7 @@ def test_too_many_bad_files_stop_ingestion_naming_the_limit_and_the_report(one_b
 
 def test_a_class_left_with_too_few_usable_images_stops_ingestion(one_bad_in_ten, tmp_path):
     with pytest.raises(IngestionLimitError) as error:
-        _run_example_gen(one_bad_in_ten, tmp_path / "out", limits=_limits(min_images_per_class=5))
+        run_example_gen(one_bad_in_ten, tmp_path / "out", limits=ingest_limits(min_images_per_class=5))
     message = str(error.value)
     assert "fewer than data.min_images_per_class=5 usable images: dog (4)" in message
     assert features.QUARANTINE_FILE in message
@@ -242,7 +243,7 @@ def test_a_class_left_with_too_few_usable_images_stops_ingestion(one_bad_in_ten,
 def test_an_empty_class_folder_stops_ingestion_before_any_file_is_read(one_bad_in_ten, tmp_path):
     (one_bad_in_ten / "bird").mkdir()
     with pytest.raises(IngestionLimitError, match=r"data.min_images_per_class=1 image files: bird \(0\)"):
-        _run_example_gen(one_bad_in_ten, tmp_path / "out", limits=_limits(max_bad_fraction=0.5))
+        run_example_gen(one_bad_in_ten, tmp_path / "out", limits=ingest_limits(max_bad_fraction=0.5))
     assert not (tmp_path / "out").exists()
 
 
@@ -250,7 +251,7 @@ def test_limits_travel_to_the_executor_in_custom_config():
     from components.image_example_gen import create_image_example_gen
     from components.image_example_gen.executor import limits_from_exec_properties
 
-    limits = _limits(max_bad_fraction=0.25, max_image_pixels=1234, max_file_mb=2.5)
+    limits = ingest_limits(max_bad_fraction=0.25, max_image_pixels=1234, max_file_mb=2.5)
     component = create_image_example_gen("/data", 20, limits)
     assert limits_from_exec_properties(dict(component.exec_properties)) == limits
     default = limits_from_exec_properties(dict(create_image_example_gen("/data", 20).exec_properties))
@@ -289,6 +290,7 @@ def test_scan_survives_the_messy_tree(messy):
 def test_the_driver_fingerprint_of_the_messy_folder_does_not_crash(messy):
     """TFX's FileBasedDriver stats whatever INPUT_PATTERN matches; broken links inside classes stay unseen."""
     from tfx.utils import io_utils
+
     from components.image_example_gen.component import INPUT_PATTERN
 
     fingerprint = io_utils.generate_fingerprint("images", os.path.join(messy, INPUT_PATTERN))
@@ -299,7 +301,7 @@ def test_a_root_entry_the_driver_cannot_stat_is_a_folder_level_error(tmp_path):
     from components.image_example_gen import ImageFolderError
 
     for rel in ("cat/a.png", "dog/b.png"):
-        _save(tmp_path / "data" / rel)
+        save_image(tmp_path / "data" / rel)
     os.symlink("nowhere", tmp_path / "data" / "stale_link")
     with pytest.raises(ImageFolderError, match="broken symbolic link at the data root: .*stale_link"):
         scan_image_folder(str(tmp_path / "data"))

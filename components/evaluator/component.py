@@ -5,8 +5,8 @@ import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
 
-from schemas import features
 from components.evaluator import executor
+from schemas import features
 
 ACCURACY_METRIC = "SparseCategoricalAccuracy"
 ACCURACY_KEY = "sparse_categorical_accuracy"  # the name TFMA reports it under

@@ -6,8 +6,8 @@ from typing import Dict, Optional
 
 import tensorflow_model_analysis as tfma
 
-from schemas import features
 from components.evaluator.component import ACCURACY_KEY, BASELINE, CANDIDATE
+from schemas import features
 
 
 @dataclasses.dataclass

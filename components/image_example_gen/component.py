@@ -10,9 +10,9 @@ from tfx import v1 as tfx
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base.executor_spec import BeamExecutorSpec
 
-from schemas import features
 from components.image_example_gen.executor import Executor
 from components.image_example_gen.limits import IngestLimits
+from schemas import features
 
 COMPONENT_ID = "ImageExampleGen"
 HASH_BUCKETS = 100

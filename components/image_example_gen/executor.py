@@ -19,7 +19,6 @@ from tfx.proto import example_gen_pb2
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
-from schemas import features
 from components.image_example_gen.folder import FolderScan, ImageFile, scan_image_folder, to_tf_example
 from components.image_example_gen.limits import (
     IngestLimits,
@@ -28,6 +27,7 @@ from components.image_example_gen.limits import (
     ingested_counts,
 )
 from components.image_example_gen.quarantine import Quarantined, inspect_image
+from schemas import features
 
 LABEL_NAMES_PROPERTY = "label_names"    # JSON text of the class list, index == label
 NUM_EXAMPLES_PROPERTY = "num_examples"

@@ -277,6 +277,7 @@ def probe_image(data: bytes, max_pixels: int = 0) -> Tuple[str, int, int]:
     `max_pixels` > 0 an image declaring more pixels is refused before anything decodes it.
     """
     import warnings
+
     from PIL import Image, UnidentifiedImageError  # Pillow is only needed once files are read
 
     if not data:

@@ -111,7 +111,7 @@ def check_class_set(observed: Iterable[str], expected: Optional[Iterable[str]], 
             f"class(es) {', '.join(sorted(observed - expected))} are not in the expected classes "
             f"({', '.join(sorted(expected))}) from {source}; remove the folder(s), or if the new class "
             "is intended, add it to the schema's label_name domain (or, without a curated schema, "
-            "delete the reference, see README 'Image-aware validation')")))
+            "delete the reference, see docs/data-validation.md, 'Image-aware validation')")))
     if expected - observed:
         findings.append(Finding("vanished_class", BLOCKING, (
             f"expected class(es) {', '.join(sorted(expected - observed))} from {source} have no images; "

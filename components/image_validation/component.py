@@ -13,27 +13,23 @@ and nothing is pushed; a passing run becomes the next run's reference.
 """
 import dataclasses
 import json
-from typing import List, Optional, Tuple
 
 import apache_beam as beam
-import tensorflow as tf
 import tensorflow_data_validation as tfdv
 from tfx import v1 as tfx
 from tfx.types import artifact_utils
 
-from schemas import features
 from components.data_gate import DataValidationError
 from components.image_validation import reference as ref
-from components.image_validation.facts import ImageFacts, image_facts
-from components.image_validation.report import summary_lines, write_report
+from components.image_validation.extract import extract_facts, read_facts
+from components.image_validation.report import blocking_message, write_report
 from components.image_validation.validate import validate_images
+from schemas import features
 from schemas.config import Config
 
-FACTS_PREFIX = "facts"
 STATUS_PROPERTY = "status"          # "passed" | "blocked"
 WARNINGS_PROPERTY = "warnings"      # number of warnings
 TRAIN_SPLIT = "train"
-SCHEMA_FILE = "schema.pbtxt"        # what SchemaGen and ImportSchemaGen write in their artifact
 
 
 class ImageValidation(tfx.dsl.Artifact):
@@ -43,52 +39,6 @@ class ImageValidation(tfx.dsl.Artifact):
 
 class ImageValidationError(DataValidationError):
     """The images fail a blocking check; the message lists each and what to do."""
-
-
-def _facts_json(record: bytes, split: str) -> str:
-    return json.dumps(image_facts(record, split).to_dict())
-
-
-def extract_facts(pipeline: beam.Pipeline, examples_uri: str, splits: List[str], output_uri: str) -> None:
-    """Beam: every split's tf.Examples -> one JSON line of ImageFacts per image."""
-    with pipeline as p:
-        per_split = [
-            p | f"Read[{split}]" >> beam.io.ReadFromTFRecord(
-                f"{examples_uri}/Split-{split}/*", coder=beam.coders.BytesCoder())
-              | f"Facts[{split}]" >> beam.Map(_facts_json, split)
-            for split in splits]
-        _ = (per_split | "Flatten" >> beam.Flatten()
-             | "Write" >> beam.io.WriteToText(f"{output_uri}/{FACTS_PREFIX}", file_name_suffix=".jsonl"))
-
-
-def read_facts(output_uri: str) -> List[ImageFacts]:
-    facts = []
-    for path in sorted(tf.io.gfile.glob(f"{output_uri}/{FACTS_PREFIX}-*.jsonl")):
-        with tf.io.gfile.GFile(path) as f:
-            facts.extend(ImageFacts(**json.loads(line)) for line in f if line.strip())
-    return facts
-
-
-def expected_classes(schema, reference: Optional[dict], reference_dir: str) -> Tuple[Optional[List[str]], str]:
-    """The class list to hold the data to: the curated schema's label_name domain, else the reference run's."""
-    if schema is not None:
-        proto = tfdv.load_schema_text(f"{schema.uri}/{SCHEMA_FILE}")
-        try:
-            classes = list(tfdv.get_domain(proto, features.LABEL_NAME_KEY).value)
-        except ValueError:  # no label_name feature or no string domain for it: nothing curated to hold to
-            classes = []
-        if classes:
-            return classes, f"the curated schema ({features.LABEL_NAME_KEY} domain)"
-    if reference is not None:
-        return reference["classes"], f"the previous validated run ({reference_dir})"
-    return None, ""
-
-
-def blocking_message(report: dict, kept_at: str) -> str:
-    return ("image validation failed, the run stops before training; nothing is pushed.\n"
-            + "\n".join(summary_lines(report))
-            + f"\nFull report: {kept_at}/{ref.REPORT_FILE}. Thresholds are the validation.* config keys "
-              "(README, 'Image-aware validation').")
 
 
 @tfx.dsl.components.component(use_beam=True)
@@ -110,7 +60,7 @@ def ImageDataValidator(
     splits = artifact_utils.decode_split_names(examples.split_names)
     extract_facts(beam_pipeline, examples.uri, splits, report.uri)
     previous = ref.read_reference(reference_dir)
-    expected, source = expected_classes(schema, previous, reference_dir)
+    expected, source = ref.expected_classes(schema, previous, reference_dir)
     current_stats_path = f"{statistics.uri}/Split-{TRAIN_SPLIT}/FeatureStats.pb"
     previous_stats_path = ref.reference_statistics_path(reference_dir) if previous else None
     result = validate_images(

@@ -11,8 +11,8 @@ from typing import Dict, List, Tuple
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 
-from schemas import features
 from components.image_validation.checks import BLOCKING, Finding
+from schemas import features
 
 _DRIFT_REASONS = {
     anomalies_pb2.AnomalyInfo.COMPARATOR_L_INFTY_HIGH,

@@ -14,6 +14,7 @@ import collections
 from dataclasses import dataclass
 from typing import Dict, List, Sequence, Tuple
 
+from components.image_validation.checks import BLOCKING, WARNING, Finding
 from components.image_validation.facts import DHASH_BITS, ImageFacts
 
 
@@ -68,10 +69,8 @@ def find_leaks(facts: Sequence[ImageFacts], max_distance: int, train_split: str 
     return exact_leaks(train, eval_) + near_leaks(train, eval_, max_distance)
 
 
-def check_leakage(leaks: Sequence[Leak], max_distance: int, is_error: bool) -> list:
+def check_leakage(leaks: Sequence[Leak], max_distance: int, is_error: bool) -> List[Finding]:
     """One finding for all leaks: a warning, or blocking with validation.leakage_is_error."""
-    from components.image_validation.checks import BLOCKING, WARNING, Finding
-
     if not leaks:
         return []
     exact = sum(leak.kind == "exact" for leak in leaks)

@@ -9,14 +9,21 @@ a plain `tf.io.gfile` path, so it works the same locally and on `gs://`.
 
 A run that is stopped by a blocking anomaly does not replace the reference:
 drift is always measured against data that was accepted.
+
+The classes a run is held to come from here too: the curated schema's
+`label_name` domain when there is one, else the reference run's classes.
 """
 import json
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import tensorflow as tf
+import tensorflow_data_validation as tfdv
 
-REPORT_FILE = "image_validation.json"
+from components.image_validation.report import REPORT_FILE
+from schemas import features
+
+SCHEMA_FILE = "schema.pbtxt"  # what SchemaGen and ImportSchemaGen write in their artifact
 STATS_FILE = "train_FeatureStats.pb"
 COMPONENT_ID = "ImageDataValidator"
 
@@ -42,7 +49,7 @@ def check_reachable(reference_dir: str) -> None:
         raise ReferenceDirError(
             f"validation reference directory {reference_dir}: tf.io.gfile cannot open "
             f"{reference_dir.split('://')[0]}:// here; set validation.reference_dir to a gs:// path or a "
-            "path on a volume mounted into the pods (README, 'Image-aware validation')") from None
+            "path on a volume mounted into the pods (docs/data-validation.md, 'Image-aware validation')") from None
 
 
 def read_reference(reference_dir: str) -> Optional[Dict[str, Any]]:
@@ -69,3 +76,18 @@ def write_reference(reference_dir: str, report_path: str, train_stats_path: Opti
     elif tf.io.gfile.exists(stats_target):
         tf.io.gfile.remove(stats_target)
     tf.io.gfile.copy(report_path, f"{reference_dir}/{os.path.basename(report_path)}", overwrite=True)
+
+
+def expected_classes(schema, reference: Optional[dict], reference_dir: str) -> Tuple[Optional[List[str]], str]:
+    """The class list to hold the data to: the curated schema's label_name domain, else the reference run's."""
+    if schema is not None:
+        proto = tfdv.load_schema_text(f"{schema.uri}/{SCHEMA_FILE}")
+        try:
+            classes = list(tfdv.get_domain(proto, features.LABEL_NAME_KEY).value)
+        except ValueError:  # no label_name feature or no string domain for it: nothing curated to hold to
+            classes = []
+        if classes:
+            return classes, f"the curated schema ({features.LABEL_NAME_KEY} domain)"
+    if reference is not None:
+        return reference["classes"], f"the previous validated run ({reference_dir})"
+    return None, ""

@@ -9,8 +9,8 @@ from typing import Any, Dict, List
 import tensorflow as tf
 
 from components.image_validation.checks import BLOCKING, WARNING, Finding
-from components.image_validation.reference import REPORT_FILE
 
+REPORT_FILE = "image_validation.json"
 SUMMARY_FILE = "summary.txt"
 
 
@@ -34,6 +34,14 @@ def summary_lines(report: Dict[str, Any]) -> List[str]:
     for finding in report["warnings"]:
         lines.append(f"  warning [{finding['check']}] {finding['message']}")
     return lines
+
+
+def blocking_message(report: Dict[str, Any], kept_at: str) -> str:
+    """The error a blocked run stops with: the summary, and where the full report is kept."""
+    return ("image validation failed, the run stops before training; nothing is pushed.\n"
+            + "\n".join(summary_lines(report))
+            + f"\nFull report: {kept_at}/{REPORT_FILE}. Thresholds are the validation.* config keys "
+              "(docs/data-validation.md, 'Image-aware validation').")
 
 
 def write_report(uri: str, report: Dict[str, Any]) -> str:

@@ -30,7 +30,6 @@ from tf_keras import layers
 from schemas import features
 from schemas.config import ModelConfig
 
-
 # Keras' default BN momentum (0.99) suits long runs on big data. Our runs are a few hundred steps:
 # at 0.99 the moving statistics used at inference still carry their initial values after 5 epochs,
 # so eval accuracy lags far behind train accuracy and early stopping keeps a bad epoch (sklearn

@@ -18,12 +18,12 @@ from absl import logging
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from schemas import features
+from components.trainer.augment import augment_image
 from components.trainer.distribution import export_dir, make_strategy
 from components.trainer.model import build_model
-from components.trainer.augment import augment_image
 from components.trainer.serving import make_serving_signatures
 from components.trainer.tf_runtime import skip_autograph_for_tf_keras
+from schemas import features
 from schemas.config import Config, from_dict
 
 _DECODE_BATCH = 64  # raw examples decoded per Transform call

@@ -11,10 +11,37 @@ import sys
 import tempfile
 from typing import Callable, List
 
+from pipeline.cli_help import add_command
 from pipeline.exit_codes import EXIT_OK, EXIT_USAGE
 from pipeline.kubeflow.spec import TARGETS, default_package_name
 
 BEAM_ARG = "--beam-arg"
+IMAGE = "gcr.io/my-proj/imgpipe:0.1.0"
+COMPILE_EXAMPLES = (
+    f"imgpipe compile --image {IMAGE} --pipeline-root gs://my-bucket/imgpipe --data gs://my-bucket/images",
+    f"imgpipe compile --image {IMAGE} --pipeline-root minio://mlpipeline/imgpipe "
+    "--serving-dir gs://my-bucket/serving --config configs/example.yaml",
+    f"imgpipe compile --target vertex --image {IMAGE} --pipeline-root gs://my-bucket/imgpipe --output imgpipe.json")
+SUBMIT_EXAMPLES = (
+    "imgpipe submit --host http://localhost:8080 --package imgpipe.yaml "
+    "--param data_root=gs://my-bucket/images/2026-11-26 --param train_steps=500",
+    f"imgpipe submit --host http://localhost:8080 --image {IMAGE} --pipeline-root gs://my-bucket/imgpipe "
+    "--param data_root=gs://my-bucket/images   # compiles first",
+    "imgpipe submit --target vertex --package imgpipe.json --project my-proj --region europe-west4 "
+    "--param data_root=gs://my-bucket/images")
+SCHEDULE_EXAMPLES = (
+    "imgpipe schedule --host http://localhost:8080 --package imgpipe.yaml --cron \"0 0 3 * * *\" "
+    "--job-name imgpipe-nightly   # KFP: 6 fields, seconds first",
+    "imgpipe schedule --target vertex --package imgpipe.json --project my-proj --region europe-west4 "
+    "--cron \"0 3 * * *\" --param data_root=gs://my-bucket/images/latest",
+    "imgpipe schedule --host https://kubeflow.example.com/pipeline --namespace team-vision "
+    "--token-file ~/.kfp-token --package imgpipe.yaml --cron \"0 0 3 * * *\" --job-name nightly --replace")
+SCHEDULES_EXAMPLES = (
+    "imgpipe schedules list --host http://localhost:8080",
+    "imgpipe schedules pause nightly --host https://kubeflow.example.com/pipeline --namespace team-vision "
+    "--cookie-file ~/.kfp-cookie",
+    "imgpipe schedules resume nightly --host http://localhost:8080",
+    "imgpipe schedules delete 0f7c2a4e-1b2d-4c3e-9f00-123456789abc --host http://localhost:8080")
 
 
 def join_beam_args(argv: List[str]) -> List[str]:
@@ -39,16 +66,17 @@ def add_beam_arg(parser: argparse.ArgumentParser) -> None:
 
 def add_commands(commands, add_config_args: Callable[[argparse.ArgumentParser], None]) -> None:
     """Register compile, submit and schedule on the `imgpipe` sub-command parser."""
-    comp = commands.add_parser("compile", help="compile the pipeline for Kubeflow Pipelines v2 (.yaml) "
-                               "or Vertex AI (.json)")
+    comp = add_command(commands, "compile", "compile the pipeline for Kubeflow Pipelines v2 (.yaml) "
+                       "or Vertex AI (.json)", COMPILE_EXAMPLES)
     _add_compile_args(comp, add_config_args, required=True)
     comp.add_argument("--output", default="", help="output file (default: imgpipe.yaml for kfp, "
                       "imgpipe.json for vertex)")
     comp.set_defaults(func=cmd_compile)
-    for name, helptext in (("submit", "create one run on Kubeflow Pipelines or Vertex AI"),
-                           ("schedule", "create a recurring run (cron) on Kubeflow Pipelines or Vertex AI")):
-        sub = commands.add_parser(name, help=helptext, description=helptext + ". Give a compiled "
-                                  "--package, or the compile options to compile one on the fly.")
+    for name, helptext, examples in (
+            ("submit", "create one run on Kubeflow Pipelines or Vertex AI", SUBMIT_EXAMPLES),
+            ("schedule", "create a recurring run (cron) on Kubeflow Pipelines or Vertex AI", SCHEDULE_EXAMPLES)):
+        sub = add_command(commands, name, helptext, examples, description=helptext + ". Give a compiled "
+                          "--package, or the compile options to compile one on the fly.")
         add_kfp_connection_args(sub, "(kfp target)")
         sub.add_argument("--experiment", default="imgpipe", help="KFP experiment (created if missing)")
         sub.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -87,8 +115,8 @@ def add_kfp_connection_args(parser: argparse.ArgumentParser, note: str = "") -> 
 
 def _add_schedules_command(commands) -> None:
     """`imgpipe schedules list|pause|resume|delete` (pipeline/kubeflow/schedules.py)."""
-    parser = commands.add_parser("schedules", help="list, pause, resume or delete KFP schedules "
-                                 "(recurring runs)")
+    parser = add_command(commands, "schedules", "list, pause, resume or delete KFP schedules (recurring runs)",
+                         SCHEDULES_EXAMPLES)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     for action, helptext in (("list", "list the schedules: name, id, cron, state, created, pipeline version"),
                              ("pause", "pause a schedule (no new runs until resumed)"),
@@ -106,11 +134,12 @@ def _add_compile_args(parser, add_config_args, required: bool) -> None:
     parser.add_argument("--image", required=required, default="",
                         help="container image every step runs in (built from the Dockerfile)")
     parser.add_argument("--pipeline-root", required=required, default="",
-                        help="where artifacts go, e.g. gs://bucket/imgpipe or minio://mlpipeline/imgpipe")
+                        help="where artifacts go, e.g. gs://bucket/imgpipe, or minio://mlpipeline/imgpipe "
+                        "with --serving-dir gs://bucket/serving (or a mounted path)")
     parser.add_argument("--data", default="", help="default of the data_root runtime parameter "
                         "(default: none, every run must pass --param data_root=...)")
-    parser.add_argument("--serving-dir", default="", help="where models are pushed "
-                        "(default: <pipeline-root>/serving)")
+    parser.add_argument("--serving-dir", default="", help="where models are pushed: gs://... or a path "
+                        "mounted into the pods, never minio:// or s3:// (default: <pipeline-root>/serving)")
     parser.add_argument("--source-dir-in-image", default="", help="where the Dockerfile puts this "
                         "repository in the image (default: /opt/imgpipe)")
     add_config_args(parser)
@@ -132,8 +161,8 @@ def _fail(e: Exception, code: int) -> int:
 
 
 def _compile(args, output: str) -> str:
-    from schemas.config import build_config
     from pipeline.kubeflow.compiler import IMAGE_SOURCE_DIR, compile_pipeline
+    from schemas.config import build_config
 
     cfg = build_config(args.config, args.overrides)
     cfg.run.beam_args = list(cfg.run.beam_args) + list(args.beam_args)

@@ -23,8 +23,13 @@ from typing import Dict, List
 
 from pipeline.beam_args import with_setup_file
 from pipeline.kubeflow.mirrors import UNREADABLE_SCHEMES
-from pipeline.kubeflow.spec import (DATA_ROOT_PARAM, ENTRYPOINT_COMMAND, TRAIN_ARGS_PARAM,
-                                    package_format_problem, train_args_json)
+from pipeline.kubeflow.spec import (
+    DATA_ROOT_PARAM,
+    ENTRYPOINT_COMMAND,
+    TRAIN_ARGS_PARAM,
+    package_format_problem,
+    train_args_json,
+)
 from schemas.config import Config, from_dict
 
 IMAGE_SOURCE_DIR = "/opt/imgpipe"  # the Dockerfile's WORKDIR: this repository inside the image
@@ -47,20 +52,12 @@ def compile_pipeline(cfg: Config, target: str, image: str, pipeline_root: str, o
     `image_source_dir` is where this repository lives in the image; pass the local
     repository path to execute the compiled spec outside a container.
     """
-    from tfx import v1 as tfx
+    serving_dir = check_compile_options(target, image, pipeline_root, output_path, data_root, serving_dir)
+    cfg = _config_for_image(cfg, image_source_dir)
+    from tfx import v1 as tfx  # ~10 s: only once every option is known to be usable
 
     from pipeline.pipeline import create_pipeline
 
-    output_path = check_output_path(target, output_path)
-    if not image:
-        raise CompileError("--image is required: the container image every step runs in "
-                           "(build it from the Dockerfile, see README 'Kubeflow Pipelines and Vertex AI')")
-    if not pipeline_root:
-        raise CompileError("--pipeline-root is required, "
-                           "e.g. gs://bucket/imgpipe or minio://mlpipeline/imgpipe")
-    cfg = _config_for_image(cfg, image_source_dir)
-    serving_dir = serving_dir or pipeline_root.rstrip("/") + "/serving"
-    _check_readable_in_container(("--serving-dir", serving_dir), ("--data", data_root))
     pipeline = create_pipeline(
         cfg,
         data_root=tfx.dsl.experimental.RuntimeParameter(
@@ -80,12 +77,28 @@ def compile_pipeline(cfg: Config, target: str, image: str, pipeline_root: str, o
     return output_path
 
 
-def check_output_path(target: str, output_path: str) -> str:
-    """The file name decides the format: KFP takes YAML, Vertex a PipelineJob JSON."""
-    problem = package_format_problem(target, output_path)
+def check_compile_options(target: str, image: str, pipeline_root: str, output_path: str,
+                          data_root: str = "", serving_dir: str = "") -> str:
+    """Refuse unusable options before TFX is imported (seconds before a compile would fail).
+
+    Returns the serving dir: the one given, else `<pipeline_root>/serving`."""
+    problem = package_format_problem(target, output_path)  # KFP takes YAML, Vertex a PipelineJob JSON
     if problem:
         raise CompileError(f"output file {problem}")
-    return output_path
+    if not image:
+        raise CompileError("--image is required: the container image every step runs in "
+                           "(build it from the Dockerfile, see docs/kubeflow.md, 'Build and push the image')")
+    if not pipeline_root:
+        raise CompileError("--pipeline-root is required, e.g. gs://bucket/imgpipe, or "
+                           "minio://mlpipeline/imgpipe with --serving-dir gs://bucket/serving")
+    if not serving_dir and pipeline_root.startswith(UNREADABLE_SCHEMES):
+        raise CompileError(
+            f"--pipeline-root {pipeline_root}: models are pushed to <pipeline-root>/serving by default, "
+            f"which the containers cannot open (tf.io.gfile has no {pipeline_root.split('://')[0]}:// and "
+            "the KFP launcher mirrors artifacts only); pass --serving-dir gs://bucket/serving or a path on "
+            "a volume mounted into the pods")
+    _check_readable_in_container(("--serving-dir", serving_dir), ("--data", data_root))
+    return serving_dir or pipeline_root.rstrip("/") + "/serving"
 
 
 def image_beam_args(beam_args: List[str], image_source_dir: str) -> List[str]:
@@ -120,8 +133,7 @@ def _check_readable_in_container(*options) -> None:
             raise CompileError(
                 f"{option} {value}: tf.io.gfile in the containers cannot open {value.split('://')[0]}:// "
                 "(only pipeline artifacts are mirrored by the KFP launcher); use gs://... or a path on "
-                "a volume mounted into the pods" + (" (the default is <pipeline-root>/serving)"
-                                                   if option == "--serving-dir" else ""))
+                "a volume mounted into the pods")
 
 
 def _config_for_image(cfg: Config, image_source_dir: str) -> Config:

@@ -24,14 +24,12 @@ import os
 from typing import Optional
 
 import yaml
-
-from absl import app
-from absl import logging
+from absl import app, logging
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
+from tfx import v1 as tfx
 from tfx.orchestration.kubeflow.v2 import compiler_utils
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor as stock
-from tfx import v1 as tfx
 from tfx.utils import import_utils
 
 from pipeline.kubeflow.mirrors import mirror_root, to_local, to_remote

@@ -9,7 +9,7 @@ open-source KFP v2 backend instead of Vertex AI: `minio://` artifact URIs whose
 bytes live in a local mirror under the work dir, upstream artifacts with an empty
 type schema, and no driver hook (FileBasedExampleGen's span/version/fingerprint).
 What it does not exercise: the image, Kubernetes, the object-store sync, caching,
-and the KFP driver/launcher binaries themselves (see the README).
+and the KFP driver/launcher binaries themselves (docs/kubeflow.md, 'What was not exercised').
 """
 from __future__ import annotations
 
@@ -29,8 +29,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2 as pb
 
 from pipeline.kubeflow.mirrors import MIRROR_ROOT_ENV, REMOTE_SCHEMES, mirror_path
 from pipeline.kubeflow.spec import ENTRYPOINT_COMMAND
-from pipeline.kubeflow.spec_check import (OSS_SCHEMA, CompiledSpec, SpecError, structure_problems,
-                                         topological_order)
+from pipeline.kubeflow.spec_check import OSS_SCHEMA, CompiledSpec, SpecError, structure_problems, topological_order
 
 ENTRYPOINTS = {
     "ours": list(ENTRYPOINT_COMMAND),

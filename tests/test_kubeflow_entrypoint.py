@@ -5,7 +5,6 @@ builds (untyped upstream artifacts at `minio://` URIs whose bytes sit in the
 launcher's local mirror); the executor is the pipeline's real DataGate.
 """
 import json
-import os
 
 import pytest
 from google.protobuf import json_format
@@ -17,8 +16,9 @@ from tfx.orchestration.kubeflow.v2 import compiler_utils
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
 from tfx.types import standard_artifacts
 
-from pipeline.kubeflow import entrypoint as kfp_entrypoint, mirrors as kfp_mirrors
 from components.data_gate import ANOMALIES_FILE, DataValidationError
+from pipeline.kubeflow import entrypoint as kfp_entrypoint
+from pipeline.kubeflow import mirrors as kfp_mirrors
 
 ANOMALIES_URI = "minio://mlpipeline/v2/artifacts/imgpipe/run-1/ExampleValidator/anomalies"
 

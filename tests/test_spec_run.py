@@ -1,0 +1,125 @@
+"""run-spec on the real compiled spec: will it run on Kubeflow?
+
+The spec compiled once per session (tests/conftest.py: tiny colour images, 20x20, a small CNN) is
+run twice by `run-spec`, each task a subprocess running its own container
+command: as Vertex AI's launcher would run it, then as open-source KFP v2 would
+(`minio://` URIs mirrored locally, untyped upstream artifacts, no driver hook).
+Both runs must end with a blessed, pushed model. The stock TFX entrypoint fails
+the open-source imitation in both of the ways our entrypoint repairs.
+"""
+import json
+import os
+
+import pytest
+from kfp.pipeline_spec import pipeline_spec_pb2 as pb
+
+from pipeline.cli import main
+from pipeline.kubeflow import spec_check, spec_run
+
+
+def run(compiled_spec, **options):
+    spec = spec_check.load_spec(compiled_spec["kfp"])
+    return spec_run.run_spec(spec, spec_run.RunOptions(workdir=compiled_spec["work"], **options))
+
+
+@pytest.fixture(scope="module")
+def vertex_like_run(compiled_spec):
+    return run(compiled_spec)
+
+
+@pytest.fixture(scope="module")
+def oss_run(compiled_spec, vertex_like_run):
+    return run(compiled_spec, oss=True)
+
+
+def pushed_model(result):
+    """The Pusher's PushedModel as the launcher recorded it: (pushed?, destination)."""
+    (artifact,) = result.outputs["Pusher"]["pushed_model"]
+    metadata = dict(artifact.metadata)
+    return metadata.get("pushed") == 1, metadata.get("pushed_destination", "")
+
+
+def test_run_spec_as_vertex_runs_every_task_and_pushes_a_blessed_model(vertex_like_run, compiled_spec):
+    assert vertex_like_run.failed is None
+    spec = spec_check.load_spec(compiled_spec["kfp"])
+    assert [t.name for t in vertex_like_run.tasks] == spec_check.topological_order(spec.spec.root.dag.tasks)
+    (blessing,) = vertex_like_run.outputs["Evaluator"]["blessing"]
+    assert dict(blessing.metadata)["blessed"] == 1
+    pushed, destination = pushed_model(vertex_like_run)
+    assert pushed and destination.startswith(os.path.join(compiled_spec["serving"], "image_classifier"))
+    assert os.path.isfile(os.path.join(destination, "saved_model.pb"))
+    with open(os.path.join(vertex_like_run.run_dir, "tasks", "ImageExampleGen", "driver_output.json")) as f:
+        driver_output = json.load(f)["parameterValues"]  # the driver hook ran, and told the executor:
+    assert driver_output["span"] == 0 and driver_output["input_fingerprint"].startswith("split:images,")
+
+
+def test_run_spec_as_open_source_kfp_runs_our_entrypoint_to_a_pushed_model(oss_run, compiled_spec):
+    assert oss_run.failed is None
+    (examples,) = oss_run.outputs["ImageExampleGen"]["examples"]
+    assert examples.uri.startswith("minio://mlpipeline/v2/artifacts/")  # mapped back for the launcher
+    assert not os.path.exists(os.path.join(oss_run.run_dir, "tasks", "ImageExampleGen", "driver_output.json"))
+    mirror = os.path.join(compiled_spec["work"], "minio", examples.uri[len("minio://"):])
+    assert os.path.isdir(os.path.join(mirror, "Split-train"))
+    (baseline,) = oss_run.outputs["ServedModelBaseline"]["baseline"]
+    assert dict(baseline.metadata)["baseline_found"] == 1  # the first run's model was served
+    pushed, destination = pushed_model(oss_run)
+    assert pushed and os.path.isfile(os.path.join(destination, "saved_model.pb"))
+    versions = os.listdir(os.path.join(compiled_spec["serving"], "image_classifier"))
+    assert len(versions) == 2 and all(os.path.isfile(os.path.join(
+        compiled_spec["serving"], "image_classifier", v, "saved_model.pb")) for v in versions)
+
+
+def test_the_stock_tfx_entrypoint_cannot_write_minio_uris(compiled_spec, oss_run, capsys):
+    code = main(["run-spec", compiled_spec["kfp"], "--workdir", compiled_spec["work"], "--oss",
+                 "--entrypoint", "stock"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "ImageExampleGen: FAILED (exit 1)" in out and out.strip().endswith("Failed at task ImageExampleGen")
+    assert "Unable to get filesystem from specified path" in out and "Path specified: minio://" in out
+
+
+def test_the_stock_tfx_entrypoint_cannot_read_untyped_upstream_artifacts(compiled_spec, oss_run):
+    """Rerun the first task that consumes an upstream artifact, on the open-source run's outputs."""
+    result = run(compiled_spec, oss=True, entrypoint="stock", only=["StatisticsGen"],
+                 run_id=os.path.basename(oss_run.run_dir))
+    assert [t.name for t in result.tasks] == ["StatisticsGen"]
+    assert result.failed.name == "StatisticsGen"
+    assert "_retrieve_class_path" in result.failed.stderr_tail
+    assert "UnboundLocalError: local variable 'title' referenced before assignment" in result.failed.stderr_tail
+
+
+def test_run_spec_refuses_unknown_parameters_before_running_anything(compiled_spec, capsys):
+    assert main(["run-spec", compiled_spec["kfp"], "--workdir", compiled_spec["work"], "--param", "data_rot=/x"]) == 2
+    err = capsys.readouterr().err
+    assert "--param data_rot: not a parameter of this pipeline; it has: data_root, train_args" in err
+
+
+def test_executor_inputs_are_what_a_launcher_builds(oss_run):
+    """Recorded per task: typed parameters, untyped minio:// upstream artifacts, typed outputs."""
+    with open(os.path.join(oss_run.run_dir, "tasks", "Trainer", "executor_input.json")) as f:
+        executor_input = json.load(f)
+    inputs, outputs = executor_input["inputs"], executor_input["outputs"]
+    assert json.loads(inputs["parameterValues"]["train_args"]) == {"num_steps": 0, "splits": ["train"]}
+    examples = inputs["artifacts"]["examples"]["artifacts"][0]
+    assert examples["uri"].startswith("minio://") and "type" not in examples
+    assert outputs["artifacts"]["model"]["artifacts"][0]["type"]["instanceSchema"].startswith("title: tfx.Model")
+    assert outputs["outputFile"] == os.path.join(oss_run.run_dir, "tasks", "Trainer", "executor_output.json")
+    assert json.loads(examples["metadata"]["split_names"]) == ["train", "eval"]
+
+
+def test_placeholders_are_filled_as_the_launcher_fills_them(tmp_path):
+    executor_input = pb.ExecutorInput()
+    executor_input.inputs.parameter_values["steps"].number_value = 20
+    executor_input.inputs.parameter_values["root"].string_value = "/data"
+    executor_input.inputs.artifacts["examples"].artifacts.add(uri="minio://mlpipeline/a/examples")
+    executor_input.outputs.parameters["score"].output_file = "/tmp/score"
+    run = spec_run._Run(None, spec_run.RunOptions(workdir=str(tmp_path), oss=True), "r", "", {}, {}, {})
+    fill = lambda arg: spec_run.resolve_placeholders(arg, executor_input, run)  # noqa: E731
+    assert json.loads(fill("{{$}}"))["inputs"]["parameterValues"] == {"steps": 20, "root": "/data"}
+    assert fill("--steps={{$.inputs.parameters['steps']}}") == "--steps=20"
+    assert fill("{{$.inputs.parameters['root']}}") == "/data"
+    assert fill("{{$.inputs.artifacts['examples'].uri}}") == "minio://mlpipeline/a/examples"
+    assert fill("{{$.inputs.artifacts['examples'].path}}") == str(tmp_path / "minio/mlpipeline/a/examples")
+    assert fill("{{$.outputs.parameters['score'].output_file}}") == "/tmp/score"
+    with pytest.raises(spec_check.SpecError, match=r"does not know the placeholder \{\{\$.pipeline_job_name\}\}"):
+        fill("{{$.pipeline_job_name}}")
