@@ -144,3 +144,16 @@ def test_custom_artifact_types_are_found_through_the_executor_s_module(tmp_path)
     inputs = kubeflow_v2_entrypoint_utils.parse_raw_artifact_dict(executor_input.inputs.artifacts)
     assert type(outputs["thumbnails"][0]) is Thumbnails
     assert type(inputs["examples"][0]) is standard_artifacts.Examples
+
+
+def test_a_spec_compiled_before_the_move_is_told_to_recompile():
+    """Specs from imgpipe 0.1 run `python -m components.kfp_entrypoint ...`: one line, exit 2, no traceback."""
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "components.kfp_entrypoint", "--executor_class_path",
+            "tfx.components.trainer.executor.GenericExecutor", "--json_serialized_invocation_args", "{}"]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "compiled by imgpipe 0.1" in result.stderr and "Recompile it" in result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
