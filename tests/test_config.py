@@ -46,7 +46,12 @@ def test_json_file_and_cli_override_order(tmp_path):
     (["model.stem_kernel_size=4"], "model.stem_kernel_size"),
     (["model.batch_norm=sometimes"], "model.batch_norm"),
     (["model.stage_strides=[2]"], "model.stage_strides"),
-    (["data.eval_percent=90"], "data.eval_percent"),
+    (["data.test_percent=90"], "data.test_percent"),
+    (["data.eval_percent=20"], "data.eval_percent no longer exists: it was replaced by data.validation_percent"),
+    (["eval.max_accuracy_drop=0.01"], "eval.max_accuracy_drop no longer exists: it was replaced by eval.confidence"),
+    (["eval.force_bless=true"], "eval.force_reason"),
+    (["eval.small_test_split=maybe"], "eval.small_test_split"),
+    (["eval.confidence=1"], "eval.confidence"),
     (["augment.flip_left_right=maybe"], "augment.flip_left_right"),
     (["epochs=3"], "section.key=value"),
 ])
@@ -66,6 +71,13 @@ def test_config_file_errors_name_the_file(tmp_path):
     flat.write_text("epochs: 3\n")
     with pytest.raises(ConfigError, match="epochs"):
         build_config(str(flat))
+
+
+def test_a_forced_push_needs_a_reason_and_keeps_it_verbatim():
+    cfg = build_config(overrides=["eval.force_bless=true", "eval.force_reason=baseline trained on mislabeled data"])
+    assert cfg.eval.force_bless is True and cfg.eval.force_reason == "baseline trained on mislabeled data"
+    with pytest.raises(ConfigError, match="eval.force_reason=.*stored with the run"):
+        build_config(overrides=["eval.force_bless=true", "eval.force_reason=  "])
 
 
 def test_every_section_validates_its_defaults():

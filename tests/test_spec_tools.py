@@ -21,9 +21,9 @@ from pipeline.kubeflow.compiler import REPO_DIR, compile_pipeline
 from tests.fixtures import make_colour_folder
 from tests.test_pipeline_e2e import FAST
 
-# The second run finds the first run's model served; a tiny model may score a
-# hair lower on 18 eval images, so only the floor (0.9) is meant to decide here.
-SPEC_RUN = FAST + ["eval.max_accuracy_drop=0.5"]
+# The second run finds the first run's model served; a tiny model may miss one
+# more of a class's few test images, so the per-class drop is not meant to decide here.
+SPEC_RUN = FAST + ["eval.max_class_recall_drop=1"]
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +199,7 @@ def test_executor_inputs_are_what_a_launcher_builds(oss_run):
     assert examples["uri"].startswith("minio://") and "type" not in examples
     assert outputs["artifacts"]["model"]["artifacts"][0]["type"]["instanceSchema"].startswith("title: tfx.Model")
     assert outputs["outputFile"] == os.path.join(oss_run.run_dir, "tasks", "Trainer", "executor_output.json")
-    assert json.loads(examples["metadata"]["split_names"]) == ["train", "eval"]
+    assert json.loads(examples["metadata"]["split_names"]) == ["train", "validation", "test"]
 
 
 def test_placeholders_are_filled_as_the_launcher_fills_them(tmp_path):
