@@ -135,7 +135,7 @@ class TrainConfig:
     batch_size: int = 32
     learning_rate: float = 0.002
     shuffle_buffer: int = 1000
-    early_stopping_patience: int = 6  # epochs without eval-loss improvement; 0 disables
+    early_stopping_patience: int = 6  # epochs without validation-loss improvement; 0 disables
     cache_max_mb: int = 2048          # cache decoded images in memory when they fit in this
     seed: int = 42
 

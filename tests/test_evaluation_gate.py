@@ -86,7 +86,7 @@ CLASSES = ["cat", "dog", "owl"]
 PER_CLASS = 12  # 36 test images: above the default floors (30 images, 3 per class)
 
 
-def test_paths():
+def planted_paths():
     return [f"{name}/{i:02d}.png" for name in CLASSES for i in range(PER_CLASS)]
 
 
@@ -97,7 +97,7 @@ def label_of(path: str) -> int:
 def answers(wrong: dict) -> dict:
     """{path: predicted class}: right everywhere but `wrong` ({class: how many of its images are missed})."""
     result = {}
-    for path in test_paths():
+    for path in planted_paths():
         name, index = path.split("/")[0], int(path.split("/")[1][:2])
         truth = label_of(path)
         result[path] = (truth + 1) % len(CLASSES) if index < wrong.get(name, 0) else truth
@@ -139,7 +139,7 @@ def test_examples(tmp_path_factory):
     root = tmp_path_factory.mktemp("examples")
     (root / "Split-test").mkdir()
     with tf.io.TFRecordWriter(str(root / "Split-test" / "data_tfrecord-00000-of-00001.gz"), "GZIP") as w:
-        for path in test_paths():
+        for path in planted_paths():
             feature = {features.IMAGE_KEY: [b"\x89PNG"], features.PATH_KEY: [path.encode()],
                        features.LABEL_NAME_KEY: [path.split("/")[0].encode()]}
             example = tf.train.Example(features=tf.train.Features(feature={
@@ -205,7 +205,7 @@ def test_a_clearly_worse_candidate_is_not_blessed(tmp_path, test_examples):
 
 
 def test_a_candidate_whose_single_class_collapses_is_not_blessed_and_the_class_is_named(tmp_path, test_examples):
-    served = {**answers({}), **{p: (label_of(p) + 1) % 3 for p in test_paths() if p.startswith(("cat", "dog"))
+    served = {**answers({}), **{p: (label_of(p) + 1) % 3 for p in planted_paths() if p.startswith(("cat", "dog"))
                                 and int(p[4:6]) < 6}}
     blessing, gate = evaluate(tmp_path, test_examples, answers({"owl": 6}), served=served)
     assert not blessed(blessing)
