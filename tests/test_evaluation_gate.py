@@ -224,3 +224,15 @@ def test_a_forced_push_is_blessed_and_keeps_the_gate_verdict_and_the_reason(tmp_
     assert blessing.get_int_custom_property("forced_bless") == 1
     assert blessing.get_string_custom_property("force_reason") == reason
     assert not gate.verdict.blessed  # the metrics keep the gate's own verdict
+
+
+def test_the_force_reason_is_found_in_the_eval_config_whichever_json_style_carries_it():
+    from google.protobuf import json_format
+    from components.evaluator.component import make_eval_config
+    from components.evaluator.executor import force_reason
+    reason = "served model trained on mislabeled data"
+    config = make_eval_config(build_config(overrides=["eval.force_bless=true", f"eval.force_reason={reason}"]).eval)
+    assert force_reason(json_format.MessageToJson(config, preserving_proto_field_name=True)) == reason
+    assert force_reason(json_format.MessageToJson(config)) == reason  # camelCase, as a KFP spec may hold it
+    unforced = build_config(overrides=[f"eval.force_reason={reason}"]).eval  # a reason alone forces nothing
+    assert force_reason(json_format.MessageToJson(make_eval_config(unforced))) == ""

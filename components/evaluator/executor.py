@@ -13,11 +13,12 @@ both what the gate said and who overrode it and why.
 import json
 
 import tensorflow as tf
+import tensorflow_model_analysis as tfma
 from absl import logging
 from tfx.components.evaluator import constants
 from tfx.components.evaluator import executor as tfx_evaluator_executor
 from tfx.types import standard_component_specs
-from tfx.utils import io_utils, path_utils
+from tfx.utils import io_utils, path_utils, proto_utils
 
 from components.evaluator.gate_metric import PairedGate
 
@@ -35,10 +36,12 @@ def has_saved_model(model_artifact) -> bool:
 
 def force_reason(eval_config_json: str) -> str:
     """The reason given with eval.force_bless, read from the gate's MetricConfig ("" when not forced)."""
-    for spec in json.loads(eval_config_json or "{}").get("metrics_specs", []):
-        for metric in spec.get("metrics", []):
-            if metric.get("class_name") == PairedGate.__name__:
-                return json.loads(metric.get("config") or "{}").get("force_reason", "")
+    eval_config = tfma.EvalConfig()
+    proto_utils.json_to_proto(eval_config_json or "{}", eval_config)  # either JSON field-name style
+    for spec in eval_config.metrics_specs:
+        for metric in spec.metrics:
+            if metric.class_name == PairedGate.__name__:
+                return json.loads(metric.config or "{}").get("force_reason", "")
     return ""
 
 
