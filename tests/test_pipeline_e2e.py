@@ -29,7 +29,8 @@ ALL_COMPONENTS = {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValid
                   "ImageDataValidator", "Transform", "Trainer", "ServedModelBaseline", "Evaluator", "Pusher"}
 FAST = ["data.image_size=20", "train.epochs=12", "train.batch_size=16", "train.early_stopping_patience=0",
         "model.stage_filters=[16,32]", "model.stage_strides=[2,2]", "model.stem_filters=16",
-        "augment.rotation_degrees=0", "augment.zoom=0", "eval.min_accuracy=0.9"]
+        "augment.rotation_degrees=0", "augment.zoom=0", "eval.min_accuracy=0.9",
+        "data.test_percent=20"]  # ~18 of the 90 images: one miss must not sink the 0.9 floor
 HOPELESS = FAST + ["train.epochs=1", "train.learning_rate=1e-9"]
 
 
@@ -70,7 +71,7 @@ def test_a_good_run_runs_every_component_and_pushes_a_blessed_model(first_run, w
     assert first_run.error == ""
     assert {c.component for c in first_run.components} == ALL_COMPONENTS
     assert all(c.state == "complete" for c in first_run.components)
-    assert first_run.blessed is True and first_run.accuracy >= 0.9
+    assert first_run.blessed is True and first_run.accuracy >= 0.9, format_summary(first_run)
     assert set(first_run.class_accuracy) == set(COLOUR_CLASSES)
     assert first_run.baseline_accuracy is None  # first run: floor only
     assert set(first_run.split_sizes) == {"train", "validation", "test"}
