@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import itertools
 import os
 import tempfile
@@ -33,7 +32,7 @@ import numpy as np
 from PIL import Image
 
 from components.trainer.model import build_model  # imports components first: Keras 2 before TensorFlow
-from components.evaluator.paired import ClassCounts, PairedCounts, judge, mcnemar_p_worse
+from components.evaluator.paired import ClassCounts, PairedCounts, judge, mcnemar_p_worse, tally
 from components.evaluator.component import gate_rules
 from schemas.config import build_config
 
@@ -79,12 +78,11 @@ def train(x, y, epochs: int, seed: int, image_size: int) -> keras.Model:
 
 
 def paired_counts(ours: np.ndarray, theirs: np.ndarray, labels: np.ndarray) -> PairedCounts:
-    counts = PairedCounts(has_baseline=True, images=len(labels), candidate_correct=int(ours.sum()),
-                          baseline_correct=int(theirs.sum()), better=int((ours & ~theirs).sum()),
-                          worse=int((theirs & ~ours).sum()))
-    for label in np.unique(labels):
-        mask = labels == label
-        counts.classes[str(label)] = ClassCounts(int(mask.sum()), int(ours[mask].sum()), int(theirs[mask].sum()))
+    """The counts PairedGate's combiner would build from the same per-image correctness."""
+    counts = PairedCounts(has_baseline=True)
+    for mine, other, label in zip(ours.tolist(), theirs.tolist(), labels.tolist()):
+        tally(counts, mine, other, True)
+        tally(counts.classes.setdefault(str(label), ClassCounts()), mine, other, True)
     return counts
 
 

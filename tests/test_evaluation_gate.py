@@ -5,7 +5,6 @@ DirectRunner over real TFRecords, with "scripted" SavedModels: each looks the
 image's path up in a table and answers the class the test planted, so every
 case knows exactly which images each model gets right.
 """
-import json
 import os
 
 import apache_beam as beam
@@ -58,7 +57,7 @@ def test_one_image_does_not_decide_but_a_consistent_loss_does():
 
 
 def test_first_run_is_judged_by_the_floors_alone_and_says_so():
-    blessed = judge(counts(40, 36, 0, 0, 0, has_baseline=False), RULES)
+    blessed = judge(counts(40, 36, 0, 0, 0, has_baseline=False), RULES)  # docs/evaluation-gate.md quotes it
     assert blessed.blessed
     assert blessed.sentence == ("candidate 0.900 on 40 test images; no served model yet, so the floors "
                                 "alone decide (eval.min_accuracy=0.8): blessed")
@@ -67,17 +66,22 @@ def test_first_run_is_judged_by_the_floors_alone_and_says_so():
 
 
 def test_a_class_that_falls_too_far_or_below_the_floor_is_named_even_when_the_total_improves():
-    c = counts(60, 55, 50, 9, 4, {"cat": (20, 20, 15), "dog": (20, 20, 15), "owl": (20, 15, 20)})
+    c = counts(60, 55, 50, 9, 4, {"cat": (20, 20, 15, 5, 0), "dog": (20, 20, 15, 5, 0), "owl": (20, 15, 20, 0, 5)})
     verdict = judge(c, RULES)
     assert not verdict.blessed
-    assert verdict.reasons == ["class owl recall fell 1.000 -> 0.750 against the served model, "
-                               "more than eval.max_class_recall_drop=0.2"]
+    assert verdict.reasons == ["class owl recall fell 1.000 -> 0.750 against the served model (5 worse, 0 better; "
+                               "exact McNemar p=0.0312), more than eval.max_class_recall_drop=0.2"]
     assert verdict.sentence.startswith("candidate 0.917 vs served 0.833 on 60 test images; 13 images differ "
                                        "(9 better, 4 worse); not worse at 95% confidence, but class owl")
     first = counts(60, 49, 0, 0, 0, {"cat": (20, 20, 0), "dog": (20, 20, 0), "owl": (20, 9, 0)},
                    has_baseline=False)
     assert class_failures(first, RULES) == [
         "class owl recall 0.450 is below eval.min_class_recall=0.5 (9/20 test images)"]
+
+
+def test_one_image_in_a_small_class_is_not_a_collapse():
+    c = counts(40, 37, 37, 1, 1, {"cat": (36, 36, 35, 1, 0), "owl": (4, 3, 4, 0, 1)})  # owl 1.0 -> 0.75
+    assert class_failures(c, RULES) == [] and judge(c, RULES).blessed
 
 
 # ------------------------------------------------------------------ the real Evaluator on scripted SavedModels
@@ -202,6 +206,8 @@ def test_a_clearly_worse_candidate_is_not_blessed(tmp_path, test_examples):
     assert (gate.counts.better, gate.counts.worse) == (0, 6)
     assert gate.verdict.reasons == ["worse than the served model at 95% confidence (exact McNemar p=0.0156)"]
     assert gate.accuracy == pytest.approx(30 / 36)  # above the 0.8 floor: the paired test decides
+    assert gate.verdict.sentence == ("candidate 0.833 vs served 1.000 on 36 test images; 6 images differ (0 better, "
+                                     "6 worse); worse at 95% confidence (exact McNemar p=0.0156): not blessed")
 
 
 def test_a_candidate_whose_single_class_collapses_is_not_blessed_and_the_class_is_named(tmp_path, test_examples):
@@ -210,9 +216,12 @@ def test_a_candidate_whose_single_class_collapses_is_not_blessed_and_the_class_i
     blessing, gate = evaluate(tmp_path, test_examples, answers({"owl": 6}), served=served)
     assert not blessed(blessing)
     assert gate.accuracy == pytest.approx(30 / 36) and gate.baseline_accuracy == pytest.approx(24 / 36)
-    assert gate.verdict.reasons == ["class owl recall fell 1.000 -> 0.500 against the served model, "
-                                    "more than eval.max_class_recall_drop=0.2"]
-    assert "not worse at 95% confidence, but class owl recall fell" in gate.verdict.sentence
+    assert gate.verdict.reasons == ["class owl recall fell 1.000 -> 0.500 against the served model (6 worse, "
+                                    "0 better; exact McNemar p=0.0156), more than eval.max_class_recall_drop=0.2"]
+    assert gate.verdict.sentence == (
+        "candidate 0.833 vs served 0.667 on 36 test images; 18 images differ (12 better, 6 worse); not worse at "
+        "95% confidence, but class owl recall fell 1.000 -> 0.500 against the served model (6 worse, 0 better; "
+        "exact McNemar p=0.0156), more than eval.max_class_recall_drop=0.2: not blessed")
 
 
 def test_a_forced_push_is_blessed_and_keeps_the_gate_verdict_and_the_reason(tmp_path, test_examples):

@@ -11,7 +11,7 @@ from tfx.dsl.components.base import executor_spec
 from schemas import features
 from schemas.config import EvalConfig
 from components.evaluator import executor
-from components.evaluator.gate_metric import GATE_METRIC, PairedGate
+from components.evaluator.gate_metric import PairedGate
 from components.evaluator.paired import GateRules
 
 ACCURACY_METRIC = "SparseCategoricalAccuracy"

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_types
 
-from components.evaluator.paired import ClassCounts, GateRules, PairedCounts, judge
+from components.evaluator.paired import ClassCounts, GateRules, PairedCounts, add_tallies, judge, tally
 from schemas import features
 
 GATE_METRIC = "paired_gate"
@@ -94,19 +94,17 @@ class _PairedCombiner(beam.CombineFn):
         else:
             theirs = np.zeros_like(ours)
         for name, label, mine, other in zip(_class_names(element, len(labels)), labels, ours, theirs):
-            _count(acc, name or str(label), bool(mine), bool(other))
+            tally(acc, bool(mine), bool(other), acc.has_baseline)
+            tally(acc.classes.setdefault(name or str(label), ClassCounts()), bool(mine), bool(other),
+                  acc.has_baseline)
         return acc
 
     def merge_accumulators(self, accumulators: Iterable[PairedCounts]) -> PairedCounts:
         merged = self.create_accumulator()
         for acc in accumulators:
-            for field in ("images", "candidate_correct", "baseline_correct", "better", "worse"):
-                setattr(merged, field, getattr(merged, field) + getattr(acc, field))
+            add_tallies(merged, acc)
             for name, c in acc.classes.items():
-                m = merged.classes.setdefault(name, ClassCounts())
-                m.images, m.candidate_correct, m.baseline_correct = (
-                    m.images + c.images, m.candidate_correct + c.candidate_correct,
-                    m.baseline_correct + c.baseline_correct)
+                add_tallies(merged.classes.setdefault(name, ClassCounts()), c)
         return merged
 
     def extract_output(self, acc: PairedCounts) -> Dict[metric_types.MetricKey, object]:
@@ -115,15 +113,3 @@ class _PairedCombiner(beam.CombineFn):
         return {gate_key: float(judge(acc, self._rules).blessed),
                 counts_key: json.dumps(record, sort_keys=True).encode("utf-8")}
 
-
-def _count(acc: PairedCounts, name: str, mine: bool, other: bool) -> None:
-    acc.images += 1
-    acc.candidate_correct += mine
-    acc.baseline_correct += other
-    if acc.has_baseline:
-        acc.better += mine and not other
-        acc.worse += other and not mine
-    c = acc.classes.setdefault(name, ClassCounts())
-    c.images += 1
-    c.candidate_correct += mine
-    c.baseline_correct += other

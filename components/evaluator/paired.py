@@ -27,11 +27,31 @@ def mcnemar_p_worse(better: int, worse: int) -> float:
     return sum(math.comb(n, k) for k in range(worse, n + 1)) / 2 ** n
 
 
+TALLIES = ("images", "candidate_correct", "baseline_correct", "better", "worse")
+
+
 @dataclasses.dataclass
 class ClassCounts:
     images: int = 0
     candidate_correct: int = 0
     baseline_correct: int = 0
+    better: int = 0
+    worse: int = 0
+
+
+def tally(counts, mine: bool, other: bool, has_baseline: bool) -> None:
+    """Add one test image to a PairedCounts or ClassCounts (both carry the TALLIES fields)."""
+    counts.images += 1
+    counts.candidate_correct += mine
+    counts.baseline_correct += other
+    if has_baseline:
+        counts.better += mine and not other
+        counts.worse += other and not mine
+
+
+def add_tallies(into, other) -> None:
+    for name in TALLIES:
+        setattr(into, name, getattr(into, name) + getattr(other, name))
 
 
 @dataclasses.dataclass
@@ -75,7 +95,12 @@ def _accuracy(correct: int, images: int) -> Optional[float]:
 
 
 def class_failures(counts: PairedCounts, rules: GateRules) -> List[str]:
-    """Each class whose recall is below the floor, or fell too far against the served model."""
+    """Each class whose recall is below the floor, or fell too far against the served model.
+
+    A fall counts only when it is also worse at the gate's confidence (the same exact
+    McNemar test, on the class's own images): with 4 test images in a class, one
+    image is 25 points of recall, and one image must not decide a push.
+    """
     failures = []
     for name, c in sorted(counts.classes.items()):
         if not c.images:
@@ -84,10 +109,12 @@ def class_failures(counts: PairedCounts, rules: GateRules) -> List[str]:
         if recall < rules.min_class_recall:
             failures.append(f"class {name} recall {recall:.3f} is below eval.min_class_recall="
                             f"{rules.min_class_recall} ({c.candidate_correct}/{c.images} test images)")
-        served = c.baseline_correct / c.images
-        if counts.has_baseline and served - recall > rules.max_class_recall_drop + 1e-9:
-            failures.append(f"class {name} recall fell {served:.3f} -> {recall:.3f} against the served model, "
-                            f"more than eval.max_class_recall_drop={rules.max_class_recall_drop}")
+        served, p_worse = c.baseline_correct / c.images, mcnemar_p_worse(c.better, c.worse)
+        if (counts.has_baseline and served - recall > rules.max_class_recall_drop + 1e-9
+                and p_worse < 1 - rules.confidence):
+            failures.append(f"class {name} recall fell {served:.3f} -> {recall:.3f} against the served model "
+                            f"({c.worse} worse, {c.better} better; exact McNemar p={p_worse:.3g}), more than "
+                            f"eval.max_class_recall_drop={rules.max_class_recall_drop}")
     return failures
 
 
