@@ -13,7 +13,7 @@ from typing import List, Optional
 
 import schemas
 from pipeline.cli_help import add_command
-from pipeline.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from pipeline.exit_codes import EXIT_FAILED, EXIT_NOT_BLESSED, EXIT_OK, EXIT_USAGE
 from pipeline.kubeflow.cli import add_beam_arg, add_commands, join_beam_args
 from schemas.config import Config, ConfigError, build_config
 
@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="folder for pipeline artifacts, metadata and the serving dir (default: ./output)")
     _add_config_args(run)
     run.add_argument("--verbose", action="store_true", help="show TFX/Beam/TensorFlow progress logs")
+    run.add_argument("--fail-if-not-blessed", action="store_true",
+                     help=f"exit with code {EXIT_NOT_BLESSED} when the run finishes but the gate does not bless "
+                     "the model (for CI and schedulers)")
     add_beam_arg(run)
     run.set_defaults(func=cmd_run)
     add_commands(commands, _add_config_args)  # compile, submit, schedule (pipeline/kubeflow/cli.py)
@@ -181,8 +184,17 @@ def cmd_run(args) -> int:
     print(f"Running pipeline '{cfg.run.pipeline_name}' -> {os.path.abspath(args.output)}", flush=True)
     summary = run_local(cfg, data_root, args.output)
     print(f"Full logs: {log_path}")
-    print(format_summary(summary, cfg.eval.min_accuracy, cfg.eval.max_accuracy_drop))
-    return EXIT_FAILED if summary.error else EXIT_OK
+    print(format_summary(summary))
+    return run_exit_code(summary, args.fail_if_not_blessed)
+
+
+def run_exit_code(summary, fail_if_not_blessed: bool) -> int:
+    """1 when a step failed; 3 when asked to and the model was not blessed (a forced push is blessed); else 0."""
+    if summary.error:
+        return EXIT_FAILED
+    if fail_if_not_blessed and summary.blessed is not True:
+        return EXIT_NOT_BLESSED
+    return EXIT_OK
 
 
 def _route_logs(output_dir: str, verbose: bool) -> str:

@@ -18,6 +18,7 @@ from components.evaluator import GatedEvaluator, make_eval_config
 from components.image_example_gen import IngestLimits, create_image_example_gen
 from components.image_validation.component import create_image_data_validator
 from components.transform.preprocessing import IMAGE_SIZE_KEY
+from schemas import features
 from schemas.config import Config
 
 PREPROCESSING_FN = "components.transform.preprocessing.preprocessing_fn"
@@ -41,7 +42,7 @@ def create_pipeline(
     passes a RuntimeParameter so a scheduled run can cap the training steps.
     """
     example_gen = create_image_example_gen(
-        data_root, cfg.data.eval_percent, IngestLimits.from_data_config(cfg.data))
+        data_root, cfg.data.validation_percent, cfg.data.test_percent, IngestLimits.from_data_config(cfg.data))
     statistics_gen = tfx.components.StatisticsGen(
         examples=example_gen.outputs["examples"],
         stats_options=tfdv.StatsOptions(enable_semantic_domain_stats=True))
@@ -72,8 +73,8 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
-        train_args=train_args if train_args is not None else tfx.proto.TrainArgs(splits=["train"]),
-        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+        train_args=train_args if train_args is not None else tfx.proto.TrainArgs(splits=[features.TRAIN_SPLIT]),
+        eval_args=tfx.proto.EvalArgs(splits=[features.VALIDATION_SPLIT]),
         custom_config={"config": cfg.to_dict()})
 
     baseline = ServedModelBaseline(serving_model_dir=serving_model_dir)
@@ -81,8 +82,8 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["baseline"],
-        eval_config=make_eval_config(cfg.eval.min_accuracy, cfg.eval.max_accuracy_drop),
-        example_splits=["eval"]).with_id("Evaluator")
+        eval_config=make_eval_config(cfg.eval),
+        example_splits=[features.TEST_SPLIT]).with_id("Evaluator")
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],

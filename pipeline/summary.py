@@ -13,6 +13,9 @@ from typing import Dict, List, Optional
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from schemas import features
+
+SPLIT_ORDER = (features.TRAIN_SPLIT, features.VALIDATION_SPLIT, features.TEST_SPLIT)
 _STATES = {v: k.lower() for k, v in metadata_store_pb2.Execution.State.items()}
 
 
@@ -27,10 +30,14 @@ class ComponentTime:
 class RunSummary:
     run_id: str = ""
     components: List[ComponentTime] = dataclasses.field(default_factory=list)
-    blessed: Optional[bool] = None
-    accuracy: Optional[float] = None
-    baseline_accuracy: Optional[float] = None
-    class_accuracy: Dict[str, float] = dataclasses.field(default_factory=dict)
+    blessed: Optional[bool] = None     # what the Pusher acted on (a forced push is blessed)
+    accuracy: Optional[float] = None   # on the test split
+    baseline_accuracy: Optional[float] = None  # the served model, same test images; None on a first run
+    class_accuracy: Dict[str, float] = dataclasses.field(default_factory=dict)  # recall per class on test
+    gate_sentence: str = ""            # the paired gate's verdict in words (components/evaluator/paired.py)
+    forced: bool = False               # eval.force_bless overrode the gate
+    force_reason: str = ""
+    split_sizes: Dict[str, int] = dataclasses.field(default_factory=dict)  # images per split
     baseline_source: str = ""
     pushed_path: str = ""
     quarantined: Optional[int] = None  # files ImageExampleGen set aside, listed in quarantine_report
@@ -90,20 +97,14 @@ def _custom(artifact, key: str):
 
 
 def _fill_decision(summary: RunSummary, outputs: Dict[str, List]) -> None:
-    from components.evaluator.metrics import read_accuracy  # TFMA import is slow: only when needed
     from components.image_validation.report import image_validation_report, image_validation_warnings
 
     for artifact in outputs.get("Evaluator", []):
-        if _custom(artifact, "blessed") is not None:
-            summary.blessed = bool(_custom(artifact, "blessed"))
-        elif artifact.uri:
-            accuracy = read_accuracy(artifact.uri)
-            summary.accuracy = accuracy.candidate
-            summary.baseline_accuracy = accuracy.baseline
-            summary.class_accuracy = accuracy.per_class
+        _fill_gate(summary, artifact)
     for artifact in outputs.get("ImageDataValidator", []):
         summary.data_warnings = image_validation_warnings(artifact.uri)
         summary.image_validation_report = image_validation_report(artifact.uri)
+        summary.split_sizes = _split_sizes(artifact.uri)
     for artifact in outputs.get("ImageExampleGen", []):
         _fill_quarantine(summary, artifact)
     for artifact in outputs.get("ServedModelBaseline", []):
@@ -111,6 +112,31 @@ def _fill_decision(summary: RunSummary, outputs: Dict[str, List]) -> None:
     for artifact in outputs.get("Pusher", []):
         if _custom(artifact, "pushed"):
             summary.pushed_path = _custom(artifact, "pushed_destination") or ""
+
+
+def _fill_gate(summary: RunSummary, artifact) -> None:
+    """The blessing (with any override on record) or the evaluation (the gate's counts and words)."""
+    from components.evaluator import executor
+    from components.evaluator.metrics import read_gate  # TFMA import is slow: only when needed
+
+    if _custom(artifact, executor.BLESSED_PROPERTY) is not None:
+        summary.blessed = bool(_custom(artifact, executor.BLESSED_PROPERTY))
+        summary.forced = bool(_custom(artifact, executor.FORCED_PROPERTY))
+        summary.force_reason = _custom(artifact, executor.FORCE_REASON_PROPERTY) or ""
+    elif artifact.uri:
+        gate = read_gate(artifact.uri)
+        if gate is not None:
+            summary.accuracy, summary.baseline_accuracy = gate.accuracy, gate.baseline_accuracy
+            summary.class_accuracy = gate.class_recall
+            summary.gate_sentence = gate.verdict.sentence
+
+
+def _split_sizes(validation_uri: str) -> Dict[str, int]:
+    from components.image_validation.report import image_validation_report, read_report
+    if not image_validation_report(validation_uri):
+        return {}
+    counts = read_report(validation_uri).get("class_counts", {})
+    return {split: sum(c.values()) for split, c in counts.items() if split != "all"}
 
 
 def _fill_quarantine(summary: RunSummary, artifact) -> None:
@@ -123,8 +149,8 @@ def _fill_quarantine(summary: RunSummary, artifact) -> None:
         summary.quarantine_report = os.path.join(artifact.uri, features.QUARANTINE_FILE)
 
 
-def format_summary(summary: RunSummary, min_accuracy: float, max_drop: float) -> str:
-    """Human-readable lines; the last three say blessed or not, accuracy, and the pushed path."""
+def format_summary(summary: RunSummary) -> str:
+    """Human-readable lines; the last three say blessed or not, test accuracy, and the pushed path."""
     lines = ["", f"Run {summary.run_id or '(none recorded)'}", "Component wall times:"]
     for c in summary.components:
         lines.append(f"  {c.component:<22} {c.seconds:7.1f} s  {c.state}")
@@ -132,26 +158,32 @@ def format_summary(summary: RunSummary, min_accuracy: float, max_drop: float) ->
     if summary.quarantined is not None:
         lines.append(f"Quarantined at ingestion: {summary.quarantined} file(s)"
                      + (f", listed in {summary.quarantine_report}" if summary.quarantined else ""))
+    if summary.split_sizes:
+        lines.append("Splits: " + ", ".join(f"{split} {summary.split_sizes.get(split, 0):,}"
+                                            for split in SPLIT_ORDER) + " images")
     if summary.image_validation_report:
         lines.append(f"Image validation: passed with {len(summary.data_warnings)} warning(s); "
                      f"report {summary.image_validation_report}")
     lines.extend(f"Data warning: {warning}" for warning in summary.data_warnings)
     if summary.class_accuracy:
-        lines.append("Eval accuracy per class: " + ", ".join(
+        lines.append("Test recall per class: " + ", ".join(
             f"{name} {acc:.3f}" for name, acc in sorted(summary.class_accuracy.items())))
     if summary.error:
         lines.append(f"Run failed: {summary.error}")
-    lines.append(_blessing_line(summary, min_accuracy, max_drop))
-    lines.append("Eval accuracy: " + (f"{summary.accuracy:.4f}" if summary.accuracy is not None else "n/a"))
+    if summary.gate_sentence:
+        source = f" (served: {summary.baseline_source})" if summary.baseline_source else ""
+        lines.append(f"Gate: {summary.gate_sentence}{source}")
+    if summary.forced:
+        lines.append(f"Forced push (eval.force_bless): {summary.force_reason}")
+    lines.append(_blessing_line(summary))
+    lines.append("Test accuracy: " + (f"{summary.accuracy:.4f}" if summary.accuracy is not None else "n/a"))
     lines.append("Pushed model: " + (summary.pushed_path or "none"))
     return "\n".join(lines)
 
 
-def _blessing_line(summary: RunSummary, min_accuracy: float, max_drop: float) -> str:
+def _blessing_line(summary: RunSummary) -> str:
     if summary.blessed is None:
         return "Blessed: no (the run stopped before the Evaluator judged a model)"
-    baseline = ("no served model yet, floor only" if summary.baseline_accuracy is None else
-                f"served model {summary.baseline_source} scored {summary.baseline_accuracy:.4f}, "
-                f"allowed drop {max_drop}")
-    verdict = "yes" if summary.blessed else "NO, nothing pushed"
-    return f"Blessed: {verdict} (bar: accuracy >= {min_accuracy}; {baseline})"
+    if summary.forced:
+        return "Blessed: yes, forced (eval.force_bless; the gate's verdict is above)"
+    return "Blessed: yes" if summary.blessed else "Blessed: NO, nothing pushed (the gate's reasons are above)"

@@ -23,7 +23,8 @@ class ConfigError(ValueError):
 @dataclass
 class DataConfig:
     image_size: int = 64            # images are resized to image_size x image_size
-    eval_percent: int = 20          # share of images (by path hash) in the eval split
+    validation_percent: int = 10    # share of images (by path hash) the Trainer selects the epoch on
+    test_percent: int = 10          # share of images (by path hash) only the Evaluator sees
     schema_path: str = ""           # curated schema.pbtxt; empty -> SchemaGen infers one
     # Ingestion limits (components/image_example_gen): bad files are quarantined, these stop the run.
     max_bad_fraction: float = 0.1   # quarantined / image files found, above which ingestion stops
@@ -33,7 +34,8 @@ class DataConfig:
 
     def validate(self) -> None:
         _check(8 <= self.image_size <= 1024, "data.image_size", self.image_size, "an integer from 8 to 1024")
-        _check(1 <= self.eval_percent <= 50, "data.eval_percent", self.eval_percent, "an integer from 1 to 50")
+        for key in ("validation_percent", "test_percent"):
+            _check(1 <= getattr(self, key) <= 45, f"data.{key}", getattr(self, key), "an integer from 1 to 45")
         _check(0 <= self.max_bad_fraction <= 1, "data.max_bad_fraction", self.max_bad_fraction,
                "a number from 0 to 1")
         _check(self.min_images_per_class >= 0, "data.min_images_per_class", self.min_images_per_class,
@@ -139,7 +141,7 @@ class TrainConfig:
     batch_size: int = 32
     learning_rate: float = 0.002
     shuffle_buffer: int = 1000
-    early_stopping_patience: int = 6  # epochs without eval-loss improvement; 0 disables
+    early_stopping_patience: int = 6  # epochs without validation-loss improvement; 0 disables
     cache_max_mb: int = 2048          # cache decoded images in memory when they fit in this
     seed: int = 42
 
@@ -153,16 +155,34 @@ class TrainConfig:
         _check(self.cache_max_mb >= 0, "train.cache_max_mb", self.cache_max_mb, "an integer >= 0")
 
 
+SMALL_TEST_SPLIT_CHOICES = ("warn", "fail")
+
+
 @dataclass
 class EvalConfig:
-    """The bar a model must clear to be pushed."""
-    min_accuracy: float = 0.8        # absolute floor on eval accuracy
-    max_accuracy_drop: float = 0.01  # allowed drop against the model currently served
+    """The bar a model must clear to be pushed (docs/evaluation-gate.md), judged on the test split only."""
+    min_accuracy: float = 0.8          # absolute floor on test accuracy
+    confidence: float = 0.95           # not blessed when McNemar says the candidate is worse than served at this level
+    max_class_recall_drop: float = 0.2  # largest allowed fall of one class's recall against the served model
+    min_class_recall: float = 0.5      # floor on every class's recall
+    min_test_images: int = 30          # below this the test split is "too small to mean much"
+    min_test_per_class: int = 3        # ... or when a class has fewer test images than this
+    small_test_split: str = "warn"     # "warn": say so and go on; "fail": stop before training
+    force_bless: bool = False          # push whatever the gate says; needs force_reason
+    force_reason: str = ""             # why, stored on the blessing in ML Metadata and printed
 
     def validate(self) -> None:
         _check(0 <= self.min_accuracy <= 1, "eval.min_accuracy", self.min_accuracy, "a number from 0 to 1")
-        _check(0 <= self.max_accuracy_drop <= 1, "eval.max_accuracy_drop", self.max_accuracy_drop,
-               "a number from 0 to 1")
+        _check(0.5 <= self.confidence < 1, "eval.confidence", self.confidence, "a number from 0.5 to below 1")
+        for key in ("max_class_recall_drop", "min_class_recall"):
+            _check(0 <= getattr(self, key) <= 1, f"eval.{key}", getattr(self, key), "a number from 0 to 1")
+        for key in ("min_test_images", "min_test_per_class"):
+            _check(getattr(self, key) >= 0, f"eval.{key}", getattr(self, key), "an integer >= 0")
+        _check(self.small_test_split in SMALL_TEST_SPLIT_CHOICES, "eval.small_test_split",
+               self.small_test_split, " or ".join(SMALL_TEST_SPLIT_CHOICES))
+        _check(not self.force_bless or bool(self.force_reason.strip()), "eval.force_reason",
+               self.force_reason, 'a reason when eval.force_bless=true, e.g. --set '
+               'eval.force_reason="baseline trained on mislabeled data" (it is stored with the run)')
 
 
 @dataclass
@@ -300,8 +320,20 @@ def from_dict(nested: Mapping[str, Any]) -> Config:
     return Config(**sections).validate()
 
 
+# Keys that existed once: naming what replaced them beats "unknown key".
+REMOVED_KEYS = {
+    "data.eval_percent": "it was replaced by data.validation_percent (early stopping) and "
+                         "data.test_percent (the Evaluator); see docs/evaluation-gate.md",
+    "eval.max_accuracy_drop": "it was replaced by eval.confidence (a paired McNemar test against the "
+                              "served model); see docs/evaluation-gate.md",
+}
+
+
 def _make_section(cls, section: str, values: Dict[str, Any]):
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in values:
+        if f"{section}.{key}" in REMOVED_KEYS:
+            raise ConfigError(f"config key {section}.{key} no longer exists: {REMOVED_KEYS[section + '.' + key]}")
     unknown = sorted(set(values) - set(fields))
     if unknown:
         raise ConfigError(f"unknown config key(s): {', '.join(section + '.' + k for k in unknown)}; "

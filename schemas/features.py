@@ -13,6 +13,13 @@ HEIGHT_KEY = "height"          # from the image header
 WIDTH_KEY = "width"
 FORMAT_KEY = "format"          # "jpeg" | "png" | "gif" | "bmp", sniffed from content
 
+# The three splits ImageExampleGen writes (by path hash): the Trainer fits on train and
+# picks its epoch on validation; only the Evaluator reads test (docs/evaluation-gate.md).
+TRAIN_SPLIT = "train"
+VALIDATION_SPLIT = "validation"
+TEST_SPLIT = "test"
+HELD_OUT_SPLITS = (VALIDATION_SPLIT, TEST_SPLIT)
+
 # Transformed features (output of preprocessing_fn).
 IMAGE_XF_KEY = "image_xf"      # float32 [H, W, 3] in [0, 1]
 LABEL_XF_KEY = LABEL_KEY       # the label passes through unchanged

@@ -40,9 +40,9 @@ def compiled_spec(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("spec")
     data = make_colour_folder(str(root / "data"))
-    # run-spec runs it twice: the second run finds the first run's model served; a tiny model may score
-    # a hair lower on 18 eval images, so only the floor (0.9) is meant to decide.
-    cfg = build_config(overrides=FAST + ["eval.max_accuracy_drop=0.5"])
+    # run-spec runs it twice: the second run finds the first run's model served; a tiny model may miss one
+    # more of a class's few test images, so the per-class drop is not meant to decide here.
+    cfg = build_config(overrides=FAST + ["eval.max_class_recall_drop=1"])
     paths = {"serving": str(root / "serving"), "work": str(root / "work"), "root": root}
     for target, name in (("kfp", "pipeline.yaml"), ("vertex", "pipeline.json")):
         paths[target] = compile_pipeline(

@@ -111,6 +111,28 @@ def test_the_compile_examples_pass_the_checks_made_before_compiling():
         assert serving_dir == a.serving_dir or serving_dir == a.pipeline_root + "/serving"
 
 
+def test_run_help_names_data_set_and_the_not_blessed_exit_code():
+    result = imgpipe("run", "--help", timeout=30)
+    assert result.returncode == 0
+    assert "--data" in result.stdout and "--set KEY=VALUE" in result.stdout
+    assert "--fail-if-not-blessed" in result.stdout and "exit with code 3" in result.stdout
+
+
+def test_exit_codes_for_ci_failed_not_blessed_forced_and_blessed():
+    from pipeline.cli import run_exit_code
+    from pipeline.summary import RunSummary
+    assert run_exit_code(RunSummary(blessed=False), fail_if_not_blessed=True) == 3
+    assert run_exit_code(RunSummary(blessed=False), fail_if_not_blessed=False) == 0
+    assert run_exit_code(RunSummary(blessed=None), fail_if_not_blessed=True) == 3  # no verdict is no blessing
+    assert run_exit_code(RunSummary(blessed=True, forced=True), fail_if_not_blessed=True) == 0
+    assert run_exit_code(RunSummary(blessed=None, error="Trainer: boom"), fail_if_not_blessed=True) == 1
+
+
+def test_a_forced_push_without_a_reason_is_refused_before_anything_runs(tmp_path):
+    assert_clean_error(imgpipe("run", "--output", str(tmp_path / "o"), "--set", "eval.force_bless=true"),
+                       "eval.force_reason", "stored with the run")
+
+
 def test_missing_data_folder(tmp_path):
     assert_clean_error(imgpipe("run", "--data", str(tmp_path / "nope"), "--output", str(tmp_path / "o")),
                        "data folder not found", "nope")

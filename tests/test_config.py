@@ -50,7 +50,12 @@ def test_json_file_and_cli_override_order(tmp_path):
     (["model.stem_kernel_size=4"], "model.stem_kernel_size"),
     (["model.batch_norm=sometimes"], "model.batch_norm"),
     (["model.stage_strides=[2]"], "model.stage_strides"),
-    (["data.eval_percent=90"], "data.eval_percent"),
+    (["data.test_percent=90"], "data.test_percent"),
+    (["data.eval_percent=20"], "data.eval_percent no longer exists: it was replaced by data.validation_percent"),
+    (["eval.max_accuracy_drop=0.01"], "eval.max_accuracy_drop no longer exists: it was replaced by eval.confidence"),
+    (["eval.force_bless=true"], "eval.force_reason"),
+    (["eval.small_test_split=maybe"], "eval.small_test_split"),
+    (["eval.confidence=1"], "eval.confidence"),
     (["augment.flip_left_right=maybe"], "augment.flip_left_right"),
     (["epochs=3"], "section.key=value"),
 ])
@@ -149,3 +154,10 @@ def test_every_key_of_the_example_config_has_a_comment():
     keys = [line for line in lines if line.startswith("  ") and not line.lstrip().startswith(("-", "#"))]
     uncommented = [line for line in keys if "#" not in line]
     assert keys and uncommented == []
+
+
+def test_a_forced_push_needs_a_reason_and_keeps_it_verbatim():
+    cfg = build_config(overrides=["eval.force_bless=true", "eval.force_reason=baseline trained on mislabeled data"])
+    assert cfg.eval.force_bless is True and cfg.eval.force_reason == "baseline trained on mislabeled data"
+    with pytest.raises(ConfigError, match="eval.force_reason=.*stored with the run"):
+        build_config(overrides=["eval.force_bless=true", "eval.force_reason=  "])

@@ -115,7 +115,7 @@ def test_artifact_records_splits_label_names_and_count(small_run):
     assert examples.get_int_custom_property("num_examples") == len(SMALL)
     assert examples.get_int_custom_property("num_quarantined") == 0
     assert sorted(os.listdir(examples.uri)) == sorted(
-        [features.LABELS_FILE, features.MANIFEST_FILE, features.QUARANTINE_FILE, "Split-eval", "Split-train"])
+        [features.LABELS_FILE, features.MANIFEST_FILE, features.QUARANTINE_FILE, "Split-test", "Split-train", "Split-validation"])
     with open(os.path.join(examples.uri, features.QUARANTINE_FILE)) as f:
         assert json.load(f) == []
 
@@ -152,10 +152,12 @@ def test_adding_files_does_not_move_existing_files_between_splits(split_runs):
     assert {path: grown[path] for path in first} == first
 
 
-def test_eval_share_is_close_to_the_configured_percent(split_runs):
+def test_each_split_share_is_close_to_the_configured_percent(split_runs):
     first, _, _ = split_runs
-    eval_share = sum(split == "eval" for split in first.values()) / len(first)
-    assert 0.12 <= eval_share <= 0.28, eval_share  # 20% of 200 files: sd is 2.8 points
+    share = {split: sum(s == split for s in first.values()) / len(first) for split in SPLITS}
+    assert 0.12 <= share["test"] <= 0.28, share  # 20% of 200 files: sd is 2.8 points
+    assert 0.03 <= share["validation"] <= 0.17, share  # 10%: sd 2.1 points
+    assert abs(share["train"] - 0.7) <= 0.1, share
 
 
 # --------------------------------------------------------------------------- errors
@@ -279,14 +281,15 @@ def test_component_splits_by_path_hash_into_the_configured_percent():
 
     from components.image_example_gen import create_image_example_gen
 
-    component = create_image_example_gen("/data/images", eval_percent=25)
+    component = create_image_example_gen("/data/images", validation_percent=15, test_percent=25)
     output_config = proto_utils.json_to_proto(component.exec_properties["output_config"], tfx.proto.Output())
     assert output_config.split_config.partition_feature_name == features.PATH_KEY
-    assert [(s.name, s.hash_buckets) for s in output_config.split_config.splits] == [("train", 75), ("eval", 25)]
+    assert [(s.name, s.hash_buckets) for s in output_config.split_config.splits] == [
+        ("train", 60), ("validation", 15), ("test", 25)]
     param = tfx.dsl.experimental.RuntimeParameter(name="data_root", ptype=str, default="/data")
-    assert create_image_example_gen(param, 20).exec_properties["input_base"] is param
-    with pytest.raises(ValueError, match="eval_percent"):
-        create_image_example_gen("/data/images", eval_percent=0)
+    assert create_image_example_gen(param, 10, 10).exec_properties["input_base"] is param
+    with pytest.raises(ValueError, match="test_percent"):
+        create_image_example_gen("/data/images", validation_percent=10, test_percent=0)
 
 
 def test_folder_module_imports_without_tensorflow():

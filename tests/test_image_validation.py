@@ -21,7 +21,8 @@ from schemas.config import ConfigError, build_config
 
 LIMITS = {"min_images_per_class": 3, "max_imbalance_ratio": 2.0, "min_image_side": 16,
           "near_duplicate_hamming": 4, "leakage_is_error": False,
-          "class_drift_threshold": 0.1, "size_drift_threshold": 0.1}
+          "class_drift_threshold": 0.1, "size_drift_threshold": 0.1,
+          "min_test_images": 0, "min_test_per_class": 0, "small_test_split": "warn"}
 
 
 def encode(array: np.ndarray, fmt: str = "PNG", mode: str = None, **kwargs) -> bytes:
@@ -109,30 +110,45 @@ def test_dhash_of_16_bit_images_keeps_the_picture():
 # ------------------------------------------------------------------ class counts
 
 def test_class_counts_per_split_and_overall():
-    counts = checks.class_counts(facts_for({"cat": 3, "dog": 2}) + facts_for({"cat": 1}, "eval"))
-    assert counts == {"all": {"cat": 4, "dog": 2}, "eval": {"cat": 1}, "train": {"cat": 3, "dog": 2}}
+    counts = checks.class_counts(facts_for({"cat": 3, "dog": 2}) + facts_for({"cat": 1}, "test"))
+    assert counts == {"all": {"cat": 4, "dog": 2}, "test": {"cat": 1}, "train": {"cat": 3, "dog": 2}}
 
 
 def test_a_class_below_the_minimum_blocks_and_names_the_class():
-    counts = checks.class_counts(facts_for({"cat": 5, "dog": 2}) + facts_for({"cat": 1, "dog": 1}, "eval"))
-    (finding,) = checks.check_class_counts(counts, min_images_per_class=4, max_imbalance_ratio=10)
+    counts = checks.class_counts(facts_for({"cat": 5, "dog": 2}) + facts_for({"cat": 1, "dog": 1}, "validation")
+                                 + facts_for({"cat": 1, "dog": 1}, "test"))
+    (finding,) = checks.check_class_counts(counts, min_images_per_class=5, max_imbalance_ratio=10)
     assert finding.check == "min_images_per_class" and finding.severity == checks.BLOCKING
-    assert "dog (3)" in finding.message and "cat" not in finding.message.split(";")[0]
+    assert "dog (4)" in finding.message and "cat" not in finding.message.split(";")[0]
 
 
 def test_imbalance_above_the_ratio_blocks_with_the_measured_ratio():
-    counts = checks.class_counts(facts_for({"cat": 9, "dog": 3}) + facts_for({"cat": 1, "dog": 1}, "eval"))
+    counts = checks.class_counts(facts_for({"cat": 8, "dog": 2}) + facts_for({"cat": 1, "dog": 1}, "validation")
+                                 + facts_for({"cat": 1, "dog": 1}, "test"))
     (finding,) = checks.check_class_counts(counts, 1, max_imbalance_ratio=2.0)
     assert finding.check == "class_imbalance" and finding.severity == checks.BLOCKING
     assert "2.50" in finding.message and "cat: 10" in finding.message and "dog: 4" in finding.message
     assert checks.check_class_counts(counts, 1, max_imbalance_ratio=2.5) == []
 
 
-def test_a_class_with_no_eval_images_is_a_warning():
-    counts = checks.class_counts(facts_for({"cat": 4, "dog": 4}) + facts_for({"cat": 1}, "eval"))
+def test_a_class_with_no_test_images_is_a_warning():
+    counts = checks.class_counts(facts_for({"cat": 4, "dog": 4}) + facts_for({"cat": 1, "dog": 1}, "validation")
+                                 + facts_for({"cat": 1}, "test"))
     (finding,) = checks.check_class_counts(counts, 1, 10)
     assert (finding.check, finding.severity) == ("class_missing_from_split", checks.WARNING)
-    assert "dog" in finding.message and "eval" in finding.message
+    assert "dog" in finding.message and "test split" in finding.message
+
+
+def test_a_small_test_split_is_said_plainly_and_blocks_only_when_configured_to():
+    counts = checks.class_counts(facts_for({"cat": 20, "dog": 20}) + facts_for({"cat": 12, "dog": 2}, "test"))
+    (warning,) = checks.check_test_split(counts, min_test_images=30, min_test_per_class=3, small_test_split="warn")
+    assert (warning.check, warning.severity) == ("small_test_split", checks.WARNING)
+    assert "14 image(s), below eval.min_test_images=30" in warning.message
+    assert "dog (2)" in warning.message and "cat" not in warning.message.split("min_test_per_class")[1]
+    assert "7.1 points of accuracy" in warning.message
+    (blocking,) = checks.check_test_split(counts, 10, 3, "fail")
+    assert blocking.severity == checks.BLOCKING and "eval.min_test_images" not in blocking.message
+    assert checks.check_test_split(counts, 14, 2, "fail") == []
 
 
 # ------------------------------------------------------------------ geometry
@@ -165,15 +181,15 @@ def test_a_new_class_and_a_vanished_class_are_blocking():
 
 def test_exact_and_near_duplicates_across_splits_are_found_and_same_split_copies_are_not():
     a, b, c, d = 0x0123456789ABCDEF, 0xFEDCBA9876543210, 0x0F0F0F0F0F0F0F0F, 0xF0F0F0F0F0F0F0F0
-    facts = [fact("train", path="t1", sha="same", dhash=a), fact("eval", path="e1", sha="same", dhash=a),
-             fact("train", path="t2", dhash=b), fact("eval", path="e2", dhash=b ^ 0b10101),      # 3 bits
-             fact("train", path="t3", dhash=c), fact("eval", path="e3", dhash=c ^ 0b11111),      # 5 bits
+    facts = [fact("train", path="t1", sha="same", dhash=a), fact("validation", path="e1", sha="same", dhash=a),
+             fact("train", path="t2", dhash=b), fact("test", path="e2", dhash=b ^ 0b10101),      # 3 bits
+             fact("train", path="t3", dhash=c), fact("test", path="e3", dhash=c ^ 0b11111),      # 5 bits
              fact("train", path="t4", sha="twin", dhash=d), fact("train", path="t5", sha="twin", dhash=d)]
     leaks = leakage.find_leaks(facts, max_distance=4)
-    assert [(x.train_path, x.eval_path, x.kind, x.distance) for x in leaks] == [
+    assert [(x.train_path, x.held_out_path, x.kind, x.distance) for x in leaks] == [
         ("t1", "e1", "exact", 0), ("t2", "e2", "near", 3)]
     (warning,) = leakage.check_leakage(leaks, 4, is_error=False)
-    assert warning.severity == checks.WARNING and "2 eval image(s)" in warning.message
+    assert warning.severity == checks.WARNING and "2 held-out (validation/test) image(s)" in warning.message
     assert "1 identical pair(s), 1 near-duplicate pair(s)" in warning.message
     assert leakage.check_leakage(leaks, 4, is_error=True)[0].severity == checks.BLOCKING
     assert leakage.check_leakage([], 4, is_error=True) == []
@@ -183,10 +199,10 @@ def test_exact_and_near_duplicates_across_splits_are_found_and_same_split_copies
 def test_banded_near_duplicate_search_finds_what_brute_force_finds(max_distance):
     rng = random.Random(max_distance)
     train = [fact("train", path=f"t{i}", dhash=rng.getrandbits(64)) for i in range(300)]
-    eval_ = [fact("eval", path=f"e{i}", dhash=train[i].dhash ^ sum(1 << b for b in rng.sample(range(64), i % 12)))
-             for i in range(100)] + [fact("eval", path=f"r{i}", dhash=rng.getrandbits(64)) for i in range(100)]
+    eval_ = [fact("test", path=f"e{i}", dhash=train[i].dhash ^ sum(1 << b for b in rng.sample(range(64), i % 12)))
+             for i in range(100)] + [fact("test", path=f"r{i}", dhash=rng.getrandbits(64)) for i in range(100)]
     brute = {(t.path, e.path) for t in train for e in eval_ if bin(t.dhash ^ e.dhash).count("1") <= max_distance}
-    assert {(x.train_path, x.eval_path) for x in leakage.near_leaks(train, eval_, max_distance)} == brute
+    assert {(x.train_path, x.held_out_path) for x in leakage.near_leaks(train, eval_, max_distance)} == brute
     assert len(brute) >= 8  # the planted pairs are found, not only trivially empty sets
 
 
@@ -214,26 +230,27 @@ def test_drift_beyond_the_thresholds_is_blocking_and_every_distance_is_reported(
 # ------------------------------------------------------------------ the whole decision, Beam extraction, report
 
 def test_validate_images_reports_every_section_and_passes_clean_data():
-    facts = facts_for({"cat": 4, "dog": 4}) + facts_for({"cat": 1, "dog": 1}, "eval")
+    facts = (facts_for({"cat": 4, "dog": 4}) + facts_for({"cat": 1, "dog": 1}, "validation")
+             + facts_for({"cat": 1, "dog": 1}, "test"))
     report = validate_images(facts, LIMITS, ["cat", "dog"], "the curated schema")
     assert report["status"] == "passed" and report["blocking"] == [] and report["warnings"] == []
     assert report["class_counts"]["train"] == {"cat": 4, "dog": 4} and report["imbalance_ratio"] == 1.0
-    assert set(report["geometry"]) == {"train", "eval"} and report["drift"]["compared"] is False
-    blocked = validate_images(facts, {**LIMITS, "min_images_per_class": 6}, ["cat"], "the curated schema")
+    assert set(report["geometry"]) == {"train", "validation", "test"} and report["drift"]["compared"] is False
+    blocked = validate_images(facts, {**LIMITS, "min_images_per_class": 7}, ["cat"], "the curated schema")
     assert blocked["status"] == "blocked"
     assert {f["check"] for f in blocked["blocking"]} == {"min_images_per_class", "unexpected_class"}
 
 
 def test_beam_extraction_reads_gzip_tfrecords_of_every_split(tmp_path):
     examples = tmp_path / "examples"
-    for split, seeds in (("train", range(3)), ("eval", range(3, 5))):
+    for split, seeds in (("train", range(3)), ("test", range(3, 5))):
         (examples / f"Split-{split}").mkdir(parents=True)
         with tf.io.TFRecordWriter(str(examples / f"Split-{split}" / "data.gz"), "GZIP") as w:
             for seed in seeds:
                 w.write(example(encode(noise(seed)), "cat", f"cat/{seed}.png"))
-    extract_facts(beam.Pipeline(), str(examples), ["train", "eval"], str(tmp_path / "out"))
+    extract_facts(beam.Pipeline(), str(examples), ["train", "test"], str(tmp_path / "out"))
     facts = read_facts(str(tmp_path / "out"))
-    assert sorted((f.split, f.path) for f in facts) == [("eval", "cat/3.png"), ("eval", "cat/4.png"),
+    assert sorted((f.split, f.path) for f in facts) == [("test", "cat/3.png"), ("test", "cat/4.png"),
                                                         ("train", "cat/0.png"), ("train", "cat/1.png"),
                                                         ("train", "cat/2.png")]
 
@@ -259,7 +276,7 @@ def test_validation_config_feeds_every_limit_and_rejects_values_out_of_range():
     from components.image_validation.component import validation_limits
     cfg = build_config(overrides=["data.min_images_per_class=7"])
     assert validation_limits(cfg) == {**LIMITS, "min_images_per_class": 7, "max_imbalance_ratio": 10.0,
-                                      "min_image_side": 32}
+                                      "min_image_side": 32, "min_test_images": 30, "min_test_per_class": 3}
     with pytest.raises(ConfigError, match="validation.max_imbalance_ratio"):
         build_config(overrides=["validation.max_imbalance_ratio=0.5"])
     with pytest.raises(ConfigError, match="validation.size_drift_threshold"):

@@ -20,12 +20,13 @@ from pipeline.summary import format_summary
 from schemas.config import build_config
 from tests.fixtures import colour_image, make_colour_folder, tree_digest
 
-# One epoch and no bar: the first run only has to push a model for the later runs to protect.
+# One epoch, no bar and no test-size floor: the first run only has to push a model for the later runs to protect.
 CHEAP = ["data.image_size=16", "train.epochs=1", "train.batch_size=32", "train.early_stopping_patience=0",
          "model.stage_filters=[8]", "model.stage_strides=[2]", "model.stem_filters=8",
-         "augment.rotation_degrees=0", "augment.zoom=0", "eval.min_accuracy=0", "eval.max_accuracy_drop=1"]
+         "augment.rotation_degrees=0", "augment.zoom=0", "eval.min_accuracy=0", "eval.min_class_recall=0",
+         "eval.min_test_images=0", "eval.min_test_per_class=0"]
 TRAINING = {"Transform", "Trainer", "Evaluator", "Pusher"}
-RED_COPIES = 12  # copies of one red image under other names: the path hash puts some in eval
+RED_COPIES = 12  # copies of one red image under other names: the path hash puts some in validation/test
 
 
 def add_class(root: str, name: str, channel: int, count: int, size: int = 20, seed: int = 7) -> None:
@@ -79,7 +80,7 @@ def test_a_good_run_with_warnings_pushes_and_shows_each_warning_in_the_summary(f
     assert first_run.error == "" and first_run.pushed_path
     states = {c.component: c.state for c in first_run.components}
     assert states["ImageDataValidator"] == "complete"
-    text = format_summary(first_run, 0.0, 1.0)
+    text = format_summary(first_run)
     assert f"Image validation: passed with 2 warning(s); report {first_run.image_validation_report}" in text
     assert "Data warning: [min_image_side] 102 of 102 image(s) have a side below validation.min_image_side=32" in text
     leak_lines = [line for line in text.splitlines() if line.startswith("Data warning: [leakage]")]

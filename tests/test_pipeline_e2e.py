@@ -1,18 +1,24 @@
 """End to end: the real pipeline (LocalDagRunner, Beam DirectRunner, SQLite MLMD) on tiny data.
 
-Three runs share one output folder, as a user's successive runs would:
-1. a good run is blessed and pushes a model that classifies held-out images
-   through both serving signatures;
-2. a run that cannot meet the bar is not blessed, pushes nothing, and leaves
-   the served model byte-for-byte as it was;
-3. a run whose data violates the schema stops before Transform and training.
+Four runs share one output folder, as a user's successive runs would:
+1. a good run (no served model yet: the floors alone decide) is blessed and
+   pushes a model that classifies held-out images through both serving signatures;
+2. a run that cannot meet the bar is not blessed, pushes nothing, leaves the
+   served model byte-for-byte as it was, and makes --fail-if-not-blessed exit 3;
+3. the same hopeless model forced through with a reason: pushed, the reason
+   read back from ML Metadata into the summary;
+4. a run whose data violates the schema stops before Transform and training.
+The gate's other verdicts (better, clearly worse, one class collapsing) run the
+real Evaluator on scripted SavedModels in test_evaluation_gate.py.
 """
 import os
 
 import pytest
 import tensorflow as tf
 
+from pipeline.cli import run_exit_code
 from pipeline.local_runner import run_local
+from pipeline.exit_codes import EXIT_NOT_BLESSED, EXIT_OK
 from pipeline.summary import format_summary
 from schemas import features
 from schemas.config import build_config
@@ -20,6 +26,7 @@ from tests.fixtures import COLOUR_CLASSES, FAST, encoded_colour_image, make_colo
 
 ALL_COMPONENTS = {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "DataGate",
                   "ImageDataValidator", "Transform", "Trainer", "ServedModelBaseline", "Evaluator", "Pusher"}
+HOPELESS = FAST + ["train.epochs=1", "train.learning_rate=1e-9"]
 
 
 def served_versions(output: str) -> list:
@@ -48,15 +55,23 @@ def test_a_good_run_runs_every_component_and_pushes_a_blessed_model(first_run, w
     assert first_run.error == ""
     assert {c.component for c in first_run.components} == ALL_COMPONENTS
     assert all(c.state == "complete" for c in first_run.components)
-    assert first_run.blessed is True and first_run.accuracy >= 0.9
+    assert first_run.blessed is True and first_run.accuracy >= 0.9, format_summary(first_run)
     assert set(first_run.class_accuracy) == set(COLOUR_CLASSES)
     assert first_run.baseline_accuracy is None  # first run: floor only
+    assert set(first_run.split_sizes) == {"train", "validation", "test"}
+    assert sum(first_run.split_sizes.values()) == 90 and first_run.split_sizes["test"] >= 3
+    assert "no served model yet, so the floors alone decide" in first_run.gate_sentence
+    assert run_exit_code(first_run, fail_if_not_blessed=True) == EXIT_OK
     (version,) = served_versions(workspace["output"])
     assert first_run.pushed_path.rstrip("/").endswith(os.path.join("image_classifier", version))
     assert os.path.isfile(os.path.join(first_run.pushed_path, "saved_model.pb"))
-    summary = format_summary(first_run, 0.9, 0.01).splitlines()
-    assert summary[-3].startswith("Blessed: yes")
-    assert summary[-2] == f"Eval accuracy: {first_run.accuracy:.4f}"
+    summary = format_summary(first_run).splitlines()
+    sizes = first_run.split_sizes
+    assert f"Splits: train {sizes['train']}, validation {sizes['validation']}, test {sizes['test']} images" in summary
+    assert f"Gate: {first_run.gate_sentence}" in summary
+    assert any(line.startswith("Data warning: [small_test_split] the test split is too small") for line in summary)
+    assert summary[-3] == "Blessed: yes"
+    assert summary[-2] == f"Test accuracy: {first_run.accuracy:.4f}"
     assert summary[-1] == f"Pushed model: {first_run.pushed_path}"
 
 
@@ -77,15 +92,33 @@ def test_the_pushed_model_classifies_held_out_images_through_both_signatures(fir
 
 def test_a_model_below_the_bar_is_not_pushed_and_the_served_model_is_untouched(first_run, workspace):
     before = tree_digest(os.path.join(workspace["output"], "serving"))
-    hopeless = FAST + ["train.epochs=1", "train.learning_rate=1e-9", "eval.min_accuracy=0.9"]
-    second = run_local(build_config(overrides=hopeless), workspace["data"], workspace["output"])
+    second = run_local(build_config(overrides=HOPELESS), workspace["data"], workspace["output"])
     assert second.error == ""
     assert second.blessed is False and second.pushed_path == ""
+    assert run_exit_code(second, fail_if_not_blessed=True) == EXIT_NOT_BLESSED
+    assert run_exit_code(second, fail_if_not_blessed=False) == EXIT_OK
+    assert f"on {second.split_sizes['test']} test images" in second.gate_sentence
+    assert second.gate_sentence.startswith("candidate ") and " vs served " in second.gate_sentence
+    assert second.gate_sentence.endswith(": not blessed") and not second.forced
     assert second.baseline_accuracy is not None and second.baseline_accuracy >= 0.9
     assert second.baseline_source.endswith(served_versions(workspace["output"])[0])
     assert served_versions(workspace["output"]) == [os.path.basename(first_run.pushed_path)]
     assert tree_digest(os.path.join(workspace["output"], "serving")) == before
-    assert format_summary(second, 0.9, 0.01).splitlines()[-1] == "Pushed model: none"
+    summary = format_summary(second).splitlines()
+    assert summary[-3].startswith("Blessed: NO") and summary[-1] == "Pushed model: none"
+
+
+def test_a_forced_push_goes_through_and_its_reason_is_read_back_from_metadata(first_run, workspace):
+    reason = "served model trained on mislabeled data"
+    forced = run_local(build_config(overrides=HOPELESS + ["eval.force_bless=true", f"eval.force_reason={reason}"]),
+                       workspace["data"], workspace["output"])
+    assert forced.error == "" and forced.forced and forced.force_reason == reason
+    assert forced.blessed is True and forced.gate_sentence.endswith(": not blessed")
+    assert len(served_versions(workspace["output"])) == 2 and forced.pushed_path
+    summary = format_summary(forced).splitlines()
+    assert f"Forced push (eval.force_bless): {reason}" in summary
+    assert summary[-3].startswith("Blessed: yes, forced")
+    assert run_exit_code(forced, fail_if_not_blessed=True) == EXIT_OK
 
 
 def test_data_that_violates_the_schema_stops_the_run_before_training(first_run, workspace, tmp_path):

@@ -104,7 +104,7 @@ def test_executor_inputs_are_what_a_launcher_builds(oss_run):
     assert examples["uri"].startswith("minio://") and "type" not in examples
     assert outputs["artifacts"]["model"]["artifacts"][0]["type"]["instanceSchema"].startswith("title: tfx.Model")
     assert outputs["outputFile"] == os.path.join(oss_run.run_dir, "tasks", "Trainer", "executor_output.json")
-    assert json.loads(examples["metadata"]["split_names"]) == ["train", "eval"]
+    assert json.loads(examples["metadata"]["split_names"]) == ["train", "validation", "test"]
 
 
 def test_placeholders_are_filled_as_the_launcher_fills_them(tmp_path):

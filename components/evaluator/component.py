@@ -1,12 +1,18 @@
-"""Evaluator gate: an absolute accuracy floor and no regression against the served model."""
+"""The Evaluator: TFX's own, judging on the test split with the paired gate (docs/evaluation-gate.md)."""
 from __future__ import annotations
+
+import dataclasses
+import json
 
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
 
 from components.evaluator import executor
+from components.evaluator.gate_metric import PairedGate
+from components.evaluator.paired import GateRules
 from schemas import features
+from schemas.config import EvalConfig
 
 ACCURACY_METRIC = "SparseCategoricalAccuracy"
 ACCURACY_KEY = "sparse_categorical_accuracy"  # the name TFMA reports it under
@@ -14,15 +20,22 @@ CANDIDATE, BASELINE = "candidate", "baseline"
 
 
 class GatedEvaluator(tfx.components.Evaluator):
-    """TFX's Evaluator, with an executor that accepts an empty baseline (first run)."""
+    """TFX's Evaluator, with an executor that accepts an empty baseline (first run) and records a forced push."""
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
 
-def make_eval_config(min_accuracy: float, max_accuracy_drop: float) -> tfma.EvalConfig:
-    """Accuracy overall and per class, a confusion matrix, and the blessing thresholds.
+def gate_rules(eval_cfg: EvalConfig) -> GateRules:
+    return GateRules(**{f.name: getattr(eval_cfg, f.name) for f in dataclasses.fields(GateRules)})
+
+
+def make_eval_config(eval_cfg: EvalConfig) -> tfma.EvalConfig:
+    """Accuracy, a confusion matrix, and the paired gate whose verdict is the blessing.
 
     The models are fed serialized tf.Examples through `serving_default`, the
-    same signature batch clients use; `probabilities` is the prediction.
+    same signature batch clients use; `probabilities` is the prediction. The
+    gate's only threshold is `paired_gate >= 1`: the rules live in `paired.judge`.
+    A forced push (`eval.force_*`) travels in the gate's config and is applied
+    by the executor after TFMA has judged, so the record keeps both.
     """
     def spec(name: str, is_baseline: bool) -> tfma.ModelSpec:
         return tfma.ModelSpec(name=name, is_baseline=is_baseline,
@@ -30,17 +43,18 @@ def make_eval_config(min_accuracy: float, max_accuracy_drop: float) -> tfma.Eval
                               label_key=features.LABEL_KEY,
                               prediction_key=features.PROBABILITIES_OUTPUT)
 
-    threshold = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": min_accuracy}),
-        change_threshold=tfma.GenericChangeThreshold(
-            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-            absolute={"value": -max_accuracy_drop}))
+    gate_config = {"rules": dataclasses.asdict(gate_rules(eval_cfg)),
+                   "force_reason": eval_cfg.force_reason if eval_cfg.force_bless else ""}
+    gate = tfma.MetricConfig(
+        class_name=PairedGate.__name__, module=PairedGate.__module__, config=json.dumps(gate_config),
+        threshold=tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(lower_bound={"value": 1.0})))
     return tfma.EvalConfig(
         model_specs=[spec(CANDIDATE, False), spec(BASELINE, True)],
-        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[features.LABEL_NAME_KEY])],
-        metrics_specs=[tfma.MetricsSpec(metrics=[
+        slicing_specs=[tfma.SlicingSpec()],
+        metrics_specs=[tfma.MetricsSpec(model_names=[CANDIDATE], metrics=[
             tfma.MetricConfig(class_name="ExampleCount"),
-            tfma.MetricConfig(class_name=ACCURACY_METRIC, threshold=threshold),
+            tfma.MetricConfig(class_name=ACCURACY_METRIC),
             tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
+            gate,
         ])],
     )

@@ -1,22 +1,63 @@
-"""TFX's Evaluator executor, told when the baseline artifact holds no model.
+"""TFX's Evaluator executor, told when the baseline artifact holds no model, and when a push is forced.
 
 ServedModelBaseline always emits an artifact (components cannot emit none);
 on a first run it is empty. The stock executor would try to load it, so this
-executor drops an empty baseline, and TFX then ignores change thresholds
-(its `rubber_stamp` rule): the candidate is judged by the absolute bar alone.
+executor drops an empty baseline, and TFX then removes the baseline model spec:
+the paired gate judges the candidate by its floors alone.
+
+A forced push (`eval.force_bless` with `eval.force_reason`) is applied after
+TFMA has judged: the blessing keeps the gate's own verdict (`gate_blessed`)
+beside the override (`forced_bless`, `force_reason`), so ML Metadata records
+both what the gate said and who overrode it and why.
 """
+import json
+
 import tensorflow as tf
+import tensorflow_model_analysis as tfma
 from absl import logging
+from tfx.components.evaluator import constants
 from tfx.components.evaluator import executor as tfx_evaluator_executor
 from tfx.types import standard_component_specs
-from tfx.utils import path_utils
+from tfx.utils import io_utils, path_utils, proto_utils
+
+from components.evaluator.gate_metric import PairedGate
 
 _BASELINE = standard_component_specs.BASELINE_MODEL_KEY
+BLESSED_PROPERTY = constants.ARTIFACT_PROPERTY_BLESSED_KEY  # TFX's own: the Pusher reads it
+GATE_BLESSED_PROPERTY = "gate_blessed"  # the gate's verdict, before any override
+FORCED_PROPERTY = "forced_bless"
+FORCE_REASON_PROPERTY = "force_reason"
 
 
 def has_saved_model(model_artifact) -> bool:
     return tf.io.gfile.exists(
         f"{path_utils.serving_model_path(model_artifact.uri)}/saved_model.pb")
+
+
+def force_reason(eval_config_json: str) -> str:
+    """The reason given with eval.force_bless, read from the gate's MetricConfig ("" when not forced)."""
+    eval_config = tfma.EvalConfig()
+    proto_utils.json_to_proto(eval_config_json or "{}", eval_config)  # either JSON field-name style
+    for spec in eval_config.metrics_specs:
+        for metric in spec.metrics:
+            if metric.class_name == PairedGate.__name__:
+                return json.loads(metric.config or "{}").get("force_reason", "")
+    return ""
+
+
+def record_override(blessing, reason: str) -> None:
+    """Bless regardless, keeping the gate's verdict and the reason on the blessing artifact."""
+    gate_blessed = blessing.get_int_custom_property(BLESSED_PROPERTY) == 1
+    blessing.set_int_custom_property(GATE_BLESSED_PROPERTY, int(gate_blessed))
+    blessing.set_int_custom_property(FORCED_PROPERTY, 1)
+    blessing.set_string_custom_property(FORCE_REASON_PROPERTY, reason)
+    if not gate_blessed:
+        not_blessed = f"{blessing.uri}/{constants.NOT_BLESSED_FILE_NAME}"
+        if tf.io.gfile.exists(not_blessed):
+            tf.io.gfile.remove(not_blessed)
+        io_utils.write_string_file(f"{blessing.uri}/{constants.BLESSED_FILE_NAME}", "")
+        blessing.set_int_custom_property(BLESSED_PROPERTY, constants.BLESSED_VALUE)
+    logging.warning("Blessing forced (the gate said %s): %s", "blessed" if gate_blessed else "NOT blessed", reason)
 
 
 class Executor(tfx_evaluator_executor.Executor):
@@ -27,4 +68,8 @@ class Executor(tfx_evaluator_executor.Executor):
             logging.info("Baseline artifact %s is empty: no served model to compare with.",
                          baselines[0].uri)
             input_dict = {k: v for k, v in input_dict.items() if k != _BASELINE}
-        return super().Do(input_dict, output_dict, exec_properties)
+        result = super().Do(input_dict, output_dict, exec_properties)
+        reason = force_reason(exec_properties.get(standard_component_specs.EVAL_CONFIG_KEY, ""))
+        if reason:
+            record_override(output_dict[standard_component_specs.BLESSING_KEY][0], reason)
+        return result

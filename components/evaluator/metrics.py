@@ -1,38 +1,45 @@
-"""Reading the Evaluator's TFMA output: accuracy of candidate and baseline, per class."""
+"""Reading the Evaluator's TFMA output back: the paired gate's counts, rules and verdict."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Dict, Optional
 
 import tensorflow_model_analysis as tfma
 
-from components.evaluator.component import ACCURACY_KEY, BASELINE, CANDIDATE
-from schemas import features
+from components.evaluator.gate_metric import COUNTS_METRIC
+from components.evaluator.paired import GateRules, PairedCounts, Verdict, judge
 
 
 @dataclasses.dataclass
-class Accuracy:
-    candidate: Optional[float] = None
-    baseline: Optional[float] = None
-    per_class: Dict[str, float] = dataclasses.field(default_factory=dict)
+class GateResult:
+    counts: PairedCounts
+    rules: GateRules
+    verdict: Verdict
+
+    @property
+    def accuracy(self) -> Optional[float]:
+        return self.counts.candidate_correct / self.counts.images if self.counts.images else None
+
+    @property
+    def baseline_accuracy(self) -> Optional[float]:
+        if not (self.counts.has_baseline and self.counts.images):
+            return None
+        return self.counts.baseline_correct / self.counts.images
+
+    @property
+    def class_recall(self) -> Dict[str, float]:
+        return {name: c.candidate_correct / c.images for name, c in self.counts.classes.items() if c.images}
 
 
-def read_accuracy(evaluation_uri: str) -> Accuracy:
-    """Overall accuracy of both models, and the candidate's accuracy per class slice."""
-    result = Accuracy()
+def read_gate(evaluation_uri: str) -> Optional[GateResult]:
+    """The gate's record on the overall slice, judged again with the rules it was run with."""
     for metrics in tfma.load_metrics(evaluation_uri):
-        slice_keys = {k.column: k for k in metrics.slice_key.single_slice_keys}
+        if metrics.slice_key.single_slice_keys:
+            continue
         for item in metrics.metric_keys_and_values:
-            key = item.key
-            if key.name != ACCURACY_KEY or key.is_diff:
-                continue
-            value = item.value.double_value.value
-            if not slice_keys:
-                if key.model_name == BASELINE:
-                    result.baseline = value
-                elif key.model_name in (CANDIDATE, ""):
-                    result.candidate = value
-            elif features.LABEL_NAME_KEY in slice_keys and key.model_name in (CANDIDATE, ""):
-                name = slice_keys[features.LABEL_NAME_KEY].bytes_value.decode("utf-8", "replace")
-                result.per_class[name] = value
-    return result
+            if item.key.name == COUNTS_METRIC and not item.key.is_diff:
+                record = json.loads(item.value.bytes_value.decode("utf-8"))
+                counts, rules = PairedCounts.from_dict(record["counts"]), GateRules(**record["rules"])
+                return GateResult(counts, rules, judge(counts, rules))
+    return None

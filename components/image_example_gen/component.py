@@ -25,22 +25,26 @@ INPUT_PATTERN = "*"
 
 def create_image_example_gen(
         input_base: Union[str, tfx.dsl.experimental.RuntimeParameter],
-        eval_percent: int,
+        validation_percent: int,
+        test_percent: int,
         limits: Optional[IngestLimits] = None) -> FileBasedExampleGen:
-    """ExampleGen for `<input_base>/<class_name>/<image files>`, split train/eval by path hash.
+    """ExampleGen for `<input_base>/<class_name>/<image files>`, split train/validation/test by path hash.
 
     Hashing the relative path (not the bytes) keeps each image in its split when
     files are re-encoded or new images are added. `input_base` is passed through
     untouched, so it may be a RuntimeParameter resolved at run time. `limits`
     (default: the config's defaults) travel in FileBasedExampleGen's `custom_config`.
     """
-    if not 1 <= eval_percent < HASH_BUCKETS:
-        raise ValueError(f"eval_percent must be an integer from 1 to {HASH_BUCKETS - 1}, got {eval_percent!r}")
+    train_buckets = HASH_BUCKETS - validation_percent - test_percent
+    if min(validation_percent, test_percent, train_buckets) < 1:
+        raise ValueError(f"validation_percent and test_percent must be at least 1 and leave at least 1% for "
+                         f"train, got {validation_percent!r} and {test_percent!r}")
     input_config = tfx.proto.Input(splits=[tfx.proto.Input.Split(name="images", pattern=INPUT_PATTERN)])
     output_config = tfx.proto.Output(split_config=tfx.proto.SplitConfig(
         splits=[
-            tfx.proto.SplitConfig.Split(name="train", hash_buckets=HASH_BUCKETS - eval_percent),
-            tfx.proto.SplitConfig.Split(name="eval", hash_buckets=eval_percent),
+            tfx.proto.SplitConfig.Split(name=features.TRAIN_SPLIT, hash_buckets=train_buckets),
+            tfx.proto.SplitConfig.Split(name=features.VALIDATION_SPLIT, hash_buckets=validation_percent),
+            tfx.proto.SplitConfig.Split(name=features.TEST_SPLIT, hash_buckets=test_percent),
         ],
         partition_feature_name=features.PATH_KEY))
     return FileBasedExampleGen(

@@ -10,10 +10,10 @@ from dataclasses import asdict, dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from components.image_validation.facts import ImageFacts
+from schemas.features import HELD_OUT_SPLITS, TEST_SPLIT, TRAIN_SPLIT
 
 BLOCKING = "blocking"
 WARNING = "warning"
-TRAIN, EVAL = "train", "eval"
 _EXAMPLES_SHOWN = 5  # paths named in a finding's message; the report lists them all
 
 
@@ -55,13 +55,38 @@ def check_class_counts(counts: Dict[str, Dict[str, int]], min_images_per_class: 
                 f"class imbalance {ratio:.2f} (largest {most}: {total[most]}, smallest {least}: "
                 f"{total[least]}) is above validation.max_imbalance_ratio={max_imbalance_ratio}; "
                 "collect more of the small classes or raise the limit")))
-    for split in (TRAIN, EVAL):
+    for split in (TRAIN_SPLIT, *HELD_OUT_SPLITS):
         missing = sorted(set(total) - set(counts.get(split, {})))
         if missing:
             findings.append(Finding("class_missing_from_split", WARNING, (
                 f"class(es) {', '.join(missing)} have no images in the {split} split; "
                 "with more images per class the path-hash split puts some in each")))
     return findings
+
+
+def check_test_split(counts: Dict[str, Dict[str, int]], min_test_images: int, min_test_per_class: int,
+                     small_test_split: str) -> List[Finding]:
+    """A test split too small for the gate's verdict to mean much: a warning, or blocking with "fail".
+
+    One test image is 100/n points of accuracy; with a handful per class a single
+    image moves a class's recall by a third. The config floors say what "too small" is.
+    """
+    test = counts.get(TEST_SPLIT, {})
+    thin = {name: test.get(name, 0) for name in counts.get("all", {}) if test.get(name, 0) < min_test_per_class}
+    total = sum(test.values())
+    if total >= min_test_images and not thin:
+        return []
+    problems = []
+    if total < min_test_images:
+        problems.append(f"{total} image(s), below eval.min_test_images={min_test_images}")
+    if thin:
+        problems.append(f"class(es) below eval.min_test_per_class={min_test_per_class}: "
+                        + ", ".join(f"{name} ({n})" for name, n in thin.items()))
+    severity = BLOCKING if small_test_split == "fail" else WARNING
+    return [Finding("small_test_split", severity, (
+        f"the test split is too small to judge a model: {'; '.join(problems)}; one test image is "
+        f"{100 / max(total, 1):.1f} points of accuracy. Add images or raise data.test_percent "
+        f"(eval.small_test_split={small_test_split})"))]
 
 
 def _distribution(values: Sequence[float]) -> Dict[str, float]:

@@ -29,7 +29,6 @@ from schemas.config import Config
 
 STATUS_PROPERTY = "status"          # "passed" | "blocked"
 WARNINGS_PROPERTY = "warnings"      # number of warnings
-TRAIN_SPLIT = "train"
 
 
 class ImageValidation(tfx.dsl.Artifact):
@@ -61,7 +60,7 @@ def ImageDataValidator(
     extract_facts(beam_pipeline, examples.uri, splits, report.uri)
     previous = ref.read_reference(reference_dir)
     expected, source = ref.expected_classes(schema, previous, reference_dir)
-    current_stats_path = f"{statistics.uri}/Split-{TRAIN_SPLIT}/FeatureStats.pb"
+    current_stats_path = f"{statistics.uri}/Split-{features.TRAIN_SPLIT}/FeatureStats.pb"
     previous_stats_path = ref.reference_statistics_path(reference_dir) if previous else None
     result = validate_images(
         read_facts(report.uri), json.loads(limits), expected, source,
@@ -78,9 +77,11 @@ def ImageDataValidator(
 
 
 def validation_limits(cfg: Config) -> dict:
-    """The thresholds the checks read: `validation.*` (but where the reference lives) and the class minimum."""
+    """The thresholds the checks read: `validation.*` (but where the reference lives), the class
+    minimum, and the test-split floors (`eval.min_test_images`, `eval.min_test_per_class`, `eval.small_test_split`)."""
     limits = {k: v for k, v in dataclasses.asdict(cfg.validation).items() if k != "reference_dir"}
-    return {**limits, "min_images_per_class": cfg.data.min_images_per_class}
+    test_floors = {k: getattr(cfg.eval, k) for k in ("min_test_images", "min_test_per_class", "small_test_split")}
+    return {**limits, **test_floors, "min_images_per_class": cfg.data.min_images_per_class}
 
 
 def create_image_data_validator(cfg: Config, examples, statistics, schema, pipeline_root: str):

@@ -23,7 +23,7 @@ def validate_images(
     current_stats=None,
     previous_stats=None,
 ) -> Dict[str, Any]:
-    """Run every check; `limits` holds the `validation.*` config keys.
+    """Run every check; `limits` holds the `validation.*` config keys and the test-split floors.
 
     `expected_classes` is None when there is nothing to compare with (first run,
     no curated schema); drift is measured only when both statistics are given.
@@ -31,6 +31,8 @@ def validate_images(
     counts = checks.class_counts(facts)
     findings: List[checks.Finding] = checks.check_class_counts(
         counts, limits["min_images_per_class"], limits["max_imbalance_ratio"])
+    findings += checks.check_test_split(
+        counts, limits["min_test_images"], limits["min_test_per_class"], limits["small_test_split"])
     findings += checks.check_class_set(counts.get("all", {}), expected_classes, expected_source)
     small_findings, small_paths = checks.check_small_images(facts, limits["min_image_side"])
     findings += small_findings

@@ -41,8 +41,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
 
     train_ds = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, cfg,
                             training=True, cache=cache)
-    eval_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, cfg,
-                           training=False, cache=cache)
+    # fn_args.eval_files is the validation split (EvalArgs): the epoch is chosen on it, never on test.
+    validation_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, cfg,
+                                 training=False, cache=cache)
 
     strategy = make_strategy()
     with strategy.scope():
@@ -50,7 +51,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         model.compile(optimizer=keras.optimizers.Adam(cfg.train.learning_rate),
                       loss=keras.losses.SparseCategoricalCrossentropy(),
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-    history = model.fit(train_ds, validation_data=eval_ds, epochs=cfg.train.epochs,
+    history = model.fit(train_ds, validation_data=validation_ds, epochs=cfg.train.epochs,
                         callbacks=_callbacks(cfg, fn_args.model_run_dir, fn_args.train_steps), verbose=2)
     logging.info("Training history: %s", json.dumps(history.history))
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Dict, Optional, Tuple
 
+from schemas.features import TRAIN_SPLIT
+
 # Target -> the file suffixes its package takes: KFP uploads a PipelineSpec as YAML;
 # Vertex AI reads a PipelineJob as JSON (a .json given to KFP would be read as a PipelineJob).
 PACKAGE_SUFFIXES: Dict[str, Tuple[str, ...]] = {"kfp": (".yaml", ".yml"), "vertex": (".json",)}
@@ -35,7 +37,7 @@ def package_format_problem(target: str, path: str) -> Optional[str]:
 
 def train_args_json(num_steps: int) -> str:
     """The Trainer's TrainArgs as the JSON string the `train_args` runtime parameter carries."""
-    return json.dumps({"splits": ["train"], "num_steps": int(num_steps)}, sort_keys=True)
+    return json.dumps({"splits": [TRAIN_SPLIT], "num_steps": int(num_steps)}, sort_keys=True)
 
 
 def load_pipeline_spec(path: str) -> dict:
