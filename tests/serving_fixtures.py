@@ -6,7 +6,6 @@ labels.txt asset, warmup file and expected answers as the Trainer's export.
 """
 import os
 
-import numpy as np
 import tensorflow as tf
 
 from components.trainer.warmup import write_warmup

@@ -17,10 +17,12 @@ from schemas import features
 from schemas.config import build_config
 from pipeline.local_runner import run_local
 from pipeline.summary import format_summary
+from components.trainer.warmup import read_warmup
 from tests.fixtures import COLOUR_CLASSES, encoded_colour_image, make_colour_folder
 
 ALL_COMPONENTS = {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "DataGate",
-                  "ImageDataValidator", "Transform", "Trainer", "ServedModelBaseline", "Evaluator", "Pusher"}
+                  "ImageDataValidator", "Transform", "Trainer", "ServedModelBaseline", "Evaluator", "InfraCheck",
+                  "Pusher"}
 FAST = ["data.image_size=20", "train.epochs=12", "train.batch_size=16", "train.early_stopping_patience=0",
         "model.stage_filters=[16,32]", "model.stage_strides=[2,2]", "model.stem_filters=16",
         "augment.rotation_degrees=0", "augment.zoom=0", "eval.min_accuracy=0.9"]
@@ -39,7 +41,7 @@ def tree_digest(root: str) -> str:
 
 def served_versions(output: str) -> list:
     model_dir = os.path.join(output, "serving", "image_classifier")
-    return sorted(os.listdir(model_dir)) if os.path.isdir(model_dir) else []
+    return sorted(n for n in os.listdir(model_dir) if n.isdigit()) if os.path.isdir(model_dir) else []
 
 
 def serialized_example(encoded: bytes) -> bytes:
@@ -70,6 +72,7 @@ def test_a_good_run_runs_every_component_and_pushes_a_blessed_model(first_run, w
     assert first_run.pushed_path.rstrip("/").endswith(os.path.join("image_classifier", version))
     assert os.path.isfile(os.path.join(first_run.pushed_path, "saved_model.pb"))
     summary = format_summary(first_run, 0.9, 0.01).splitlines()
+    assert summary[-4].startswith("Infra check: passed (fresh-process load ")
     assert summary[-3].startswith("Blessed: yes")
     assert summary[-2] == f"Eval accuracy: {first_run.accuracy:.4f}"
     assert summary[-1] == f"Pushed model: {first_run.pushed_path}"
@@ -88,6 +91,18 @@ def test_the_pushed_model_classifies_held_out_images_through_both_signatures(fir
         assert list(outputs[features.CLASS_ID_OUTPUT].numpy()) == [0, 1, 2]
     with open(os.path.join(first_run.pushed_path, "assets", features.LABELS_FILE)) as f:
         assert f.read().split() == names
+
+
+def test_the_pushed_version_carries_warmup_and_passed_the_infra_check(first_run, workspace):
+    """8 warmup requests: serving.warmup_images (4) eval images through each of the two signatures."""
+    warmup = read_warmup(first_run.pushed_path)
+    assert [signature for signature, _ in warmup] == [features.EXAMPLES_SIGNATURE, features.BYTES_SIGNATURE] * 4
+    check = first_run.infra_check
+    assert check["blessed"] is True and check["problems"] == [] and check["requests"] == 8
+    assert check["load_seconds"] > 0 and 0 < check["latency_ms_p50"] <= check["latency_ms_max"]
+    version = os.path.basename(first_run.pushed_path)
+    with open(os.path.join(workspace["output"], "serving", "image_classifier", "models.config")) as f:
+        assert f'key: "stable" value: {version}' in f.read()
 
 
 def test_a_model_below_the_bar_is_not_pushed_and_the_served_model_is_untouched(first_run, workspace):

@@ -8,9 +8,8 @@ holds its answers to the serving contract (check.py). Its output is a standard
 InfraBlessing, which the Pusher takes as `infra_blessing`: a failed check means
 no push, with the reason in the `reason` property and `infra_check.json`.
 """
-from __future__ import annotations
-
 import json
+from typing import Optional
 
 from absl import logging
 from tfx import v1 as tfx
@@ -49,7 +48,7 @@ def open_report(uri: str):
     return tf.io.gfile.GFile(f"{uri.rstrip('/')}/{REPORT_FILE}", "w")
 
 
-def read_report(uri: str) -> dict | None:
+def read_report(uri: str) -> Optional[dict]:
     """The check's report in an InfraBlessing artifact, or None when there is none."""
     import tensorflow as tf
     path = f"{uri.rstrip('/')}/{REPORT_FILE}"
