@@ -79,8 +79,10 @@ def main(argv: List[str] | None = None) -> None:
     import tf_keras as keras
     model_dir = resolve_model(args.model)
     serve = tf.saved_model.load(model_dir).signatures[features.BYTES_SIGNATURE]
-    bare = keras.models.load_model(model_dir, compile=False)
-    size = int(bare.input_shape[1])
+    keras_model = keras.models.load_model(model_dir, compile=False)
+    size = int(keras_model.input_shape[1])
+    # As a graph, like the signature: eager Keras would time Python, not the model.
+    bare = tf.function(lambda x, training: keras_model(x, training=training))
     png = png_bytes(64, 0)
     decoded = tf.image.resize(tf.io.decode_png(png, channels=3), [size, size])[tf.newaxis] / 255.0
 
