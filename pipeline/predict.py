@@ -56,6 +56,8 @@ def expand_inputs(items: Iterable[str]) -> List[str]:
         if os.path.isdir(item):
             found = sorted(os.path.join(d, n) for d, _, names in os.walk(item) for n in names
                            if n.lower().endswith(IMAGE_EXTENSIONS))
+            if not found:
+                raise PredictInputError(f"no image files ({' '.join(IMAGE_EXTENSIONS)}) in folder {item}")
         elif os.path.exists(item) or not glob.has_magic(item):
             found = [item]  # a missing plain path gets its own error line
         else:

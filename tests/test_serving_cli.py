@@ -62,6 +62,12 @@ def test_predict_all_good_exits_0_and_a_missing_model_is_a_usage_error(serving_d
     capsys.readouterr()
     assert main(["predict", "--model", str(tmp_path), str(images)]) == EXIT_USAGE
     assert f"no SavedModel at {tmp_path} and no pushed version under it" in capsys.readouterr().err
+    model = os.path.join(serving_dir, "colour")
+    assert main(["predict", "--model", model, str(images / "*.jpg")]) == EXIT_USAGE
+    assert f"no file matches '{images}/*.jpg'" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["predict", "--model", model, str(tmp_path / "empty")]) == EXIT_USAGE
+    assert f"no image files (.jpg .jpeg .png .gif .bmp) in folder {tmp_path / 'empty'}" in capsys.readouterr().err
 
 
 def test_large_folders_go_in_batches_with_progress(serving_dir, tmp_path):
