@@ -48,6 +48,9 @@ def test_json_file_and_cli_override_order(tmp_path):
     (["model.stage_strides=[2]"], "model.stage_strides"),
     (["data.eval_percent=90"], "data.eval_percent"),
     (["augment.flip_left_right=maybe"], "augment.flip_left_right"),
+    (["serving.keep_versions=0"], "serving.keep_versions: 0; expected an integer >= 1"),
+    (["serving.warmup_images=0"], "serving.warmup_images"),
+    (["serving.infra_check_atol=0"], "serving.infra_check_atol"),
     (["epochs=3"], "section.key=value"),
 ])
 def test_bad_keys_and_values_are_rejected_with_their_name(overrides, message):
