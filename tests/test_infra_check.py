@@ -9,6 +9,7 @@ from tensorflow_serving.apis import prediction_log_pb2
 
 from components.infra_check.check import check_candidate, judge, replay_in_fresh_process
 from components.trainer.warmup import ASSETS_EXTRA, WARMUP_FILE, read_expected, read_warmup
+from pipeline.summary import RunSummary, format_summary
 from schemas import features
 from tests.serving_fixtures import class_list, save_colour_model
 
@@ -75,6 +76,9 @@ def test_a_broken_export_is_not_blessed_and_each_fault_is_named(tmp_path):
     assert f"warmup request for {features.BYTES_SIGNATURE}: no such signature" in problems
     assert re.search(f"{features.EXAMPLES_SIGNATURE} request 0: probabilities differ from the trained "
                      "model's by 0.05 .*training/serving skew", problems)
+    lines = format_summary(RunSummary(infra_check=report, blessed=True), 0.8, 0.01).splitlines()
+    assert lines[-4] == "Infra check: FAILED, nothing pushed: " + "; ".join(report["problems"])
+    assert lines[-1] == "Pushed model: none"
 
 
 def test_an_export_that_does_not_load_is_not_blessed(tmp_path):
