@@ -15,6 +15,7 @@ import schemas
 from pipeline.cli_help import add_command
 from pipeline.exit_codes import EXIT_FAILED, EXIT_NOT_BLESSED, EXIT_OK, EXIT_USAGE
 from pipeline.kubeflow.cli import add_beam_arg, add_commands, join_beam_args
+from pipeline.serving_cli import add_serving_commands
 from schemas.config import Config, ConfigError, build_config
 
 REPO_SCHEMAS = os.path.dirname(os.path.abspath(schemas.__file__))
@@ -70,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     add_beam_arg(run)
     run.set_defaults(func=cmd_run)
     add_commands(commands, _add_config_args)  # compile, submit, schedule (pipeline/kubeflow/cli.py)
+    add_serving_commands(commands)  # rollback, predict (pipeline/serving_cli.py)
     _add_spec_commands(commands)
     return parser
 

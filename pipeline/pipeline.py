@@ -2,8 +2,8 @@
 
 Data comes in (ImageExampleGen), is checked (StatisticsGen, schema,
 ExampleValidator, DataGate, ImageDataValidator), transformed (Transform), trained on (Trainer),
-judged against the bar and the served model (ServedModelBaseline, Evaluator)
-and pushed (Pusher). Runners call this and add nothing but orchestration.
+judged against the bar and the served model (ServedModelBaseline, Evaluator),
+checked for serving in a fresh process (InfraCheck) and pushed atomically (Pusher). Runners call this and add nothing but orchestration.
 """
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from components.data_gate import DataGate
 from components.evaluator import GatedEvaluator, make_eval_config
 from components.image_example_gen import IngestLimits, create_image_example_gen
 from components.image_validation.component import create_image_data_validator
+from components.infra_check.component import InfraCheck
+from components.pusher.component import create_pusher
 from components.transform.preprocessing import IMAGE_SIZE_KEY
 from schemas import features
 from schemas.config import Config
@@ -84,17 +86,19 @@ def create_pipeline(
         baseline_model=baseline.outputs["baseline"],
         eval_config=make_eval_config(cfg.eval),
         example_splits=[features.TEST_SPLIT]).with_id("Evaluator")
-    pusher = tfx.components.Pusher(
-        model=trainer.outputs["model"],
-        model_blessing=evaluator.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)))
+    infra_check = InfraCheck(
+        model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
+        atol=cfg.serving.infra_check_atol)
+    infra_check.add_upstream_node(evaluator)
+    pusher = create_pusher(
+        trainer.outputs["model"], evaluator.outputs["blessing"], infra_check.outputs["blessing"],
+        serving_model_dir, cfg.serving.model_name, cfg.serving.keep_versions)
 
     return tfx.dsl.Pipeline(
         pipeline_name=cfg.run.pipeline_name,
         pipeline_root=pipeline_root,
         components=[example_gen, statistics_gen, schema_gen, example_validator, data_gate,
-                    image_validator, transform, trainer, baseline, evaluator, pusher],
+                    image_validator, transform, trainer, baseline, evaluator, infra_check, pusher],
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(cfg.run.beam_args if beam_pipeline_args is None else beam_pipeline_args),
         enable_cache=False)

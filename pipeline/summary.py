@@ -44,6 +44,7 @@ class RunSummary:
     quarantine_report: str = ""
     data_warnings: List[str] = dataclasses.field(default_factory=list)  # from ImageDataValidator
     image_validation_report: str = ""
+    infra_check: Optional[dict] = None  # InfraCheck's report: blessed, problems, load_seconds, latency_ms_*
     error: str = ""
 
     @property
@@ -98,6 +99,7 @@ def _custom(artifact, key: str):
 
 def _fill_decision(summary: RunSummary, outputs: Dict[str, List]) -> None:
     from components.image_validation.report import image_validation_report, image_validation_warnings
+    from components.infra_check.component import read_report as read_infra_report
 
     for artifact in outputs.get("Evaluator", []):
         _fill_gate(summary, artifact)
@@ -109,6 +111,8 @@ def _fill_decision(summary: RunSummary, outputs: Dict[str, List]) -> None:
         _fill_quarantine(summary, artifact)
     for artifact in outputs.get("ServedModelBaseline", []):
         summary.baseline_source = _custom(artifact, "baseline_source") or ""
+    for artifact in outputs.get("InfraCheck", []):
+        summary.infra_check = read_infra_report(artifact.uri)
     for artifact in outputs.get("Pusher", []):
         if _custom(artifact, "pushed"):
             summary.pushed_path = _custom(artifact, "pushed_destination") or ""
@@ -168,6 +172,8 @@ def format_summary(summary: RunSummary) -> str:
     if summary.class_accuracy:
         lines.append("Test recall per class: " + ", ".join(
             f"{name} {acc:.3f}" for name, acc in sorted(summary.class_accuracy.items())))
+    if summary.infra_check is not None:
+        lines.append(_infra_check_line(summary.infra_check))
     if summary.error:
         lines.append(f"Run failed: {summary.error}")
     if summary.gate_sentence:
@@ -187,3 +193,12 @@ def _blessing_line(summary: RunSummary) -> str:
     if summary.forced:
         return "Blessed: yes, forced (eval.force_bless; the gate's verdict is above)"
     return "Blessed: yes" if summary.blessed else "Blessed: NO, nothing pushed (the gate's reasons are above)"
+
+
+def _infra_check_line(report: dict) -> str:
+    """Passed with its figures, or failed with the reason the push was blocked."""
+    if not report["blessed"]:
+        return "Infra check: FAILED, nothing pushed: " + "; ".join(report["problems"])
+    return (f"Infra check: passed (fresh-process load {report['load_seconds']:.2f} s; "
+            f"{report['requests']} warmup requests, latency p50 {report['latency_ms_p50']:.1f} ms, "
+            f"max {report['latency_ms_max']:.1f} ms)")

@@ -188,10 +188,18 @@ class EvalConfig:
 @dataclass
 class ServingConfig:
     model_name: str = "image_classifier"  # pushed to <serving_dir>/<model_name>/<version>
+    keep_versions: int = 5          # served versions kept after a push; older ones are deleted
+    warmup_images: int = 4          # validation images in assets.extra/tf_serving_warmup_requests, per signature
+    infra_check_atol: float = 1e-4  # max |probability difference| between serving and the trained model
 
     def validate(self) -> None:
         ok = bool(self.model_name) and all(c.isalnum() or c in "-_." for c in self.model_name)
         _check(ok, "serving.model_name", self.model_name, "letters, digits, '-', '_' or '.'")
+        _check(self.keep_versions >= 1, "serving.keep_versions", self.keep_versions,
+               "an integer >= 1 (the newest version is never pruned)")
+        _check(1 <= self.warmup_images <= 64, "serving.warmup_images", self.warmup_images, "an integer from 1 to 64")
+        _check(0 < self.infra_check_atol <= 0.5, "serving.infra_check_atol", self.infra_check_atol,
+               "a number in (0, 0.5]")
 
 
 @dataclass

@@ -199,3 +199,17 @@ def test_beam_args_pass_through_the_command_line():
     argv = ["run", "--beam-arg", "--runner=FlinkRunner", "--beam-arg", "--flink_master=host:8081"]
     args = _parser().parse_args(join_beam_args(argv))
     assert args.beam_args == ["--runner=FlinkRunner", "--flink_master=host:8081"]
+
+
+def test_a_class_folder_with_a_newline_is_refused_before_the_run_naming_it(tmp_path):
+    """The issue's case: folders 'cir\\ncle', 'square', 'triangle' would shift every served class name."""
+    root = make_colour_folder(str(tmp_path / "data"), per_class=5)
+    os.rename(os.path.join(root, "red"), os.path.join(root, "cir\ncle"))
+    assert_clean_error(imgpipe("run", "--data", root, "--output", str(tmp_path / "o")),
+                       "class folder name holds a line break", repr(os.path.join(root, "cir\ncle")))
+    assert not os.path.exists(tmp_path / "o" / "serving")
+
+
+def test_rollback_refuses_an_empty_serving_folder_in_one_line(tmp_path):
+    result = imgpipe("rollback", "--serving-dir", str(tmp_path), timeout=30)
+    assert_clean_error(result, f"no pushed versions in {tmp_path}/image_classifier")

@@ -57,6 +57,9 @@ def test_json_file_and_cli_override_order(tmp_path):
     (["eval.small_test_split=maybe"], "eval.small_test_split"),
     (["eval.confidence=1"], "eval.confidence"),
     (["augment.flip_left_right=maybe"], "augment.flip_left_right"),
+    (["serving.keep_versions=0"], "serving.keep_versions: 0; expected an integer >= 1"),
+    (["serving.warmup_images=0"], "serving.warmup_images"),
+    (["serving.infra_check_atol=0"], "serving.infra_check_atol"),
     (["epochs=3"], "section.key=value"),
 ])
 def test_bad_keys_and_values_are_rejected_with_their_name(overrides, message):

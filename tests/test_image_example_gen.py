@@ -198,6 +198,15 @@ def test_folder_that_cannot_train_a_classifier_is_rejected(tmp_path, files, mess
     assert str(root) in str(error.value)
 
 
+@pytest.mark.parametrize("folder", ["cir\ncle", "circle\r"])
+def test_a_class_folder_whose_name_labels_txt_cannot_carry_is_refused_by_name(tmp_path, folder):
+    """labels.txt is read line by line: 'cir\ncle' would shift every later class name by one."""
+    root = _layout(tmp_path / "data", [f"{folder}/a.png", "square/b.png", "triangle/c.png"])
+    with pytest.raises(ImageFolderError, match="class folder name holds a line break") as error:
+        scan_image_folder(str(root))
+    assert repr(str(root / folder)) in str(error.value) and "\n" not in str(error.value)
+
+
 def test_missing_folder_is_named(tmp_path):
     with pytest.raises(ImageFolderError, match="data folder not found: " + str(tmp_path / "nope")):
         scan_image_folder(str(tmp_path / "nope"))

@@ -22,16 +22,18 @@ from pipeline.exit_codes import EXIT_NOT_BLESSED, EXIT_OK
 from pipeline.summary import format_summary
 from schemas import features
 from schemas.config import build_config
+from components.trainer.warmup import read_warmup
 from tests.fixtures import COLOUR_CLASSES, FAST, encoded_colour_image, make_colour_folder, tree_digest
 
 ALL_COMPONENTS = {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "DataGate",
-                  "ImageDataValidator", "Transform", "Trainer", "ServedModelBaseline", "Evaluator", "Pusher"}
+                  "ImageDataValidator", "Transform", "Trainer", "ServedModelBaseline", "Evaluator", "InfraCheck",
+                  "Pusher"}
 HOPELESS = FAST + ["train.epochs=1", "train.learning_rate=1e-9"]
 
 
 def served_versions(output: str) -> list:
     model_dir = os.path.join(output, "serving", "image_classifier")
-    return sorted(os.listdir(model_dir)) if os.path.isdir(model_dir) else []
+    return sorted(n for n in os.listdir(model_dir) if n.isdigit()) if os.path.isdir(model_dir) else []
 
 
 def serialized_example(encoded: bytes) -> bytes:
@@ -70,6 +72,7 @@ def test_a_good_run_runs_every_component_and_pushes_a_blessed_model(first_run, w
     assert f"Splits: train {sizes['train']}, validation {sizes['validation']}, test {sizes['test']} images" in summary
     assert f"Gate: {first_run.gate_sentence}" in summary
     assert any(line.startswith("Data warning: [small_test_split] the test split is too small") for line in summary)
+    assert summary[-4].startswith("Infra check: passed (fresh-process load ")
     assert summary[-3] == "Blessed: yes"
     assert summary[-2] == f"Test accuracy: {first_run.accuracy:.4f}"
     assert summary[-1] == f"Pushed model: {first_run.pushed_path}"
@@ -88,6 +91,18 @@ def test_the_pushed_model_classifies_held_out_images_through_both_signatures(fir
         assert list(outputs[features.CLASS_ID_OUTPUT].numpy()) == [0, 1, 2]
     with open(os.path.join(first_run.pushed_path, "assets", features.LABELS_FILE)) as f:
         assert f.read().split() == names
+
+
+def test_the_pushed_version_carries_warmup_and_passed_the_infra_check(first_run, workspace):
+    """8 warmup requests: serving.warmup_images (4) eval images through each of the two signatures."""
+    warmup = read_warmup(first_run.pushed_path)
+    assert [signature for signature, _ in warmup] == [features.EXAMPLES_SIGNATURE, features.BYTES_SIGNATURE] * 4
+    check = first_run.infra_check
+    assert check["blessed"] is True and check["problems"] == [] and check["requests"] == 8
+    assert check["load_seconds"] > 0 and 0 < check["latency_ms_p50"] <= check["latency_ms_max"]
+    version = os.path.basename(first_run.pushed_path)
+    with open(os.path.join(workspace["output"], "serving", "image_classifier", "models.config")) as f:
+        assert f'key: "stable" value: {version}' in f.read()
 
 
 def test_a_model_below_the_bar_is_not_pushed_and_the_served_model_is_untouched(first_run, workspace):

@@ -4,7 +4,7 @@ The spec compiled once per session (tests/conftest.py: tiny colour images, 20x20
 run twice by `run-spec`, each task a subprocess running its own container
 command: as Vertex AI's launcher would run it, then as open-source KFP v2 would
 (`minio://` URIs mirrored locally, untyped upstream artifacts, no driver hook).
-Both runs must end with a blessed, pushed model. The stock TFX entrypoint fails
+Both runs must end with a blessed, infra-checked, pushed model. The stock TFX entrypoint fails
 the open-source imitation in both of the ways our entrypoint repairs.
 """
 import json
@@ -48,6 +48,7 @@ def test_run_spec_as_vertex_runs_every_task_and_pushes_a_blessed_model(vertex_li
     pushed, destination = pushed_model(vertex_like_run)
     assert pushed and destination.startswith(os.path.join(compiled_spec["serving"], "image_classifier"))
     assert os.path.isfile(os.path.join(destination, "saved_model.pb"))
+    assert_infra_checked_and_warm(vertex_like_run, destination)
     with open(os.path.join(vertex_like_run.run_dir, "tasks", "ImageExampleGen", "driver_output.json")) as f:
         driver_output = json.load(f)["parameterValues"]  # the driver hook ran, and told the executor:
     assert driver_output["span"] == 0 and driver_output["input_fingerprint"].startswith("split:images,")
@@ -64,9 +65,17 @@ def test_run_spec_as_open_source_kfp_runs_our_entrypoint_to_a_pushed_model(oss_r
     assert dict(baseline.metadata)["baseline_found"] == 1  # the first run's model was served
     pushed, destination = pushed_model(oss_run)
     assert pushed and os.path.isfile(os.path.join(destination, "saved_model.pb"))
-    versions = os.listdir(os.path.join(compiled_spec["serving"], "image_classifier"))
+    versions = [v for v in os.listdir(os.path.join(compiled_spec["serving"], "image_classifier")) if v.isdigit()]
     assert len(versions) == 2 and all(os.path.isfile(os.path.join(
         compiled_spec["serving"], "image_classifier", v, "saved_model.pb")) for v in versions)
+    assert_infra_checked_and_warm(oss_run, destination)
+
+
+def assert_infra_checked_and_warm(result, destination: str) -> None:
+    """The InfraCheck task blessed the candidate, and the pushed version carries its warmup requests."""
+    (infra,) = result.outputs["InfraCheck"]["blessing"]
+    assert dict(infra.metadata)["blessed"] == 1 and dict(infra.metadata)["reason"] == ""
+    assert os.path.isfile(os.path.join(destination, "assets.extra", "tf_serving_warmup_requests"))
 
 
 def test_the_stock_tfx_entrypoint_cannot_write_minio_uris(compiled_spec, oss_run, capsys):

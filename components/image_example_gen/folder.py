@@ -214,12 +214,21 @@ def _check_loose_entry(root: str, name: str) -> None:
 
 
 def _check_class_names(root: str, class_names: List[str]) -> None:
-    """Class names travel as text (labels.txt, the model's class_name output): they must be valid UTF-8."""
+    """Class names travel as text (labels.txt, the model's class_name output): they must be valid UTF-8.
+
+    labels.txt holds one name per line and TensorFlow reads it back line by line
+    (dropping a trailing carriage return), so a name with a line break would shift
+    every later class name: such a folder is refused, never renamed silently.
+    """
     for name in class_names:
         if display_path(name) != name:
             raise ImageFolderError(
                 f"class folder name is not valid UTF-8: {_join(root, display_path(name))}. "
                 "Rename the folder: its name becomes the class name the model returns.")
+        if "\n" in name or "\r" in name:
+            raise ImageFolderError(
+                f"class folder name holds a line break: {_join(root, name)!r}. Rename the folder without "
+                "it: its name becomes a line of labels.txt and the class name the model returns.")
 
 
 def _scan_class(root: str, class_name: str) -> Tuple[List[str], List[Tuple[str, str]]]:

@@ -24,6 +24,7 @@ from components.trainer.model import build_model
 from components.trainer.serving import make_serving_signatures
 from components.trainer.tf_runtime import skip_autograph_for_tf_keras
 from schemas import features
+from components.trainer.warmup import read_eval_examples, trained_model_probabilities, write_warmup
 from schemas.config import Config, from_dict
 
 _DECODE_BATCH = 64  # raw examples decoded per Transform call
@@ -56,7 +57,18 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     logging.info("Training history: %s", json.dumps(history.history))
 
     signatures = make_serving_signatures(model, tft_output, labels_path)
-    model.save(export_dir(strategy, fn_args.serving_model_dir), save_format="tf", signatures=signatures)
+    export = export_dir(strategy, fn_args.serving_model_dir)
+    model.save(export, save_format="tf", signatures=signatures)
+    _write_warmup(model, tft_output, fn_args.eval_files, export, cfg)
+
+
+def _write_warmup(model, tft_output: tft.TFTransformOutput, eval_files: List[str], export: str,
+                  cfg: Config) -> None:
+    """Warmup requests from real eval images, and what the trained model answered (components/trainer/warmup.py)."""
+    examples = read_eval_examples(eval_files, cfg.serving.warmup_images)
+    expected = trained_model_probabilities(
+        model, tft_output.transform_features_layer(), tft_output.raw_feature_spec(), examples)
+    logging.info("Warmup: %s", write_warmup(export, examples, cfg.serving.model_name, expected))
 
 
 def make_dataset(file_patterns: List[str], data_accessor, tft_output: tft.TFTransformOutput,

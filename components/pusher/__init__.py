@@ -1,0 +1,1 @@
+"""Pushing a blessed model where TF Serving watches: atomic versions, retention, rollback."""

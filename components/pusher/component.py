@@ -1,0 +1,68 @@
+"""AtomicPusher: TFX's Pusher with a publish TF Serving can never catch half-done.
+
+Same inputs, outputs and PushedModel properties (`pushed`, `pushed_destination`,
+`pushed_version`) as the stock Pusher, so the run summary and any tool reading
+MLMD work unchanged. Only the copy differs (components/pusher/publish.py):
+staging folder + rename, retention (`serving.keep_versions`), and a
+`models.config` with version labels beside the versions.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List
+
+from absl import logging
+from tfx import types
+from tfx import v1 as tfx
+from tfx.components.pusher import executor as tfx_pusher_executor
+from tfx.dsl.components.base import executor_spec
+from tfx.proto import pusher_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import io_utils, proto_utils
+
+from components.pusher.models_config import write_models_config
+from components.pusher.publish import next_version, prune, publish
+
+KEEP_VERSIONS_KEY = "keep_versions"
+MODEL_NAME_KEY = "model_name"
+
+
+class AtomicPushExecutor(tfx_pusher_executor.Executor):
+    """Pushes to `push_destination.filesystem.base_directory` through publish.publish()."""
+
+    def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
+           exec_properties: Dict[str, Any]) -> None:
+        self._log_startup(input_dict, output_dict, exec_properties)
+        model_push = artifact_utils.get_single_instance(output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+        if not self.CheckBlessing(input_dict):
+            self._MarkNotPushed(model_push)
+            return
+        destination = pusher_pb2.PushDestination()
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
+        model_dir = destination.filesystem.base_directory
+        options = json.loads(exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "{}")
+
+        model_path = self.GetModelPath(input_dict)
+        version = next_version(model_dir)
+        serving_path = publish(model_path, model_dir, version)
+        pruned = prune(model_dir, int(options[KEEP_VERSIONS_KEY]))
+        write_models_config(model_dir, options[MODEL_NAME_KEY])
+        logging.info("Published %s; pruned versions %s", serving_path, pruned or "none")
+
+        io_utils.copy_dir(model_path, model_push.uri)  # the stock Pusher's archive copy
+        self._MarkPushed(model_push, pushed_destination=serving_path, pushed_version=str(version))
+
+
+class AtomicPusher(tfx.components.Pusher):
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(AtomicPushExecutor)
+
+
+def create_pusher(model, model_blessing, infra_blessing, serving_model_dir: str, model_name: str,
+                  keep_versions: int) -> AtomicPusher:
+    """The Pusher node, id `Pusher` (the run summary reads it by that name)."""
+    return AtomicPusher(
+        model=model, model_blessing=model_blessing, infra_blessing=infra_blessing,
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)),
+        custom_config={KEEP_VERSIONS_KEY: keep_versions, MODEL_NAME_KEY: model_name},
+    ).with_id("Pusher")

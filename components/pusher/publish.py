@@ -1,0 +1,174 @@
+"""Publishing SavedModel versions where TF Serving watches: atomic, pruned, reversible.
+
+TF Serving polls `<model_dir>/` and loads the highest numeric sub-folder. Every
+name this module writes besides finished versions is non-numeric, so TF Serving
+never sees it:
+
+- `.staging-<version>-<pid>`: a version being copied. On a local filesystem the
+  copy finishes there and one `os.rename` makes `<version>` appear complete. A
+  push killed mid-copy leaves only a staging folder, removed by the next push.
+- On object stores (gs://, s3://: no rename, a "rename" is a copy) the files go
+  straight into `<version>/` with `saved_model.pb` LAST. A SavedModel cannot be
+  loaded without `saved_model.pb`, and when it exists every variable, asset and
+  the warmup file already do: a reader sees either an unloadable folder (TF
+  Serving reports it and retries) or a complete version, never a loadable
+  version with missing files. A half-copied folder is replaced by the next push.
+- `.rolled-back-<version>`: a version hidden by `imgpipe rollback`, kept whole.
+- `.pruned-<version>`: a version being deleted by retention; renamed first so a
+  half-deleted folder is never numeric.
+
+Pure file operations through `os` (local paths) or `tf.io.gfile` (other schemes,
+imported only then): no TFX, and `imgpipe rollback` answers without loading TensorFlow.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from types import SimpleNamespace
+from typing import List, Optional
+
+SAVED_MODEL_FILE = "saved_model.pb"
+STAGING_PREFIX = ".staging-"
+ROLLED_BACK_PREFIX = ".rolled-back-"
+PRUNED_PREFIX = ".pruned-"
+
+
+class PublishError(ValueError):
+    """A version folder cannot be published or moved; the message names it and what to do."""
+
+
+def is_local(path: str) -> bool:
+    return "://" not in path or path.startswith("file://")
+
+
+def local_path(path: str) -> str:
+    return path[len("file://"):] if path.startswith("file://") else path
+
+
+_LOCAL_FS = SimpleNamespace(
+    exists=os.path.exists, isdir=os.path.isdir, listdir=os.listdir, walk=os.walk, remove=os.remove,
+    makedirs=lambda path: os.makedirs(path, exist_ok=True),
+    copy=lambda src, dst, overwrite: shutil.copyfile(src, dst))
+
+
+def _fs(*paths: str):
+    """`os` for local paths, `tf.io.gfile` as soon as one path has a scheme."""
+    if all(is_local(p) for p in paths):
+        return _LOCAL_FS
+    import tensorflow as tf
+    return tf.io.gfile
+
+
+def _listdir(model_dir: str) -> List[str]:
+    fs = _fs(model_dir)
+    model_dir = local_path(model_dir) if is_local(model_dir) else model_dir
+    if not fs.isdir(model_dir):
+        return []
+    return [name.rstrip("/") for name in fs.listdir(model_dir)]
+
+
+def served_versions(model_dir: str) -> List[int]:
+    """Numeric version folders (what TF Serving sees), oldest first."""
+    return sorted(int(name) for name in _listdir(model_dir) if name.isdigit())
+
+
+def rolled_back_versions(model_dir: str) -> List[int]:
+    """Versions hidden by a rollback, oldest first."""
+    names = [name[len(ROLLED_BACK_PREFIX):] for name in _listdir(model_dir) if name.startswith(ROLLED_BACK_PREFIX)]
+    return sorted(int(name) for name in names if name.isdigit())
+
+
+def next_version(model_dir: str, now: Optional[float] = None) -> int:
+    """A Unix-time version, always above every existing one (visible or rolled back).
+
+    TF Serving serves the highest number, so a new push must outrank a version
+    pushed within the same second or by a machine whose clock runs ahead.
+    """
+    existing = served_versions(model_dir) + rolled_back_versions(model_dir)
+    return max([int(now if now is not None else time.time())] + [v + 1 for v in existing])
+
+
+def remove_leftovers(model_dir: str, keep: str = "") -> List[str]:
+    """Delete staging and half-pruned folders left by killed pushes; returns their names."""
+    removed = []
+    for name in _listdir(model_dir):
+        if name != keep and name.startswith((STAGING_PREFIX, PRUNED_PREFIX)):
+            _rmtree(f"{model_dir}/{name}")
+            removed.append(name)
+    return removed
+
+
+def publish(source: str, model_dir: str, version: int) -> str:
+    """Copy the SavedModel at `source` to `<model_dir>/<version>` so it appears complete or not at all."""
+    if is_local(source) and is_local(model_dir):
+        source, model_dir = local_path(source), local_path(model_dir)
+    fs = _fs(source, model_dir)
+    if not fs.exists(f"{source}/{SAVED_MODEL_FILE}"):
+        raise PublishError(f"no {SAVED_MODEL_FILE} in {source}: nothing to publish "
+                           "(is it the Trainer's Format-Serving folder?)")
+    final = f"{model_dir.rstrip('/')}/{version}"
+    if fs.exists(final):
+        raise PublishError(f"version folder {final} already exists; it is never overwritten")
+    fs.makedirs(model_dir)
+    if is_local(model_dir):
+        staging = f"{model_dir.rstrip('/')}/{STAGING_PREFIX}{version}-{os.getpid()}"
+        remove_leftovers(model_dir, keep=os.path.basename(staging))
+        _copy_tree(source, staging)
+        os.rename(staging, final)
+    else:
+        remove_leftovers(model_dir)
+        _remove_incomplete_versions(model_dir)
+        _copy_tree(source, final)
+    return final
+
+
+def _copy_tree(src: str, dst: str) -> None:
+    """Copy every file, `saved_model.pb` last (what makes a folder a loadable SavedModel)."""
+    src, fs, last = src.rstrip("/"), _fs(src, dst), None
+    for directory, _, files in fs.walk(src):
+        rel = directory[len(src):].lstrip("/")
+        target = f"{dst}/{rel}" if rel else dst
+        fs.makedirs(target)
+        for name in files:
+            if not rel and name == SAVED_MODEL_FILE:
+                last = (f"{directory}/{name}", f"{target}/{name}")
+                continue
+            fs.copy(f"{directory}/{name}", f"{target}/{name}", overwrite=True)
+    if last:
+        fs.copy(*last, overwrite=True)
+
+
+def _remove_incomplete_versions(model_dir: str) -> None:
+    """Object stores: a numeric folder without saved_model.pb is a killed copy; remove it."""
+    for version in served_versions(model_dir):
+        path = f"{model_dir.rstrip('/')}/{version}"
+        if not _fs(path).exists(f"{path}/{SAVED_MODEL_FILE}"):
+            _rmtree(path)
+
+
+def prune(model_dir: str, keep_versions: int) -> List[int]:
+    """Delete the oldest served versions beyond `keep_versions`; the newest is always kept.
+
+    Rolled-back versions are not counted or pruned: they are kept for `--restore`.
+    """
+    keep_versions = max(1, keep_versions)
+    versions = served_versions(model_dir)
+    doomed = versions[:-keep_versions]
+    for version in doomed:
+        path = f"{model_dir.rstrip('/')}/{version}"
+        gone = f"{model_dir.rstrip('/')}/{PRUNED_PREFIX}{version}"
+        if is_local(model_dir):
+            os.rename(local_path(path), local_path(gone))
+            path = gone
+        else:  # no rename: unloadable first, then the rest
+            _fs(path).remove(f"{path}/{SAVED_MODEL_FILE}")
+        _rmtree(path)
+    return doomed
+
+
+def _rmtree(path: str) -> None:
+    if is_local(path):
+        shutil.rmtree(local_path(path), ignore_errors=True)
+    elif _fs(path).exists(path):
+        _fs(path).rmtree(path)

@@ -1,0 +1,82 @@
+"""`imgpipe rollback` and `imgpipe predict`: the serving side of the command line.
+
+pipeline/cli.py registers them. rollback imports no TensorFlow; predict loads
+it only once its inputs are known to exist.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from pipeline.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from schemas.config import ServingConfig
+
+# Where `imgpipe run` pushes with its default --output: <output>/serving/<serving.model_name>.
+DEFAULT_SERVING_DIR = os.path.join("output", "serving")
+DEFAULT_TOP_K = 3
+
+
+def add_serving_commands(commands) -> None:
+    rollback = commands.add_parser(
+        "rollback", help="serve an older pushed version: newer ones are hidden from TF Serving, kept, restorable",
+        description="Without --to: back to the version before the newest. --to VERSION: that version becomes "
+        "the latest (a hidden one is brought back). --restore: bring every hidden version back.")
+    rollback.add_argument("--serving-dir", required=True, help="the folder holding <model name>/<version>/")
+    rollback.add_argument("--model", default=ServingConfig().model_name,
+                          help="model name (default: the serving.model_name default)")
+    target = rollback.add_mutually_exclusive_group()
+    target.add_argument("--to", type=int, metavar="VERSION", help="the version to serve")
+    target.add_argument("--restore", action="store_true", help="bring back every rolled-back version")
+    rollback.set_defaults(func=cmd_rollback)
+
+    predict = commands.add_parser("predict", help="classify images with a pushed model, through the "
+                                  "serving_bytes signature TF Serving would use")
+    predict.add_argument("inputs", nargs="+", metavar="FILE|FOLDER|GLOB")
+    predict.add_argument("--model", default=os.path.join(DEFAULT_SERVING_DIR, ServingConfig().model_name),
+                         help="a SavedModel folder, or <serving dir>/<model name> for its newest version "
+                         "(default: %(default)s)")
+    predict.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help="classes per image (default: 3)")
+    predict.add_argument("--json", action="store_true", help="one JSON object per line: path, class_name, "
+                         "probability, top_k, error")
+    predict.set_defaults(func=cmd_predict)
+
+
+def cmd_rollback(args) -> int:
+    from components.pusher.models_config import write_models_config
+    from components.pusher.publish import PublishError
+    from components.pusher.rollback import rollback
+    model_dir = os.path.join(args.serving_dir, args.model)
+    try:
+        result = rollback(model_dir, to=args.to, restore=args.restore)
+    except PublishError as e:
+        print(f"imgpipe: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    write_models_config(model_dir, args.model)
+    moved = ([f"hidden {', '.join(map(str, result.hidden))}"] if result.hidden else []) + \
+        ([f"restored {', '.join(map(str, result.restored))}"] if result.restored else [])
+    print(f"{model_dir}: serving version {result.latest} ({'; '.join(moved) or 'nothing moved'})")
+    if result.hidden:
+        print(f"Undo with: imgpipe rollback --serving-dir {args.serving_dir} --model {args.model} --restore")
+    return EXIT_OK
+
+
+def cmd_predict(args) -> int:
+    from pipeline import predict as p
+    try:
+        model_dir = p.resolve_model(args.model)
+        paths = p.expand_inputs(args.inputs)
+    except p.PredictInputError as e:
+        print(f"imgpipe: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    predictor = p.Predictor(model_dir, args.top_k)
+    print(f"Model: {model_dir}", file=sys.stderr)
+    failed = 0
+    # On a terminal the result lines stream by themselves; redirected, stderr shows how far it got.
+    progress = p.progress_bar if len(paths) > p.BATCH_SIZE and not sys.stdout.isatty() else None
+    for prediction in p.predict_paths(predictor, paths, progress):
+        failed += prediction.error is not None
+        print(json.dumps(prediction.to_dict()) if args.json else p.format_line(prediction), flush=True)
+    if failed:
+        print(f"imgpipe: {failed} of {len(paths)} file(s) failed", file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK

@@ -1,0 +1,59 @@
+"""AtomicPushExecutor with real TFX artifacts and a real SavedModel: blessings, versions, retention."""
+import json
+import os
+
+import pytest
+from tfx.types import standard_artifacts, standard_component_specs as keys
+from tfx.proto import pusher_pb2
+from tfx.utils import proto_utils
+
+from components.pusher.component import KEEP_VERSIONS_KEY, MODEL_NAME_KEY, AtomicPushExecutor
+from components.pusher.publish import served_versions
+from tests.test_publish import save_tiny_model
+
+
+@pytest.fixture(scope="module")
+def model_artifact(tmp_path_factory):
+    root = tmp_path_factory.mktemp("trainer")
+    save_tiny_model(str(root / "Format-Serving"), mb=1)
+    model = standard_artifacts.Model()
+    model.uri = str(root)
+    return model
+
+
+def blessing(kind, blessed: int):
+    artifact = kind()
+    artifact.set_int_custom_property("blessed", blessed)
+    return artifact
+
+
+def push(model, model_dir: str, tmp_path, infra_blessed: int, keep: int = 2):
+    pushed = standard_artifacts.PushedModel()
+    pushed.uri = str(tmp_path / f"pushed-{len(os.listdir(tmp_path))}")
+    destination = pusher_pb2.PushDestination(
+        filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=model_dir))
+    AtomicPushExecutor().Do(
+        {keys.MODEL_KEY: [model], keys.MODEL_BLESSING_KEY: [blessing(standard_artifacts.ModelBlessing, 1)],
+         keys.INFRA_BLESSING_KEY: [blessing(standard_artifacts.InfraBlessing, infra_blessed)]},
+        {keys.PUSHED_MODEL_KEY: [pushed]},
+        {keys.PUSH_DESTINATION_KEY: proto_utils.proto_to_json(destination),
+         keys.CUSTOM_CONFIG_KEY: json.dumps({KEEP_VERSIONS_KEY: keep, MODEL_NAME_KEY: "m"})})
+    return pushed
+
+
+def test_a_failed_infra_check_blocks_the_push(model_artifact, tmp_path):
+    model_dir = str(tmp_path.parent / "blocked" / "m")
+    pushed = push(model_artifact, model_dir, tmp_path, infra_blessed=0)
+    assert pushed.get_int_custom_property("pushed") == 0
+    assert not os.path.exists(model_dir)
+
+
+def test_pushes_publish_new_versions_keep_the_newest_and_label_them(model_artifact, tmp_path):
+    model_dir = str(tmp_path.parent / "served" / "m")
+    destinations = [push(model_artifact, model_dir, tmp_path, 1).get_string_custom_property("pushed_destination")
+                    for _ in range(3)]
+    versions = [int(os.path.basename(d)) for d in destinations]
+    assert versions == sorted(set(versions))  # three distinct, increasing versions even within a second
+    assert served_versions(model_dir) == versions[1:]  # keep_versions=2 pruned the oldest
+    assert sorted(os.listdir(model_dir)) == sorted([str(v) for v in versions[1:]] + ["models.config"])
+    assert f'key: "stable" value: {versions[2]}' in open(os.path.join(model_dir, "models.config")).read()
