@@ -119,8 +119,10 @@ class Scripted(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.EXAMPLES_INPUT)])
     def serve(self, examples):
         parsed = tf.io.parse_example(examples, {features.PATH_KEY: tf.io.FixedLenFeature([], tf.string)})
-        return {features.PROBABILITIES_OUTPUT: tf.one_hot(self.table.lookup(parsed[features.PATH_KEY]),
-                                                          len(CLASSES))}
+        class_id = self.table.lookup(parsed[features.PATH_KEY])
+        # Several outputs, as the real model has: the gate must pick `probabilities` by the ModelSpec.
+        return {features.CLASS_ID_OUTPUT: class_id,
+                features.PROBABILITIES_OUTPUT: tf.one_hot(class_id, len(CLASSES))}
 
 
 def model_artifact(root, name: str, predicted: dict = None):

@@ -51,7 +51,8 @@ def _paired_gate_computations(rules: dict, name: str, eval_config: tfma.EvalConf
     TFX's Evaluator drops the baseline spec when no baseline model is given (a first run).
     """
     baseline = next((s.name for s in eval_config.model_specs if s.is_baseline), None)
-    candidate = next(s.name for s in eval_config.model_specs if not s.is_baseline)
+    spec = next(s for s in eval_config.model_specs if not s.is_baseline)
+    candidate = spec.name
     keys = [metric_types.MetricKey(name=name, model_name=candidate),
             metric_types.MetricKey(name=COUNTS_METRIC, model_name=candidate)]
     preprocessor = metric_types.StandardMetricInputsPreprocessor(
@@ -59,11 +60,17 @@ def _paired_gate_computations(rules: dict, name: str, eval_config: tfma.EvalConf
         include_default_inputs=True)
     return [metric_types.MetricComputation(
         keys=keys, preprocessors=[preprocessor],
-        combiner=_PairedCombiner(keys, candidate, baseline, GateRules(**rules)))]
+        combiner=_PairedCombiner(keys, candidate, baseline, GateRules(**rules), spec.prediction_key))]
 
 
-def _rows(value) -> np.ndarray:
-    """Predictions as [examples, classes] (TFMA may hand one example or a batch)."""
+def _rows(value, prediction_key: str) -> np.ndarray:
+    """Predictions as [examples, classes] (TFMA may hand one example or a batch).
+
+    With several model outputs TFMA keeps them all as a dict; the ModelSpec's
+    `prediction_key` names the probabilities (standard metrics apply it the same way).
+    """
+    if isinstance(value, dict):
+        value = value[prediction_key]
     array = np.asarray(value)
     return array.reshape(1, -1) if array.ndim <= 1 else array
 
@@ -80,17 +87,18 @@ class _PairedCombiner(beam.CombineFn):
     """Accumulates PairedCounts; outputs the gate's 0/1 and the counts as JSON."""
 
     def __init__(self, keys: List[metric_types.MetricKey], candidate: str, baseline: Optional[str],
-                 rules: GateRules):
+                 rules: GateRules, prediction_key: str):
         self._keys, self._candidate, self._baseline, self._rules = keys, candidate, baseline, rules
+        self._prediction_key = prediction_key
 
     def create_accumulator(self) -> PairedCounts:
         return PairedCounts(has_baseline=self._baseline is not None)
 
     def add_input(self, acc: PairedCounts, element: metric_types.StandardMetricInputs) -> PairedCounts:
         labels = np.asarray(element.get_labels(self._candidate)).reshape(-1).astype(int)
-        ours = _rows(element.get_predictions(self._candidate)).argmax(axis=1) == labels
+        ours = _rows(element.get_predictions(self._candidate), self._prediction_key).argmax(axis=1) == labels
         if self._baseline is not None:
-            theirs = _rows(element.get_predictions(self._baseline)).argmax(axis=1) == labels
+            theirs = _rows(element.get_predictions(self._baseline), self._prediction_key).argmax(axis=1) == labels
         else:
             theirs = np.zeros_like(ours)
         for name, label, mine, other in zip(_class_names(element, len(labels)), labels, ours, theirs):
