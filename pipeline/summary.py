@@ -172,8 +172,6 @@ def format_summary(summary: RunSummary) -> str:
     if summary.class_accuracy:
         lines.append("Test recall per class: " + ", ".join(
             f"{name} {acc:.3f}" for name, acc in sorted(summary.class_accuracy.items())))
-    if summary.infra_check is not None:
-        lines.append(_infra_check_line(summary.infra_check))
     if summary.error:
         lines.append(f"Run failed: {summary.error}")
     if summary.gate_sentence:
@@ -181,6 +179,8 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"Gate: {summary.gate_sentence}{source}")
     if summary.forced:
         lines.append(f"Forced push (eval.force_bless): {summary.force_reason}")
+    if summary.infra_check is not None:  # after the gate, as in the pipeline: it runs only on what was blessed
+        lines.append(_infra_check_line(summary.infra_check))
     lines.append(_blessing_line(summary))
     lines.append("Test accuracy: " + (f"{summary.accuracy:.4f}" if summary.accuracy is not None else "n/a"))
     lines.append("Pushed model: " + (summary.pushed_path or "none"))
