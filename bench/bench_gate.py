@@ -45,6 +45,7 @@ RULES = gate_rules(build_config().eval)
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--part", choices=["all", "separation", "heldout"], default="all")
+    parser.add_argument("--heldout-cases", default="demo,digits", help="which heldout cases to run")
     parser.add_argument("--runs", type=int, default=8, help="10-epoch models (seeds) for the same-config pairs")
     parser.add_argument("--weak-runs", type=int, default=4, help="1-epoch models (seeds)")
     parser.add_argument("--image-size", type=int, default=16, help="digits are upscaled to this")
@@ -141,7 +142,8 @@ def unseen_accuracy(model_path: str, folder: str) -> Tuple[float, int]:
     model = tf.saved_model.load(model_path)
     serve = model.signatures[features.BYTES_SIGNATURE]
     right = total = 0
-    for name in sorted(os.listdir(folder)):
+    classes = [n for n in sorted(os.listdir(folder)) if os.path.isdir(os.path.join(folder, n))]  # skip markers
+    for name in classes:
         files = sorted(os.listdir(os.path.join(folder, name)))
         for start in range(0, len(files), 64):
             batch = [open(os.path.join(folder, name, f), "rb").read() for f in files[start:start + 64]]
@@ -160,9 +162,9 @@ def heldout(args) -> None:
     cases = [("demo", ensure_demo_data(), generate_demo_data(os.path.join(root, "demo_unseen"), seed=1),
               [f"data.schema_path={DEMO_SCHEMA}"]),
              ("digits", digits_folder, digits_unseen, ["data.image_size=32", "train.epochs=15"])]
-    for name, data, unseen, overrides in cases:
+    for name, data, unseen, overrides in [c for c in cases if c[0] in args.heldout_cases.split(",")]:
         start = time.time()
-        summary = run_local(build_config(overrides=overrides), data, os.path.join(root, name))
+        summary = run_local(build_config(overrides=overrides), data, os.path.join(root, "runs", name))
         if summary.error or not summary.pushed_path:
             print(f"{name}: run failed or pushed nothing: {summary.error or summary.gate_sentence}")
             continue
