@@ -9,18 +9,28 @@ import json
 import os
 import sys
 
+from pipeline.cli_help import add_command
 from pipeline.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from schemas.config import ServingConfig
 
 # Where `imgpipe run` pushes with its default --output: <output>/serving/<serving.model_name>.
 DEFAULT_SERVING_DIR = os.path.join("output", "serving")
 DEFAULT_TOP_K = 3
+ROLLBACK_EXAMPLES = (
+    "imgpipe rollback --serving-dir output/serving                 # back to the version before the newest",
+    "imgpipe rollback --serving-dir output/serving --to 1795739034",
+    "imgpipe rollback --serving-dir output/serving --restore       # bring every hidden version back",
+    "imgpipe rollback --serving-dir gs://my-bucket/serving --model flowers")
+PREDICT_EXAMPLES = (
+    "imgpipe predict photo.jpg                                      # newest version under output/serving",
+    "imgpipe predict --json images/ > predictions.jsonl",
+    "imgpipe predict --model output/serving/image_classifier/1795739034 --top-k 1 'shots/*.png'")
 
 
 def add_serving_commands(commands) -> None:
-    rollback = commands.add_parser(
-        "rollback", help="serve an older pushed version: newer ones are hidden from TF Serving, kept, restorable",
-        description="Without --to: back to the version before the newest. --to VERSION: that version becomes "
+    rollback = add_command(
+        commands, "rollback", "serve an older pushed version: newer ones are hidden from TF Serving, kept, restorable",
+        ROLLBACK_EXAMPLES, description="Without --to: back to the version before the newest. --to VERSION: that version becomes "
         "the latest (a hidden one is brought back). --restore: bring every hidden version back.")
     rollback.add_argument("--serving-dir", required=True, help="the folder holding <model name>/<version>/")
     rollback.add_argument("--model", default=ServingConfig().model_name,
@@ -30,8 +40,8 @@ def add_serving_commands(commands) -> None:
     target.add_argument("--restore", action="store_true", help="bring back every rolled-back version")
     rollback.set_defaults(func=cmd_rollback)
 
-    predict = commands.add_parser("predict", help="classify images with a pushed model, through the "
-                                  "serving_bytes signature TF Serving would use")
+    predict = add_command(commands, "predict", "classify images with a pushed model, through the "
+                          "serving_bytes signature TF Serving would use", PREDICT_EXAMPLES)
     predict.add_argument("inputs", nargs="+", metavar="FILE|FOLDER|GLOB")
     predict.add_argument("--model", default=os.path.join(DEFAULT_SERVING_DIR, ServingConfig().model_name),
                          help="a SavedModel folder, or <serving dir>/<model name> for its newest version "

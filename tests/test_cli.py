@@ -12,7 +12,7 @@ import pytest
 from tests.fixtures import make_colour_folder
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COMMANDS = ("run", "compile", "submit", "schedule", "schedules", "validate-spec", "run-spec")
+COMMANDS = ("run", "compile", "submit", "schedule", "schedules", "validate-spec", "run-spec", "rollback", "predict")
 
 
 def imgpipe(*args, timeout=120):

@@ -252,9 +252,9 @@ def test_limits_travel_to_the_executor_in_custom_config():
     from components.image_example_gen.executor import limits_from_exec_properties
 
     limits = ingest_limits(max_bad_fraction=0.25, max_image_pixels=1234, max_file_mb=2.5)
-    component = create_image_example_gen("/data", 20, limits)
+    component = create_image_example_gen("/data", 10, 10, limits)
     assert limits_from_exec_properties(dict(component.exec_properties)) == limits
-    default = limits_from_exec_properties(dict(create_image_example_gen("/data", 20).exec_properties))
+    default = limits_from_exec_properties(dict(create_image_example_gen("/data", 10, 10).exec_properties))
     assert default.min_images_per_class == 5 and default.max_bad_fraction == 0.1
 
 
