@@ -25,8 +25,9 @@ $(STAMP):
 run: venv
 	$(VENV)/bin/imgpipe run $(ARGS)
 
+# Two workers, one test module each at a time, longest modules first (tests/conftest.py).
 test: venv
-	$(PY) -m pytest tests
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder tests
 
 bench: venv
 	$(PY) bench/bench_presets.py $(ARGS)

@@ -105,6 +105,8 @@ def _add_spec_commands(commands) -> None:
     run.add_argument("--only", action="append", default=[], metavar="TASK",
                      help="rerun only this task (repeatable), with the upstream outputs of an earlier run")
     run.add_argument("--run-id", default="", help="with --only: the earlier run (default: the last one)")
+    run.add_argument("--until", default="", metavar="TASK",
+                     help="stop after this task, e.g. --until Transform to try the data half of the pipeline")
     run.set_defaults(func=cmd_run_spec)
 
 
@@ -129,7 +131,7 @@ def cmd_run_spec(args) -> int:
     try:
         result = run_spec(load_spec(args.file), RunOptions(
             workdir=args.workdir, oss=args.oss, params=params, entrypoint=args.entrypoint,
-            only=args.only, run_id=args.run_id))
+            only=args.only, run_id=args.run_id, until=args.until))
     except SpecError as e:
         raise InputError(str(e)) from None
     failed = result.failed

@@ -47,6 +47,7 @@ class RunOptions:
     entrypoint: str = "spec"  # spec (as compiled) | ours | stock
     only: List[str] = dataclasses.field(default_factory=list)  # rerun these tasks of an earlier run
     run_id: str = ""  # with `only`: which earlier run (default: the last one in workdir)
+    until: str = ""  # --until TASK: stop after this task (the tasks ordered before it run too)
 
 
 @dataclasses.dataclass
@@ -99,8 +100,14 @@ def run_spec(compiled: CompiledSpec, options: RunOptions, echo=None) -> RunResul
     unknown = [t for t in options.only if t not in tasks]
     if unknown:
         raise SpecError(f"--only {', '.join(unknown)}: no such task; tasks: {', '.join(order)}")
+    if options.until and options.until not in tasks:
+        raise SpecError(f"--until {options.until}: no such task; tasks: {', '.join(order)}")
+    if options.until and options.only:
+        raise SpecError("--until and --only do not go together: --only names the tasks to rerun")
     run = _start_run(compiled, options)
     to_run = [t for t in order if not options.only or t in options.only]
+    if options.until:
+        to_run = to_run[:to_run.index(options.until) + 1]
     mode = "open-source KFP imitation (--oss)" if options.oss else "Vertex-like launcher"
     echo(f"Run {run.run_id} of '{compiled.spec.pipeline_info.name}': {len(to_run)} task(s), {mode}, "
          f"entrypoint: {'as compiled' if options.entrypoint == 'spec' else options.entrypoint}")
