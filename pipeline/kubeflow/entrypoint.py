@@ -27,9 +27,9 @@ import yaml
 from absl import app, logging
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
-from tfx import v1 as tfx
 from tfx.orchestration.kubeflow.v2 import compiler_utils
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor as stock
+from tfx.types.artifact import Artifact  # not tfx.v1: it adds ~3 s of imports to every task's start
 from tfx.utils import import_utils
 
 from pipeline.kubeflow.mirrors import mirror_root, to_local, to_remote
@@ -80,7 +80,7 @@ def resolve_custom_types(executor_input: pipeline_spec_pb2.ExecutorInput, execut
 
 
 def _artifact_classes():
-    pending, seen = [tfx.dsl.Artifact], set()
+    pending, seen = [Artifact], set()
     while pending:
         cls = pending.pop()
         if cls not in seen:
