@@ -49,7 +49,22 @@ def run_local(cfg: Config, data_root: str, output_dir: str) -> RunSummary:
     summary = read_run_summary(layout.metadata_path, cfg.run.pipeline_name)
     if error is not None:
         summary.error = root_cause_message(error)
+    _add_report(summary, layout, cfg)
     return summary
+
+
+def _add_report(summary: RunSummary, layout: OutputLayout, cfg: Config) -> None:
+    """Write the run's HTML report (also for a run a component stopped); a failure is noted, not raised."""
+    from absl import logging
+    from pipeline.report import write_run_report
+    if not summary.run_id:
+        return
+    try:
+        summary.report_path = write_run_report(layout.metadata_path, layout.pipeline_root,
+                                               cfg.run.pipeline_name, summary.run_id, cfg, summary.error)
+    except Exception as e:  # the run's outcome stands; the log has the traceback
+        logging.exception("The run report could not be written")
+        summary.report_error = f"{type(e).__name__}: {e}"
 
 
 _SETUP_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "setup.py")
