@@ -27,9 +27,10 @@ from components.trainer.augment import augment_image
 from components.trainer.serving import make_serving_signatures
 from components.trainer.tf_runtime import skip_autograph_for_tf_keras
 from schemas.config import Config, from_dict
+from schemas.runtime import PROGRESS_LOGGER
 
 _DECODE_BATCH = 64  # raw examples decoded per Transform call
-PROGRESS_LOG = py_logging.getLogger("imgpipe.progress")
+PROGRESS_LOG = py_logging.getLogger(PROGRESS_LOGGER)
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import html
 import json
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -36,10 +36,11 @@ def figure(png: bytes, caption: str) -> str:
     return f"<figure>{img(png, caption)}<figcaption>{esc(caption)}</figcaption></figure>"
 
 
-def table(header: List[str], rows: List[List]) -> str:
-    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+def table(header: Optional[List[str]], rows: List[List]) -> str:
+    """A table; header None for a two-column list of facts."""
+    head = "<tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>" if header else ""
     body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f"<table>{head}{body}</table>"
 
 
 def render(facts: dict) -> str:
@@ -71,7 +72,7 @@ def _decision(section: dict) -> str:
     stop = f"<p><b>Stopped by</b> <code>{esc(section['blocked_by'])}</code></p>" if section["blocked_by"] else ""
     error = f"<pre>{esc(s['error'])}</pre>" if s["error"] else ""
     warnings = "".join(f"<li>{esc(w)}</li>" for w in s["data_warnings"])
-    return verdict + stop + error + table(["", ""], rows) + (f"<p>Data warnings:</p><ul>{warnings}</ul>"
+    return verdict + stop + error + table(None, rows) + (f"<p>Data warnings:</p><ul>{warnings}</ul>"
                                                                 if warnings else "")
 
 
@@ -136,7 +137,7 @@ def _training(section: dict) -> str:
             ("loss", "accuracy", "val_loss", "val_accuracy")] for i, (h, t) in
             enumerate(zip(history, section["epoch_seconds"]))]
     curves = img(charts.learning_curves(history, best), "learning curves") if history else ""
-    return (table(["", ""], facts) + curves
+    return (table(None, facts) + curves
             + table(["epoch", "time", "loss", "accuracy", "val_loss", "val_accuracy"], rows))
 
 
@@ -163,7 +164,7 @@ def _evaluation(section: dict) -> str:
 def _run(section: dict) -> str:
     components = table(["component", "seconds", "state"],
                        [[n, f"{s:.1f}", st] for n, s, st in section["components"]])
-    facts = table(["", ""], [["started", section["started"]], ["data root", section["data_root"]],
+    facts = table(None, [["started", section["started"]], ["data root", section["data_root"]],
                              ["span", section["span"]], ["pipeline root", section["pipeline_root"]]])
     versions = table(["package", "version"], [[k, v] for k, v in section["versions"].items()])
     config = f"<pre>{esc(json.dumps(section['config'], indent=1))}</pre>" if section["config"] else \
