@@ -2,11 +2,12 @@
 
 Data comes in (ImageExampleGen), is checked (StatisticsGen, schema,
 ExampleValidator, DataGate, ImageDataValidator), transformed (Transform), trained on (Trainer),
-judged against the bar and the served model (ServedModelBaseline, Evaluator)
-and pushed (Pusher). Runners call this and add nothing but orchestration.
+judged against the bar and the served model (ServedModelBaseline, Evaluator),
+pushed (Pusher) and reported on (RunReport). Runners call this and add nothing but orchestration.
 """
 from __future__ import annotations
 
+import json
 from typing import List, Optional, Union
 
 import tensorflow_data_validation as tfdv
@@ -18,10 +19,12 @@ from components.evaluator import GatedEvaluator, make_eval_config
 from components.image_example_gen import IngestLimits, create_image_example_gen
 from components.image_validation.component import create_image_data_validator
 from components.transform.preprocessing import IMAGE_SIZE_KEY
+from pipeline.report.component import RunReport
 from schemas.config import Config
 
 PREPROCESSING_FN = "components.transform.preprocessing.preprocessing_fn"
 RUN_FN = "components.trainer.train.run_fn"
+EVAL_SPLIT = "eval"
 
 
 def create_pipeline(
@@ -73,7 +76,7 @@ def create_pipeline(
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         train_args=train_args if train_args is not None else tfx.proto.TrainArgs(splits=["train"]),
-        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+        eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT]),
         custom_config={"config": cfg.to_dict()})
 
     baseline = ServedModelBaseline(serving_model_dir=serving_model_dir)
@@ -82,18 +85,25 @@ def create_pipeline(
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["baseline"],
         eval_config=make_eval_config(cfg.eval.min_accuracy, cfg.eval.max_accuracy_drop),
-        example_splits=["eval"]).with_id("Evaluator")
+        example_splits=[EVAL_SPLIT]).with_id("Evaluator")
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)))
 
+    report = RunReport(
+        examples=example_gen.outputs["examples"], validation=image_validator.outputs["report"],
+        model=trainer.outputs["model"], model_run=trainer.outputs["model_run"],
+        baseline=baseline.outputs["baseline"], evaluation=evaluator.outputs["evaluation"],
+        blessing=evaluator.outputs["blessing"], pushed_model=pusher.outputs["pushed_model"],
+        config=json.dumps(cfg.to_dict(), sort_keys=True), eval_split=EVAL_SPLIT)
+
     return tfx.dsl.Pipeline(
         pipeline_name=cfg.run.pipeline_name,
         pipeline_root=pipeline_root,
         components=[example_gen, statistics_gen, schema_gen, example_validator, data_gate,
-                    image_validator, transform, trainer, baseline, evaluator, pusher],
+                    image_validator, transform, trainer, baseline, evaluator, pusher, report],
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(cfg.run.beam_args if beam_pipeline_args is None else beam_pipeline_args),
         enable_cache=False)

@@ -20,7 +20,8 @@ from pipeline.summary import format_summary
 from tests.fixtures import COLOUR_CLASSES, encoded_colour_image, make_colour_folder
 
 ALL_COMPONENTS = {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "DataGate",
-                  "ImageDataValidator", "Transform", "Trainer", "ServedModelBaseline", "Evaluator", "Pusher"}
+                  "ImageDataValidator", "Transform", "Trainer", "ServedModelBaseline", "Evaluator", "Pusher",
+                  "RunReport"}
 FAST = ["data.image_size=20", "train.epochs=12", "train.batch_size=16", "train.early_stopping_patience=0",
         "model.stage_filters=[16,32]", "model.stage_strides=[2,2]", "model.stem_filters=16",
         "augment.rotation_degrees=0", "augment.zoom=0", "eval.min_accuracy=0.9"]

@@ -106,7 +106,7 @@ def synthetic_facts() -> dict:
                        "mistakes": [{"path": "blue/3.png", "image": _png("blue"), "true": "blue",
                                      "predicted": "green", "probability": 0.61}]},
         "run": {"started": "2026-11-26 10:00:00", "components": [("Trainer", 3.2, "complete")],
-                "config": {"train": {"epochs": 5}}, "data_root": "/data", "span": 0, "pipeline_root": "/out",
+                "config": {"train": {"epochs": 5}}, "data_root": "/data", "span": 0, "examples_uri": "/out/examples",
                 "versions": {"tfx": "1.16.0"}}}
 
 

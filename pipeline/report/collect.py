@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import platform
 import time
 from importlib import metadata
@@ -19,6 +18,7 @@ from absl import logging
 from pipeline.report import model_facts
 from pipeline.report.data import data_section, examples_artifact, iter_examples, split_names
 from pipeline.run_record import RunRecord, artifact_property
+from schemas import features
 from pipeline.summary import summary_of
 from schemas.config import Config
 
@@ -100,17 +100,26 @@ def evaluation_section(record: RunRecord) -> dict:
 
 
 def run_facts(record: RunRecord, cfg: Optional[Config]) -> dict:
-    """Component times, config, package versions, data root and span."""
+    """Component times (when MLMD recorded them), config, package versions, data root and span."""
     examples = examples_artifact(record)
     gen = record.node("ImageExampleGen")
-    return {"started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started_ms / 1000)),
-            "components": [(n.node, n.seconds, n.state) for n in record.nodes],
+    timed = record.started_ms > 0  # the in-pipeline RunReport component sees artifacts, not executions
+    return {"started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started_ms / 1000)) if timed else "",
+            "components": [(n.node, n.seconds, n.state) for n in record.nodes] if timed else None,
             "config": cfg.to_dict() if cfg else None,
-            "data_root": gen.properties.get("input_base", "") if gen else "",
+            "data_root": (gen.properties.get("input_base") if gen else "") or _manifest(examples).get("data_root", ""),
             "span": artifact_property(examples, "span") if examples is not None else None,
             "versions": {**{p: _version(p) for p in PACKAGES}, "python": platform.python_version()},
-            "pipeline_root": os.path.abspath(os.path.dirname(os.path.dirname(os.path.dirname(
-                examples.uri)))) if examples is not None else ""}
+            "examples_uri": examples.uri if examples is not None else ""}
+
+
+def _manifest(examples) -> dict:
+    import tensorflow as tf
+    path = f"{examples.uri}/{features.MANIFEST_FILE}" if examples is not None else ""
+    if not path or not tf.io.gfile.exists(path):
+        return {}
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
 
 
 def _version(package: str) -> str:

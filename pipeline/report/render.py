@@ -48,8 +48,8 @@ def render(facts: dict) -> str:
         "decision": _decision, "data": _data, "augmentation": _augmentation,
         "training": _training, "evaluation": _evaluation, "run": _run}
     parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
-             f"<title>imgpipe run {esc(facts['run_id'])}</title><style>{_STYLE}</style></head><body>",
-             f"<h1>Run {esc(facts['run_id'])} <small>({esc(facts['pipeline_name'])})</small></h1>"]
+             f"<title>imgpipe run {esc(facts['run_id'] or '')}</title><style>{_STYLE}</style></head><body>",
+             f"<h1>Run {esc(facts['run_id'] or '(report written inside the pipeline)')} <small>({esc(facts['pipeline_name'])})</small></h1>"]
     for key, title in SECTIONS:
         section = facts.get(key) or {"unavailable": "not recorded"}
         body = (f'<p class="missing">Not available for this run: {esc(section["unavailable"])}</p>'
@@ -162,10 +162,11 @@ def _evaluation(section: dict) -> str:
 
 
 def _run(section: dict) -> str:
-    components = table(["component", "seconds", "state"],
-                       [[n, f"{s:.1f}", st] for n, s, st in section["components"]])
-    facts = table(None, [["started", section["started"]], ["data root", section["data_root"]],
-                             ["span", section["span"]], ["pipeline root", section["pipeline_root"]]])
+    components = table(["component", "seconds", "state"], [[n, f"{s:.1f}", st] for n, s, st in section[
+        "components"]]) if section["components"] is not None else \
+        '<p class="missing">Not available inside the pipeline: see the orchestrator\'s run page.</p>'
+    facts = table(None, [["started", section["started"] or "n/a"], ["data root", section["data_root"]],
+                         ["span", section["span"]], ["examples", section["examples_uri"]]])
     versions = table(["package", "version"], [[k, v] for k, v in section["versions"].items()])
     config = f"<pre>{esc(json.dumps(section['config'], indent=1))}</pre>" if section["config"] else \
         '<p class="missing">Config not recorded (the Trainer did not run).</p>'
