@@ -1,6 +1,7 @@
 """`imgpipe` as a user meets it: help, and clear errors (no traceback) for bad input."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -70,6 +71,12 @@ def test_an_unreadable_image_is_quarantined_and_over_the_limit_stops_the_run_nam
         assert [q["path"] for q in json.load(f)] == [os.path.join(root, "red", "notes.jpg")]
     lines = result.stdout.strip().splitlines()
     assert lines[-3].startswith("Blessed: no") and lines[-1] == "Pushed model: none"
+    # progress: the first component starts and fails; the report of the stopped run is written
+    assert "[1/12] ImageExampleGen started" in lines
+    assert any(re.fullmatch(r"\[1/12\] ImageExampleGen \.\.\. \d+\.\d s failed", line) for line in lines)
+    report = next(line for line in lines if line.startswith("Report: "))[len("Report: "):]
+    with open(report, encoding="utf-8") as f:
+        assert "Stopped before a model was judged" in f.read()
 
 
 def test_bad_config_key_and_value_are_named(tmp_path):
