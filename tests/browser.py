@@ -27,7 +27,7 @@ window.addEventListener('load', () => {
   out.id = '__probe';
   out.textContent = JSON.stringify({images, errors: window.__errors,
     sections: [...document.querySelectorAll('section')].map(s => s.id),
-    unavailable: [...document.querySelectorAll('section .missing')].map(p => p.closest('section').id),
+    unavailable: [...document.querySelectorAll('section > p.unavailable')].map(p => p.closest('section').id),
     external: [...document.querySelectorAll('script[src],link[href],iframe')].length});
   document.body.appendChild(out);
 });

@@ -86,7 +86,7 @@ def synthetic_facts() -> dict:
     cells = [[4, 1, 0], [0, 5, 0], [0, 0, 5]]
     return {
         "run_id": "2026-11-26T10:00:00", "pipeline_name": "imgpipe",
-        "decision": {"blocked_by": "", "summary": {
+        "decision": {"blocked_by": "", "bar": {"min_accuracy": 0.8, "max_accuracy_drop": 0.01}, "summary": {
             "blessed": True, "accuracy": 0.9333, "baseline_accuracy": 0.9, "baseline_source": "/serving/1",
             "pushed_path": "/serving/2", "error": "", "data_warnings": ["[leakage] 1 identical pair(s)"]}},
         "data": {"splits": ["train", "eval"], "counts": {"train": {n: 20 for n in NAMES}, "eval": {n: 5 for n in NAMES}},
@@ -121,6 +121,12 @@ def test_a_full_report_renders_every_section_and_every_picture_in_chromium(tmp_p
     assert len(seen["images"]) == 14 and all(i["ok"] and i["inline"] for i in seen["images"]), seen["images"]
     assert seen["errors"] == [] and seen["console_errors"] == [] and seen["external"] == 0
     assert os.path.getsize(shot) > 10_000
+
+
+def test_the_decision_says_why_in_words():
+    html = render(synthetic_facts())
+    assert ("accuracy 0.9333 meets the bar eval.min_accuracy=0.8; against the served model (0.9000) it gains "
+            "0.0333, within eval.max_accuracy_drop=0.01.") in html
 
 
 def test_a_run_with_nothing_but_a_decision_says_what_is_missing(tmp_path):

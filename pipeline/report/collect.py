@@ -33,7 +33,8 @@ def collect(record: RunRecord, pipeline_root: str, cfg: Optional[Config] = None,
     summary.error = error
     cfg = _section(lambda: model_facts.run_config(record, cfg), fallback=cfg)
     facts = {"run_id": record.run_id, "pipeline_name": record.pipeline_name,
-             "decision": {"summary": dataclasses.asdict(summary), "blocked_by": _blocked_by(record, error)}}
+             "decision": {"summary": dataclasses.asdict(summary), "blocked_by": _blocked_by(record, error),
+                          "bar": dataclasses.asdict(cfg.eval) if cfg else None}}
     facts["data"] = _section(lambda: data_section(record, pipeline_root))
     facts["augmentation"] = _section(lambda: model_facts.augmentation_section(_train_images(record), cfg))
     facts["training"] = _section(lambda: model_facts.training_section(record))
@@ -82,6 +83,7 @@ def held_out_split(record: RunRecord, examples) -> str:
 
 def evaluation_section(record: RunRecord) -> dict:
     """Confusion matrices, per-class scores of candidate and served model, most confident mistakes."""
+    from tfx.utils import path_utils
     evaluations = record.outputs("Evaluator", "ModelEvaluation")
     examples = examples_artifact(record)
     if not evaluations or examples is None:
@@ -91,7 +93,7 @@ def evaluation_section(record: RunRecord) -> dict:
     split = held_out_split(record, examples)
     models = record.outputs("Trainer", "Model")
     mistakes = model_facts.confident_mistakes(model_facts.predict_split(
-        f"{models[0].uri}/Format-Serving", examples.uri, split)) if models and split else []
+        path_utils.serving_model_path(models[0].uri), examples.uri, split)) if models and split else []
     return {"class_names": names, "split": split, "evaluation_uri": evaluations[0].uri,
             "confusion": {m: cells.tolist() for m, cells in matrices.items()},
             "scores": {m: model_facts.per_class_scores(cells, names) for m, cells in matrices.items()},

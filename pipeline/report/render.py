@@ -52,7 +52,7 @@ def render(facts: dict) -> str:
              f"<h1>Run {esc(facts['run_id'] or '(report written inside the pipeline)')} <small>({esc(facts['pipeline_name'])})</small></h1>"]
     for key, title in SECTIONS:
         section = facts.get(key) or {"unavailable": "not recorded"}
-        body = (f'<p class="missing">Not available for this run: {esc(section["unavailable"])}</p>'
+        body = (f'<p class="missing unavailable">Not available for this run: {esc(section["unavailable"])}</p>'
                 if "unavailable" in section else renderers[key](section))
         parts.append(f'<section id="{key}"><h2>{title}</h2>{body}</section>')
     return "\n".join(parts + ["</body></html>"])
@@ -69,11 +69,27 @@ def _decision(section: dict) -> str:
             ["served model accuracy", _num(s["baseline_accuracy"]) if s["baseline_accuracy"] is not None
              else "no served model to compare with"],
             ["served model", s["baseline_source"] or "none"], ["pushed", s["pushed_path"] or "nothing pushed"]]
+    reason = f"<p>{esc(_why(s, section.get('bar')))}</p>" if s["blessed"] is not None else ""
     stop = f"<p><b>Stopped by</b> <code>{esc(section['blocked_by'])}</code></p>" if section["blocked_by"] else ""
     error = f"<pre>{esc(s['error'])}</pre>" if s["error"] else ""
     warnings = "".join(f"<li>{esc(w)}</li>" for w in s["data_warnings"])
-    return verdict + stop + error + table(None, rows) + (f"<p>Data warnings:</p><ul>{warnings}</ul>"
+    return verdict + reason + stop + error + table(None, rows) + (f"<p>Data warnings:</p><ul>{warnings}</ul>"
                                                                 if warnings else "")
+
+
+def _why(s: dict, bar: Optional[dict]) -> str:
+    """The blessing in words: the absolute bar, then the comparison with the served model."""
+    if bar is None or s["accuracy"] is None:
+        return "The Evaluator's thresholds were not recorded for this run."
+    floor = (f"accuracy {s['accuracy']:.4f} {'meets' if s['accuracy'] >= bar['min_accuracy'] else 'is below'} "
+             f"the bar eval.min_accuracy={bar['min_accuracy']}")
+    if s["baseline_accuracy"] is None:
+        return f"{floor}; no served model to compare with."
+    drop = s["baseline_accuracy"] - s["accuracy"]
+    within = drop <= bar["max_accuracy_drop"]
+    return (f"{floor}; against the served model ({s['baseline_accuracy']:.4f}) it "
+            f"{'gains' if drop < 0 else 'drops'} {abs(drop):.4f}, "
+            f"{'within' if within else 'beyond'} eval.max_accuracy_drop={bar['max_accuracy_drop']}.")
 
 
 def _num(value) -> str:
