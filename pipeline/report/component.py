@@ -36,6 +36,16 @@ def record_from_artifacts(pipeline_name: str, outputs: Dict[str, List], properti
     return RunRecord(run_id="", pipeline_name=pipeline_name, nodes=nodes)
 
 
+def _blessing_from_files(blessing) -> None:
+    """Where an orchestrator passes the blessing without its custom properties (open-source KFP v2),
+    recover the verdict from the BLESSED / NOT_BLESSED marker file the Evaluator writes."""
+    import tensorflow as tf
+    if not blessing.has_custom_property("blessed"):
+        for name, value in (("BLESSED", 1), ("NOT_BLESSED", 0)):
+            if tf.io.gfile.exists(f"{blessing.uri}/{name}"):
+                blessing.set_int_custom_property("blessed", value)
+
+
 @tfx.dsl.components.component
 def RunReport(
     examples: tfx.dsl.components.InputArtifact[_A.Examples],
@@ -55,6 +65,7 @@ def RunReport(
     from pipeline.report.collect import collect
     from schemas.config import from_dict
     cfg = from_dict(json.loads(config))
+    _blessing_from_files(blessing)
     record = record_from_artifacts(cfg.run.pipeline_name, {
         "ImageExampleGen": [examples], "ImageDataValidator": [validation], "Trainer": [model, model_run],
         "ServedModelBaseline": [baseline], "Evaluator": [evaluation, blessing], "Pusher": [pushed_model]},
