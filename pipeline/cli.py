@@ -93,15 +93,20 @@ def cmd_report(args) -> int:
                          "`imgpipe runs --output DIR` lists the runs")
     path = report_path(layout.pipeline_root, record.run_id)
     if args.rebuild or not os.path.isfile(path):
-        path = write_run_report(layout.metadata_path, layout.pipeline_root, cfg.run.pipeline_name, record.run_id)
+        from pipeline.progress import native_stderr_to
+        with native_stderr_to(os.devnull):
+            path = write_run_report(layout.metadata_path, layout.pipeline_root, cfg.run.pipeline_name,
+                                    record.run_id)
     print(f"Report: {path}")
     return EXIT_OK
 
 
 def cmd_runs(args) -> int:
+    from pipeline.progress import native_stderr_to
     from pipeline.runs import run_table
     cfg = build_config(args.config, args.overrides)
-    lines = run_table(args.output, cfg.run.pipeline_name)
+    with native_stderr_to(os.devnull):  # TensorFlow's import-time chatter (reading TFMA metrics loads it)
+        lines = run_table(args.output, cfg.run.pipeline_name)
     print("\n".join(lines) if lines else f"No runs of pipeline '{cfg.run.pipeline_name}' recorded in "
           f"{os.path.abspath(args.output)}")
     return EXIT_OK
