@@ -96,7 +96,7 @@ def cmd_report(args) -> int:
         from pipeline.progress import native_stderr_to
         with native_stderr_to(os.devnull):
             path = write_run_report(layout.metadata_path, layout.pipeline_root, cfg.run.pipeline_name,
-                                    record.run_id)
+                                    record.run_id, cfg)
     print(f"Report: {path}")
     return EXIT_OK
 

@@ -121,8 +121,10 @@ def test_leakage_stops_the_run_when_it_is_an_error_and_the_report_is_kept(first_
 
 def assert_report_shows_the_block(run, workspace, tmp_path, leaks: int):
     """A blocked run's report: the decision names the stop, the data section shows the leaked pairs."""
-    facts = report_facts(workspace["output"], run.run_id)
-    assert facts["decision"]["blocked_by"].startswith("ImageDataValidator: ImageValidationError")
+    facts = report_facts(workspace["output"], run.run_id, build_config(overrides=CHEAP))
+    assert facts["decision"]["blocked_by"] == "ImageDataValidator"
+    with open(run.report_path, encoding="utf-8") as f:
+        assert "BLOCKING [leakage]" in f.read()  # the error that stopped the run, as `imgpipe run` wrote it
     validation = facts["data"]["validation"]
     assert validation["status"] == "blocked" and validation["report_path"].endswith(".stopped/image_validation.json")
     shown = facts["data"]["leaks"]

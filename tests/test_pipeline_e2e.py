@@ -70,10 +70,10 @@ def first_run(workspace):
                      progress=workspace["progress"])
 
 
-def report_facts(output: str, run_id: str) -> dict:
+def report_facts(output: str, run_id: str, cfg=None) -> dict:
     """The report's facts for a run, gathered again from MLMD the way `imgpipe report` does."""
     record = read_run_record(open_store(os.path.join(output, "metadata.sqlite")), "imgpipe", run_id)
-    return collect(record, os.path.join(output, "pipeline_root"))
+    return collect(record, os.path.join(output, "pipeline_root"), cfg)
 
 
 def test_a_good_run_runs_every_component_and_pushes_a_blessed_model(first_run, workspace):
