@@ -33,7 +33,7 @@ def collect(record: RunRecord, pipeline_root: str, cfg: Optional[Config] = None,
     summary.error = error
     cfg = _section(lambda: model_facts.run_config(record, cfg), fallback=cfg)
     facts = {"run_id": record.run_id, "pipeline_name": record.pipeline_name,
-             "decision": {"summary": dataclasses.asdict(summary), "blocked_by": _blocked_by(record, error),
+             "decision": {"summary": dataclasses.asdict(summary), "blocked_by": _blocked_by(record),
                           "bar": dataclasses.asdict(cfg.eval) if cfg else None}}
     facts["data"] = _section(lambda: data_section(record, pipeline_root))
     facts["augmentation"] = _section(lambda: model_facts.augmentation_section(_train_images(record), cfg))
@@ -56,9 +56,10 @@ def _section(gather: Callable[[], object], fallback=_UNAVAILABLE):
             else fallback
 
 
-def _blocked_by(record: RunRecord, error: str) -> str:
+def _blocked_by(record: RunRecord) -> str:
+    """The first component that did not complete ("" when all did); its error is the summary's."""
     failed = [n.node for n in record.nodes if n.state not in ("complete", "cached")]
-    return f"{failed[0]}: {error}" if failed and error else (failed[0] if failed else "")
+    return failed[0] if failed else ""
 
 
 def _train_images(record: RunRecord) -> list:
