@@ -45,6 +45,11 @@ class RunRecord:
         return [a for a, t in zip(run.outputs, run.output_types) if not type_name or t == type_name]
 
     @property
+    def stopped_at(self) -> str:
+        """The first component that did not complete ("" when every one did)."""
+        return next((n.node for n in self.nodes if n.state not in ("complete", "cached")), "")
+
+    @property
     def started_ms(self) -> int:
         return min((n.started_ms for n in self.nodes), default=0)
 

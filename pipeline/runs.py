@@ -17,8 +17,7 @@ def verdict(record: RunRecord, summary: RunSummary) -> str:
     """blessed / not blessed / stopped at <component> (the first one that did not complete)."""
     if summary.blessed is not None:
         return "blessed" if summary.blessed else "not blessed"
-    stopped = [n.node for n in record.nodes if n.state not in ("complete", "cached")]
-    return f"stopped at {stopped[0]}" if stopped else "not judged"
+    return f"stopped at {record.stopped_at}" if record.stopped_at else "not judged"
 
 
 def run_row(record: RunRecord, pipeline_root: str) -> List[str]:

@@ -33,7 +33,7 @@ def collect(record: RunRecord, pipeline_root: str, cfg: Optional[Config] = None,
     summary.error = error
     cfg = _section(lambda: model_facts.run_config(record, cfg), fallback=cfg)
     facts = {"run_id": record.run_id, "pipeline_name": record.pipeline_name,
-             "decision": {"summary": dataclasses.asdict(summary), "blocked_by": _blocked_by(record),
+             "decision": {"summary": dataclasses.asdict(summary), "blocked_by": record.stopped_at,
                           "bar": dataclasses.asdict(cfg.eval) if cfg else None}}
     facts["data"] = _section(lambda: data_section(record, pipeline_root))
     facts["augmentation"] = _section(lambda: model_facts.augmentation_section(_train_images(record), cfg))
@@ -54,12 +54,6 @@ def _section(gather: Callable[[], object], fallback=_UNAVAILABLE):
         logging.exception("Report section failed")
         return {"unavailable": f"could not be read: {type(e).__name__}: {e}"} if fallback is _UNAVAILABLE \
             else fallback
-
-
-def _blocked_by(record: RunRecord) -> str:
-    """The first component that did not complete ("" when all did); its error is the summary's."""
-    failed = [n.node for n in record.nodes if n.state not in ("complete", "cached")]
-    return failed[0] if failed else ""
 
 
 def _train_images(record: RunRecord) -> list:
