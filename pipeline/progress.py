@@ -21,7 +21,6 @@ from typing import Iterator, Optional, TextIO
 from schemas.runtime import PROGRESS_LOGGER
 
 HEARTBEAT_SECONDS = 10.0
-_WATCHED = ("absl", PROGRESS_LOGGER)
 _EVENT = re.compile(r"Component (\S+) is (running|finished)\.")
 
 
@@ -74,21 +73,28 @@ class ProgressLines(logging.Handler):
 
 @contextlib.contextmanager
 def progress_lines(total: int, stream: TextIO = sys.stdout) -> Iterator[ProgressLines]:
-    """Show progress lines while the block runs; a component the block fails in is reported as failed."""
+    """Show progress lines while the block runs; a component the block fails in is reported as failed.
+
+    The absl level is set through absl's own verbosity: TensorFlow saves and restores
+    that verbosity around every SavedModel export, which would undo a plain setLevel.
+    """
+    from absl import logging as absl_logging
     handler = ProgressLines(total, stream)
-    loggers = [logging.getLogger(name) for name in _WATCHED]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.addHandler(handler)
-        if lg.getEffectiveLevel() > logging.INFO:
-            lg.setLevel(logging.INFO)
+    progress = logging.getLogger(PROGRESS_LOGGER)
+    absl = logging.getLogger("absl")
+    saved_verbosity, saved_level = absl_logging.get_verbosity(), progress.level
+    absl_logging.set_verbosity(max(saved_verbosity, absl_logging.INFO))  # absl verbosity: higher is chattier
+    progress.setLevel(logging.INFO)
+    for logger in (absl, progress):
+        logger.addHandler(handler)
     try:
         yield handler
     finally:
         handler.finish("failed")
-        for lg, level in zip(loggers, levels):
-            lg.removeHandler(handler)
-            lg.setLevel(level)
+        for logger in (absl, progress):
+            logger.removeHandler(handler)
+        absl_logging.set_verbosity(saved_verbosity)
+        progress.setLevel(saved_level)
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ import logging
 import os
 
 import numpy as np
+from absl import logging as absl_logging
 from PIL import Image
 
 from pipeline.progress import progress_lines
@@ -63,6 +64,9 @@ def test_progress_lines_show_each_component_start_and_end_and_epochs():
     absl_logger = logging.getLogger("absl")
     with progress_lines(3, stream):
         absl_logger.info("Component %s is running.", "ImageExampleGen")
+        saved = absl_logging.get_verbosity()  # what TensorFlow does around every SavedModel export
+        absl_logging.set_verbosity(absl_logging.FATAL)
+        absl_logging.set_verbosity(saved)
         absl_logger.info("Component %s is finished.", "ImageExampleGen")
         absl_logger.info("Component %s is running.", "Trainer")
         logging.getLogger("imgpipe.progress").info("Epoch 1/2: loss 0.5000 (0.1 s)")
