@@ -10,7 +10,7 @@ import dataclasses
 import os
 from typing import Dict, List, Optional
 
-from pipeline.run_record import RunRecord, open_store, read_run_record
+from pipeline.run_record import RunRecord, open_store, read_run_record, value_of
 
 
 @dataclasses.dataclass
@@ -60,10 +60,9 @@ def summary_of(record: Optional[RunRecord]) -> RunSummary:
 
 
 def _custom(artifact, key: str):
+    """A custom property's value, whatever kind the orchestrator stored it as (KFP passes numbers as doubles)."""
     value = artifact.custom_properties.get(key)
-    if value is None:
-        return None
-    return value.int_value if value.HasField("int_value") else value.string_value
+    return None if value is None else value_of(value)
 
 
 def _fill_decision(summary: RunSummary, outputs: Dict[str, List]) -> None:
@@ -95,7 +94,7 @@ def _fill_quarantine(summary: RunSummary, artifact) -> None:
     from components.image_example_gen.executor import NUM_QUARANTINED_PROPERTY
 
     count = _custom(artifact, NUM_QUARANTINED_PROPERTY)
-    if count is not None:
+    if isinstance(count, (int, float)):
         summary.quarantined = int(count)
         summary.quarantine_report = os.path.join(artifact.uri, features.QUARANTINE_FILE)
 

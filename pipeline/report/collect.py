@@ -19,7 +19,7 @@ from pipeline.report import model_facts
 from pipeline.report.data import data_section, examples_artifact, iter_examples, split_names
 from pipeline.run_record import RunRecord, artifact_property
 from schemas import features
-from pipeline.summary import summary_of
+from pipeline.summary import RunSummary, summary_of
 from schemas.config import Config
 
 PACKAGES = ("imgpipe", "tfx", "tensorflow", "tf-keras", "tensorflow-transform", "tensorflow-data-validation",
@@ -29,7 +29,7 @@ TRAIN_SPLIT = "train"
 
 def collect(record: RunRecord, pipeline_root: str, cfg: Optional[Config] = None, error: str = "") -> dict:
     """All sections of the report of `record`; `error` is the run's failure, if it failed."""
-    summary = summary_of(record)
+    summary = _section(lambda: summary_of(record), fallback=RunSummary(run_id=record.run_id))
     summary.error = error
     cfg = _section(lambda: model_facts.run_config(record, cfg), fallback=cfg)
     facts = {"run_id": record.run_id, "pipeline_name": record.pipeline_name,
