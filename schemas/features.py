@@ -41,3 +41,6 @@ BYTES_INPUT = "image_bytes"              # ends in _bytes: TF Serving REST decod
 # TFX deletes a failed execution's output folder; a component that stops the run keeps
 # its report in `<artifact uri>` + STOPPED_SUFFIX so the error message can point at it.
 STOPPED_SUFFIX = ".stopped"
+
+# The Trainer writes per-epoch metrics and times into its ModelRun artifact; the run report plots them.
+HISTORY_FILE = "history.json"

@@ -1,0 +1,144 @@
+"""The run report's pieces on small known inputs, and a rendered report checked in headless Chromium.
+
+The reports of real runs (a blessed one, a blocked one) are checked in
+tests/test_pipeline_e2e.py and tests/test_image_validation_e2e.py, on their fixture runs.
+"""
+import io
+import logging
+import os
+
+import numpy as np
+from absl import logging as absl_logging
+from PIL import Image
+
+from pipeline.progress import progress_lines
+from pipeline.report import report_path
+from pipeline.report.data import leak_pairs
+from pipeline.report.model_facts import confident_mistakes, per_class_scores
+from pipeline.report.render import SECTIONS, render
+from tests.browser import check_page
+from tests.fixtures import encoded_colour_image
+
+NAMES = ["blue", "green", "red"]
+
+
+def test_per_class_scores_from_a_confusion_matrix():
+    cells = np.array([[8, 2, 0],    # blue: 8 right, 2 taken for green
+                      [0, 5, 0],
+                      [1, 3, 6]])   # red: 6 right, 1 blue, 3 green
+    scores = per_class_scores(cells, NAMES)
+    assert scores["blue"] == {"precision": 8 / 9, "recall": 0.8, "f1": 2 * (8 / 9) * 0.8 / (8 / 9 + 0.8),
+                              "support": 10}
+    assert scores["green"]["precision"] == 0.5 and scores["green"]["recall"] == 1.0
+    assert scores["red"]["precision"] == 1.0 and scores["red"]["recall"] == 0.6 and scores["red"]["support"] == 10
+
+
+def test_a_class_never_predicted_scores_zero_not_nan():
+    scores = per_class_scores(np.array([[3, 0], [2, 0]]), ["a", "b"])
+    assert scores["b"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 2}
+
+
+def test_the_most_confident_mistakes_are_chosen_and_right_answers_never_are():
+    rows = [{"path": "right_sure.png", "label": 0, "probabilities": np.array([0.99, 0.01])},
+            {"path": "wrong_sure.png", "label": 0, "probabilities": np.array([0.05, 0.95])},
+            {"path": "wrong_unsure.png", "label": 1, "probabilities": np.array([0.6, 0.4])},
+            {"path": "wrong_mid.png", "label": 1, "probabilities": np.array([0.8, 0.2])}]
+    assert [m["path"] for m in confident_mistakes(rows, k=2)] == ["wrong_sure.png", "wrong_mid.png"]
+    assert [m["path"] for m in confident_mistakes(rows)] == ["wrong_sure.png", "wrong_mid.png", "wrong_unsure.png"]
+
+
+def test_leak_pairs_read_the_held_out_split_by_whatever_name_it_has():
+    validation = {"leaks": [{"train": "red/a.png", "eval": "red/b.png", "kind": "exact", "distance": 0},
+                            {"train": "red/c.png", "test": "red/d.png", "kind": "near", "distance": 3}]}
+    assert leak_pairs(validation) == [("red/a.png", "red/b.png", "exact"), ("red/c.png", "red/d.png", "near, 3 bits")]
+    assert leak_pairs(None) == []
+
+
+def test_report_path_is_safe_for_buckets_and_windows():
+    assert report_path("/out/pipeline_root", "2026-11-26T22:45:01.5") == \
+        "/out/pipeline_root/reports/2026-11-26T22-45-01.5.html"
+
+
+def test_progress_lines_show_each_component_start_and_end_and_epochs():
+    stream = io.StringIO()
+    absl_logger = logging.getLogger("absl")
+    with progress_lines(3, stream):
+        absl_logger.info("Component %s is running.", "ImageExampleGen")
+        saved = absl_logging.get_verbosity()  # what TensorFlow does around every SavedModel export
+        absl_logging.set_verbosity(absl_logging.FATAL)
+        absl_logging.set_verbosity(saved)
+        absl_logger.info("Component %s is finished.", "ImageExampleGen")
+        absl_logger.info("Component %s is running.", "Trainer")
+        logging.getLogger("imgpipe.progress").info("Epoch 1/2: loss 0.5000 (0.1 s)")
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "[1/3] ImageExampleGen started"
+    assert lines[1].startswith("[1/3] ImageExampleGen ... ") and lines[1].endswith(" s")
+    assert lines[2:4] == ["[2/3] Trainer started", "      Epoch 1/2: loss 0.5000 (0.1 s)"]
+    assert lines[4].startswith("[2/3] Trainer ... ") and lines[4].endswith(" s failed")  # never finished
+    assert len(lines) == 5
+
+
+def _png(name: str) -> bytes:
+    return encoded_colour_image(name)
+
+
+def synthetic_facts() -> dict:
+    """Every section filled, as collect() would fill them for a 3-class run."""
+    pixels = np.asarray(Image.open(io.BytesIO(_png("red"))).convert("RGB")) / 255.0
+    history = [{"loss": 1.0 / e, "accuracy": 0.5 + e / 10, "val_loss": 1.2 / e, "val_accuracy": 0.4 + e / 10}
+               for e in (1, 2, 3)]
+    cells = [[4, 1, 0], [0, 5, 0], [0, 0, 5]]
+    return {
+        "run_id": "2026-11-26T10:00:00", "pipeline_name": "imgpipe",
+        "decision": {"blocked_by": "", "bar": {"min_accuracy": 0.8, "max_accuracy_drop": 0.01}, "summary": {
+            "blessed": True, "accuracy": 0.9333, "baseline_accuracy": 0.9, "baseline_source": "/serving/1",
+            "pushed_path": "/serving/2", "error": "", "data_warnings": ["[leakage] 1 identical pair(s)"]}},
+        "data": {"splits": ["train", "eval"], "counts": {"train": {n: 20 for n in NAMES}, "eval": {n: 5 for n in NAMES}},
+                 "sizes": [(20, 20)] * 70 + [(30, 20)] * 5, "thumbnails": {n: [(f"{n}/1.png", _png(n))] for n in NAMES},
+                 "quarantine": [{"path": "red/x.jpg", "reason": "content is not JPEG"}],
+                 "validation": {"status": "passed", "blocking": [], "report_path": "/v/image_validation.json",
+                                "warnings": [{"check": "leakage", "message": "1 identical pair(s)"}]},
+                 "leaks": [("red/1.png", "red/2.png", "exact", _png("red"), _png("red"))]},
+        "augmentation": {"policy": {"flip_left_right": True},
+                         "rows": [{"original": pixels, "augmented": [pixels[::-1], pixels[:, ::-1]]}]},
+        "training": {"epochs_planned": 5, "epochs_run": 3, "history": history, "epoch_seconds": [1.0, 0.5, 0.5],
+                     "early_stopping": {"stopped_epoch": 3, "best_epoch": 2, "monitor": "val_loss", "patience": 1},
+                     "logdir": "/model_run"},
+        "evaluation": {"class_names": NAMES, "split": "eval", "evaluation_uri": "/eval",
+                       "confusion": {"candidate": cells, "baseline": cells},
+                       "scores": {m: per_class_scores(np.array(cells), NAMES) for m in ("candidate", "baseline")},
+                       "mistakes": [{"path": "blue/3.png", "image": _png("blue"), "true": "blue",
+                                     "predicted": "green", "probability": 0.61}]},
+        "run": {"started": "2026-11-26 10:00:00", "components": [("Trainer", 3.2, "complete")],
+                "config": {"train": {"epochs": 5}}, "data_root": "/data", "span": 0, "examples_uri": "/out/examples",
+                "versions": {"tfx": "1.16.0"}}}
+
+
+def test_a_full_report_renders_every_section_and_every_picture_in_chromium(tmp_path):
+    page = tmp_path / "report.html"
+    page.write_text(render(synthetic_facts()), encoding="utf-8")
+    shot = str(tmp_path / "report.png")
+    seen = check_page(str(page), str(tmp_path), shot)
+    assert seen["sections"] == [key for key, _ in SECTIONS]
+    assert seen["unavailable"] == []
+    # 2 charts + 3 thumbnails + 2 leak + 3 augmentation + curves + 2 confusion + 1 mistake
+    assert len(seen["images"]) == 14 and all(i["ok"] and i["inline"] for i in seen["images"]), seen["images"]
+    assert seen["errors"] == [] and seen["console_errors"] == [] and seen["external"] == 0
+    assert os.path.getsize(shot) > 10_000
+
+
+def test_the_decision_says_why_in_words():
+    html = render(synthetic_facts())
+    assert ("accuracy 0.9333 meets the bar eval.min_accuracy=0.8; against the served model (0.9000) it gains "
+            "0.0333, within eval.max_accuracy_drop=0.01.") in html
+
+
+def test_a_run_with_nothing_but_a_decision_says_what_is_missing(tmp_path):
+    facts = {"run_id": "r1", "pipeline_name": "imgpipe",
+             "decision": {"blocked_by": "ImageExampleGen", "summary": {
+                 "blessed": None, "accuracy": None, "baseline_accuracy": None, "baseline_source": "",
+                 "pushed_path": "", "error": "IngestionLimitError: too many bad files", "data_warnings": []}}}
+    facts.update({key: {"unavailable": f"no {key}"} for key, _ in SECTIONS[1:]})
+    html = render(facts)
+    assert "Stopped before a model was judged" in html and "IngestionLimitError: too many bad files" in html
+    assert html.count("Not available for this run") == len(SECTIONS) - 1
