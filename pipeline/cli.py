@@ -127,11 +127,9 @@ def cmd_report(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from pipeline.progress import native_stderr_to
     from pipeline.runs import run_table
     cfg = build_config(args.config, args.overrides)
-    with native_stderr_to(os.devnull):  # TensorFlow's import-time chatter (reading TFMA metrics loads it)
-        lines = run_table(args.output, cfg.run.pipeline_name)
+    lines = run_table(args.output, cfg.run.pipeline_name)
     print("\n".join(lines) if lines else f"No runs of pipeline '{cfg.run.pipeline_name}' recorded in "
           f"{os.path.abspath(args.output)}")
     return EXIT_OK

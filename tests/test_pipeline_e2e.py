@@ -14,20 +14,22 @@ real Evaluator on scripted SavedModels in test_evaluation_gate.py.
 import io
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 import tensorflow as tf
 
+from components.trainer.warmup import read_warmup
+from pipeline import cli
 from pipeline.cli import run_exit_code
-from pipeline.local_runner import run_local
 from pipeline.exit_codes import EXIT_NOT_BLESSED, EXIT_OK
+from pipeline.local_runner import run_local
+from pipeline.report.component import REPORT_FILE
+from pipeline.report.render import SECTIONS
 from pipeline.summary import format_summary
 from schemas import features
 from schemas.config import build_config
-from components.trainer.warmup import read_warmup
-from pipeline import cli
-from pipeline.report.component import REPORT_FILE
-from pipeline.report.render import SECTIONS
 from tests.browser import check_page
 from tests.fixtures import COLOUR_CLASSES, FAST, encoded_colour_image, make_colour_folder, report_facts, tree_digest
 
@@ -35,6 +37,12 @@ ALL_COMPONENTS = {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValid
                   "ImageDataValidator", "Transform", "Trainer", "ServedModelBaseline", "Evaluator", "InfraCheck",
                   "Pusher", "RunReport"}
 HOPELESS = FAST + ["train.epochs=1", "train.learning_rate=1e-9"]
+RUNS_AND_MODULES = """
+import sys
+from pipeline.cli import main
+main(["runs", "--output", sys.argv[1]])
+print(sorted(m for m in ("tensorflow", "tfx", "tensorflow_model_analysis") if m in sys.modules))
+"""
 
 
 def served_versions(output: str) -> list:
@@ -129,6 +137,8 @@ def test_a_model_below_the_bar_is_not_pushed_and_the_served_model_is_untouched(f
     assert tree_digest(os.path.join(workspace["output"], "serving")) == before
     summary = format_summary(second).splitlines()
     assert summary[-3].startswith("Blessed: NO") and summary[-1] == "Pushed model: none"
+    served = report_facts(workspace["output"], second.run_id)["evaluation"]["confusion"]["served"]
+    assert sum(served[i][i] for i in range(3)) / sum(map(sum, served)) == pytest.approx(second.baseline_accuracy)
 
 
 def test_a_forced_push_goes_through_and_its_reason_is_read_back_from_metadata(first_run, workspace):
@@ -173,14 +183,19 @@ def test_the_report_of_a_good_run_holds_the_runs_own_numbers(first_run, workspac
     assert first_run.report_path.endswith(".html") and os.path.isfile(first_run.report_path)
     facts = report_facts(workspace["output"], first_run.run_id)
     data = facts["data"]
-    assert data["splits"] == ["train", "eval"]
+    assert data["splits"] == ["train", "validation", "test"]
     for name in COLOUR_CLASSES:  # 30 images per class, every one in exactly one split
-        assert data["counts"]["train"][name] + data["counts"]["eval"][name] == 30
+        assert sum(data["counts"][split][name] for split in data["splits"]) == 30
+    assert {s: sum(c.values()) for s, c in data["counts"].items()} == first_run.split_sizes
     assert len(data["sizes"]) == 90 and set(data["sizes"]) == {(20, 20)}
     assert sorted(data["thumbnails"]) == sorted(COLOUR_CLASSES) and data["quarantine"] == []
+    gate = facts["decision"]["gate"]
+    assert gate["sentence"] == first_run.gate_sentence and not gate["has_baseline"]
+    assert {n: c["candidate_recall"] for n, c in gate["classes"].items()} == first_run.class_accuracy
     evaluation = facts["evaluation"]
+    assert evaluation["split"] == "test" and "served" not in evaluation["confusion"]  # nothing served yet
     cells = evaluation["confusion"]["candidate"]
-    assert sum(map(sum, cells)) == sum(data["counts"]["eval"].values())
+    assert sum(map(sum, cells)) == first_run.split_sizes["test"]
     assert sum(cells[i][i] for i in range(3)) / sum(map(sum, cells)) == pytest.approx(first_run.accuracy)
     assert len(evaluation["mistakes"]) == min(8, sum(map(sum, cells)) - sum(cells[i][i] for i in range(3)))
     assert all(m["true"] != m["predicted"] for m in evaluation["mistakes"])
@@ -190,8 +205,9 @@ def test_the_report_of_a_good_run_holds_the_runs_own_numbers(first_run, workspac
     rows = facts["augmentation"]["rows"]
     assert len(rows) == 3 and all(len(r["augmented"]) == 5 and r["original"].shape == (20, 20, 3) for r in rows)
     assert facts["run"]["data_root"] == workspace["data"]
-    assert first_run.training_logdir and f"TensorBoard: tensorboard --logdir {first_run.training_logdir}" in \
-        format_summary(first_run, 0.9, 0.01)
+    summary = format_summary(first_run).splitlines()
+    assert first_run.training_logdir and f"TensorBoard: tensorboard --logdir {first_run.training_logdir}" in summary
+    assert f"Report: {first_run.report_path}" in summary
 
 
 def test_the_report_opens_in_a_browser_with_every_section_and_picture(first_run, tmp_path):
@@ -210,13 +226,21 @@ def test_the_runreport_component_wrote_the_report_into_its_artifact(first_run, w
     assert "Not available inside the pipeline" in page and "Blessed" in page
 
 
-def test_imgpipe_runs_lists_each_run_with_its_verdict(first_run, workspace, capsys):
-    assert cli.main(["runs", "--output", workspace["output"]]) == cli.EXIT_OK
-    header, *rows = capsys.readouterr().out.strip().splitlines()
+def test_imgpipe_runs_lists_each_run_with_its_verdict_without_loading_tensorflow(first_run, workspace):
+    listing = subprocess.run([sys.executable, "-c", RUNS_AND_MODULES, workspace["output"]], capture_output=True,
+                             text=True, timeout=60)
+    *lines, heavy = listing.stdout.strip().splitlines()
+    assert heavy == "[]", heavy  # MLMD alone: no TFX, TensorFlow or TFMA import
+    header, *rows = lines
     assert header.split()[:3] == ["when", "run", "data"]
-    assert len(rows) == 3  # the blessed run, the one below the bar, the one the schema stopped
-    assert "  blessed  " in rows[0] and os.path.basename(first_run.pushed_path) in rows[0]
-    assert "  not blessed  " in rows[1] and "stopped at DataGate" in rows[2]
+    assert len(rows) == 4  # blessed, below the bar, forced through, stopped by the schema
+    assert "  blessed  " in rows[0] and f"  {os.path.basename(first_run.pushed_path)}  " in rows[0]
+    assert f"  {first_run.accuracy:.4f}  " in rows[0] and "  90  " in rows[0]
+    assert "  not blessed  " in rows[1] and "  blessed (forced)  " in rows[2] and "stopped at DataGate" in rows[3]
     assert first_run.report_path in rows[0] and workspace["data"] in rows[0]
+
+
+def test_imgpipe_report_finds_the_newest_report(first_run, workspace, capsys):
     assert cli.main(["report", workspace["output"]]) == cli.EXIT_OK
-    assert capsys.readouterr().out.strip().startswith("Report: ")
+    path = capsys.readouterr().out.strip()[len("Report: "):]
+    assert os.path.isfile(path) and path != first_run.report_path  # the newest run is the schema-stopped one

@@ -14,7 +14,7 @@ from PIL import Image
 from pipeline.progress import progress_lines
 from pipeline.report import report_path
 from pipeline.report.data import leak_pairs
-from pipeline.report.model_facts import confident_mistakes, per_class_scores
+from pipeline.report.model_facts import confident_mistakes, confusion_from_predictions, per_class_scores
 from pipeline.report.render import SECTIONS, render
 from tests.browser import check_page
 from tests.fixtures import encoded_colour_image
@@ -45,6 +45,14 @@ def test_the_most_confident_mistakes_are_chosen_and_right_answers_never_are():
             {"path": "wrong_mid.png", "label": 1, "probabilities": np.array([0.8, 0.2])}]
     assert [m["path"] for m in confident_mistakes(rows, k=2)] == ["wrong_sure.png", "wrong_mid.png"]
     assert [m["path"] for m in confident_mistakes(rows)] == ["wrong_sure.png", "wrong_mid.png", "wrong_unsure.png"]
+
+
+def test_the_served_models_matrix_counts_its_predictions_at_argmax():
+    rows = [{"label": 0, "probabilities": np.array([0.7, 0.2, 0.1])},
+            {"label": 0, "probabilities": np.array([0.1, 0.3, 0.6])},
+            {"label": 2, "probabilities": np.array([0.1, 0.3, 0.6])},
+            {"label": 1, "probabilities": np.array([0.5, 0.4, 0.1])}]
+    assert confusion_from_predictions(rows, 3).tolist() == [[1, 0, 1], [1, 0, 0], [0, 0, 1]]
 
 
 def test_leak_pairs_read_the_held_out_split_by_whatever_name_it_has():
@@ -90,10 +98,22 @@ def synthetic_facts() -> dict:
     cells = [[4, 1, 0], [0, 5, 0], [0, 0, 5]]
     return {
         "run_id": "2026-11-26T10:00:00", "pipeline_name": "imgpipe",
-        "decision": {"blocked_by": "", "bar": {"min_accuracy": 0.8, "max_accuracy_drop": 0.01}, "summary": {
-            "blessed": True, "accuracy": 0.9333, "baseline_accuracy": 0.9, "baseline_source": "/serving/1",
-            "pushed_path": "/serving/2", "error": "", "data_warnings": ["[leakage] 1 identical pair(s)"]}},
-        "data": {"splits": ["train", "eval"], "counts": {"train": {n: 20 for n in NAMES}, "eval": {n: 5 for n in NAMES}},
+        "decision": {"blocked_by": "", "gate": {
+            "sentence": "candidate 0.933 vs served 0.900 on 15 test images; 2 images differ (2 better, 0 worse); "
+                        "not worse at 95% confidence: blessed", "reasons": [], "blessed": True,
+            "rules": {"min_accuracy": 0.8, "confidence": 0.95, "max_class_recall_drop": 0.2, "min_class_recall": 0.5},
+            "has_baseline": True, "images": 15, "better": 2, "worse": 0, "p_worse": 1.0,
+            "classes": {"blue": {"images": 5, "candidate_recall": 0.8, "served_recall": 0.6}}},
+            "summary": {
+                "blessed": True, "forced": False, "force_reason": "", "accuracy": 0.9333, "baseline_accuracy": 0.9,
+                "baseline_source": "/serving/1", "pushed_path": "/serving/2", "error": "",
+                "split_sizes": {"train": 60, "validation": 15, "test": 15},
+                "infra_check": {"blessed": True, "problems": [], "load_seconds": 1.5, "requests": 8,
+                                "latency_ms_p50": 3.0},
+                "data_warnings": ["[leakage] 1 identical pair(s)"]}},
+        "data": {"splits": ["train", "validation", "test"],
+                 "counts": {"train": {n: 20 for n in NAMES}, "validation": {n: 5 for n in NAMES},
+                            "test": {n: 5 for n in NAMES}},
                  "sizes": [(20, 20)] * 70 + [(30, 20)] * 5, "thumbnails": {n: [(f"{n}/1.png", _png(n))] for n in NAMES},
                  "quarantine": [{"path": "red/x.jpg", "reason": "content is not JPEG"}],
                  "validation": {"status": "passed", "blocking": [], "report_path": "/v/image_validation.json",
@@ -104,9 +124,9 @@ def synthetic_facts() -> dict:
         "training": {"epochs_planned": 5, "epochs_run": 3, "history": history, "epoch_seconds": [1.0, 0.5, 0.5],
                      "early_stopping": {"stopped_epoch": 3, "best_epoch": 2, "monitor": "val_loss", "patience": 1},
                      "logdir": "/model_run"},
-        "evaluation": {"class_names": NAMES, "split": "eval", "evaluation_uri": "/eval",
-                       "confusion": {"candidate": cells, "baseline": cells},
-                       "scores": {m: per_class_scores(np.array(cells), NAMES) for m in ("candidate", "baseline")},
+        "evaluation": {"class_names": NAMES, "split": "test", "evaluation_uri": "/eval",
+                       "confusion": {"candidate": cells, "served": cells},
+                       "scores": {m: per_class_scores(np.array(cells), NAMES) for m in ("candidate", "served")},
                        "mistakes": [{"path": "blue/3.png", "image": _png("blue"), "true": "blue",
                                      "predicted": "green", "probability": 0.61}]},
         "run": {"started": "2026-11-26 10:00:00", "components": [("Trainer", 3.2, "complete")],
@@ -127,17 +147,21 @@ def test_a_full_report_renders_every_section_and_every_picture_in_chromium(tmp_p
     assert os.path.getsize(shot) > 10_000
 
 
-def test_the_decision_says_why_in_words():
+def test_the_decision_shows_the_gate_the_paired_comparison_and_the_infra_check():
     html = render(synthetic_facts())
-    assert ("accuracy 0.9333 meets the bar eval.min_accuracy=0.8; against the served model (0.9000) it gains "
-            "0.0333, within eval.max_accuracy_drop=0.01.") in html
+    assert "Gate: candidate 0.933 vs served 0.900 on 15 test images" in html
+    assert "2 images better, 0 worse; exact McNemar p=1 (not blessed below 0.05)" in html
+    assert "<td>blue</td><td>5</td><td>0.800</td><td>0.600</td>" in html  # recall per class, both models
+    assert "passed: fresh-process load 1.50 s, 8 warmup requests, p50 3.0 ms" in html
+    assert "train 60, validation 15, test 15" in html
 
 
 def test_a_run_with_nothing_but_a_decision_says_what_is_missing(tmp_path):
     facts = {"run_id": "r1", "pipeline_name": "imgpipe",
              "decision": {"blocked_by": "ImageExampleGen", "summary": {
-                 "blessed": None, "accuracy": None, "baseline_accuracy": None, "baseline_source": "",
-                 "pushed_path": "", "error": "IngestionLimitError: too many bad files", "data_warnings": []}}}
+                 "blessed": None, "forced": False, "accuracy": None, "baseline_accuracy": None, "baseline_source": "",
+                 "split_sizes": {}, "infra_check": None, "pushed_path": "",
+                 "error": "IngestionLimitError: too many bad files", "data_warnings": []}}}
     facts.update({key: {"unavailable": f"no {key}"} for key, _ in SECTIONS[1:]})
     html = render(facts)
     assert "Stopped before a model was judged" in html and "IngestionLimitError: too many bad files" in html

@@ -24,7 +24,7 @@ from schemas.config import Config
 
 PACKAGES = ("imgpipe", "tfx", "tensorflow", "tf-keras", "tensorflow-transform", "tensorflow-data-validation",
             "tensorflow-model-analysis", "ml-metadata", "apache-beam", "kfp", "matplotlib")
-TRAIN_SPLIT = "train"
+TRAIN_SPLIT = features.TRAIN_SPLIT
 
 
 def collect(record: RunRecord, pipeline_root: str, cfg: Optional[Config] = None, error: str = "") -> dict:
@@ -34,7 +34,7 @@ def collect(record: RunRecord, pipeline_root: str, cfg: Optional[Config] = None,
     cfg = _section(lambda: model_facts.run_config(record, cfg), fallback=cfg)
     facts = {"run_id": record.run_id, "pipeline_name": record.pipeline_name,
              "decision": {"summary": dataclasses.asdict(summary), "blocked_by": record.stopped_at,
-                          "bar": dataclasses.asdict(cfg.eval) if cfg else None}}
+                          "gate": _section(lambda: model_facts.gate_facts(record), fallback=None)}}
     facts["data"] = _section(lambda: data_section(record, pipeline_root))
     facts["augmentation"] = _section(lambda: model_facts.augmentation_section(_train_images(record), cfg))
     facts["training"] = _section(lambda: model_facts.training_section(record))
@@ -77,7 +77,12 @@ def held_out_split(record: RunRecord, examples) -> str:
 
 
 def evaluation_section(record: RunRecord) -> dict:
-    """Confusion matrices, per-class scores of candidate and served model, most confident mistakes."""
+    """Confusion matrices, per-class scores of candidate and served model, most confident mistakes.
+
+    The candidate's matrix is TFMA's (the Evaluator's own count); the served model's is
+    made here from its predictions on the same split, since the gate's TFMA config
+    computes plots for the candidate only.
+    """
     from tfx.utils import path_utils
     evaluations = record.outputs("Evaluator", "ModelEvaluation")
     examples = examples_artifact(record)
@@ -89,6 +94,10 @@ def evaluation_section(record: RunRecord) -> dict:
     models = record.outputs("Trainer", "Model")
     mistakes = model_facts.confident_mistakes(model_facts.predict_split(
         path_utils.serving_model_path(models[0].uri), examples.uri, split)) if models and split else []
+    served = model_facts.served_model_dir(record)
+    if served and split:
+        rows = model_facts.predict_split(served, examples.uri, split)
+        matrices["served"] = model_facts.confusion_from_predictions(rows, len(names))
     return {"class_names": names, "split": split, "evaluation_uri": evaluations[0].uri,
             "confusion": {m: cells.tolist() for m, cells in matrices.items()},
             "scores": {m: model_facts.per_class_scores(cells, names) for m, cells in matrices.items()},

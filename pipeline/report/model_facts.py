@@ -85,6 +85,42 @@ def confusion_matrices(evaluation_uri: str, num_classes: int) -> Dict[str, np.nd
     return result
 
 
+def confusion_from_predictions(rows: Sequence[dict], num_classes: int) -> np.ndarray:
+    """[actual, predicted] counts at argmax, from predict_split's rows."""
+    cells = np.zeros((num_classes, num_classes), dtype=np.int64)
+    for row in rows:
+        cells[row["label"], int(np.argmax(row["probabilities"]))] += 1
+    return cells
+
+
+def served_model_dir(record: RunRecord) -> str:
+    """The served model the gate compared with (ServedModelBaseline's copy), "" on a first run."""
+    import tensorflow as tf
+    from tfx.utils import path_utils
+    found = record.outputs("ServedModelBaseline", "Model")
+    path = path_utils.serving_model_dir(found[0].uri) if found else ""
+    return path if path and tf.io.gfile.exists(f"{path}/saved_model.pb") else ""
+
+
+def gate_facts(record: RunRecord) -> Optional[dict]:
+    """The paired gate's record: McNemar counts, the rules, the reasons, recall per class of both models."""
+    import dataclasses
+    from components.evaluator.metrics import read_gate
+    from components.evaluator.paired import mcnemar_p_worse
+    evaluations = record.outputs("Evaluator", "ModelEvaluation")
+    gate = read_gate(evaluations[0].uri) if evaluations else None
+    if gate is None:
+        return None
+    c = gate.counts
+    return {"sentence": gate.verdict.sentence, "reasons": gate.verdict.reasons, "blessed": gate.verdict.blessed,
+            "rules": dataclasses.asdict(gate.rules), "has_baseline": c.has_baseline, "images": c.images,
+            "better": c.better, "worse": c.worse,
+            "p_worse": mcnemar_p_worse(c.better, c.worse) if c.has_baseline else None,
+            "classes": {name: {"images": k.images, "candidate_recall": k.candidate_correct / k.images,
+                               "served_recall": k.baseline_correct / k.images if c.has_baseline else None}
+                        for name, k in sorted(c.classes.items()) if k.images}}
+
+
 def per_class_scores(cells: np.ndarray, class_names: Sequence[str]) -> Dict[str, dict]:
     """Precision, recall, F1 and support of each class from a [actual, predicted] count matrix."""
     scores = {}

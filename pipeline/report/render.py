@@ -59,41 +59,54 @@ def render(facts: dict) -> str:
 
 
 def _decision(section: dict) -> str:
-    s = section["summary"]
+    """Verdict, the gate's sentence and reasons, the paired comparison, the infra check, the push."""
+    s, gate = section["summary"], section.get("gate")
     if s["blessed"] is None:
         verdict = '<p class="verdict no">Stopped before a model was judged</p>'
     else:
-        verdict = (f'<p class="verdict {"ok" if s["blessed"] else "no"}">'
-                   f'{"Blessed" if s["blessed"] else "Not blessed"}</p>')
-    rows = [["candidate accuracy", _num(s["accuracy"])],
-            ["served model accuracy", _num(s["baseline_accuracy"]) if s["baseline_accuracy"] is not None
-             else "no served model to compare with"],
-            ["served model", s["baseline_source"] or "none"], ["pushed", s["pushed_path"] or "nothing pushed"]]
-    reason = f"<p>{esc(_why(s, section.get('bar')))}</p>" if s["blessed"] is not None else ""
-    stop = f"<p><b>Stopped by</b> <code>{esc(section['blocked_by'])}</code></p>" if section["blocked_by"] else ""
-    error = f"<pre>{esc(s['error'])}</pre>" if s["error"] else ""
+        word = ("Blessed (forced)" if s["forced"] else "Blessed") if s["blessed"] else "Not blessed"
+        verdict = f'<p class="verdict {"ok" if s["blessed"] else "no"}">{word}</p>'
+    parts = [verdict]
+    if gate:
+        parts.append(f"<p>Gate: {esc(gate['sentence'])}</p>")
+        parts += ["<ul>" + "".join(f"<li>{esc(r)}</li>" for r in gate["reasons"]) + "</ul>"] if gate["reasons"] else []
+    if s["forced"]:
+        parts.append(f"<p><b>Forced push</b> (eval.force_bless): {esc(s['force_reason'])}</p>")
+    if section["blocked_by"]:
+        parts.append(f"<p><b>Stopped by</b> <code>{esc(section['blocked_by'])}</code></p>")
+    if s["error"]:
+        parts.append(f"<pre>{esc(s['error'])}</pre>")
+    parts.append(table(None, _decision_rows(s, gate)))
+    if gate and gate["classes"]:
+        parts += ["<h3>Recall per class on the test split</h3>", table(
+            ["class", "test images", "candidate recall", "served model recall"],
+            [[name, c["images"], f"{c['candidate_recall']:.3f}", _num(c["served_recall"], 3)]
+             for name, c in gate["classes"].items()])]
     warnings = "".join(f"<li>{esc(w)}</li>" for w in s["data_warnings"])
-    return verdict + reason + stop + error + table(None, rows) + (f"<p>Data warnings:</p><ul>{warnings}</ul>"
-                                                                if warnings else "")
+    return "\n".join(parts) + (f"<p>Data warnings:</p><ul>{warnings}</ul>" if warnings else "")
 
 
-def _why(s: dict, bar: Optional[dict]) -> str:
-    """The blessing in words: the absolute bar, then the comparison with the served model."""
-    if bar is None or s["accuracy"] is None:
-        return "The Evaluator's thresholds were not recorded for this run."
-    floor = (f"accuracy {s['accuracy']:.4f} {'meets' if s['accuracy'] >= bar['min_accuracy'] else 'is below'} "
-             f"the bar eval.min_accuracy={bar['min_accuracy']}")
-    if s["baseline_accuracy"] is None:
-        return f"{floor}; no served model to compare with."
-    drop = s["baseline_accuracy"] - s["accuracy"]
-    within = drop <= bar["max_accuracy_drop"]
-    return (f"{floor}; against the served model ({s['baseline_accuracy']:.4f}) it "
-            f"{'gains' if drop < 0 else 'drops'} {abs(drop):.4f}, "
-            f"{'within' if within else 'beyond'} eval.max_accuracy_drop={bar['max_accuracy_drop']}.")
+def _decision_rows(s: dict, gate: Optional[dict]) -> List[List]:
+    """Test accuracy of both models, the McNemar comparison, the infra check, what was pushed."""
+    rows = [["splits (images)", ", ".join(f"{k} {v}" for k, v in s["split_sizes"].items()) or "n/a"],
+            ["candidate test accuracy", _num(s["accuracy"])],
+            ["served model test accuracy", _num(s["baseline_accuracy"]) if s["baseline_accuracy"] is not None
+             else "no served model to compare with"],
+            ["served model", s["baseline_source"] or "none"]]
+    if gate and gate["has_baseline"]:
+        rows.append(["paired comparison", f"{gate['better']} images better, {gate['worse']} worse; exact McNemar "
+                     f"p={gate['p_worse']:.3g} (not blessed below {1 - gate['rules']['confidence']:.3g})"])
+    infra = s["infra_check"]
+    if infra is not None:
+        rows.append(["infra check", "passed: fresh-process load {:.2f} s, {} warmup requests, p50 {:.1f} ms".format(
+            infra["load_seconds"], infra["requests"], infra["latency_ms_p50"]) if infra["blessed"]
+            else "FAILED: " + "; ".join(infra["problems"])])
+    rows.append(["pushed", s["pushed_path"] or "nothing pushed"])
+    return rows
 
 
-def _num(value) -> str:
-    return "n/a" if value is None else f"{value:.4f}"
+def _num(value, digits: int = 4) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
 
 
 def _data(section: dict) -> str:
@@ -165,7 +178,7 @@ def _evaluation(section: dict) -> str:
         parts.append(img(charts.confusion(np.array(cells), names, f"{model}: confusion matrix"),
                          f"{model} confusion matrix"))
     scores = section["scores"]
-    models = [m for m in ("candidate", "baseline") if m in scores]
+    models = [m for m in ("candidate", "served") if m in scores]
     header = ["class"] + [f"{m} {k}" for m in models for k in ("precision", "recall", "F1")] + ["support"]
     rows = [[name] + [f"{scores[m][name][k]:.3f}" for m in models for k in ("precision", "recall", "f1")]
             + [scores[models[0]][name]["support"]] for name in names] if models else []
