@@ -8,10 +8,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Dict, List, Optional
 
+from google.protobuf import json_format
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 _STATES = {v: k.lower() for k, v in metadata_store_pb2.Execution.State.items()}
+_TFX_SINGLE_VALUE_KEY = "__value__"  # how tfx.types.artifact wraps a non-dict value in a struct
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 
 
@@ -110,7 +112,12 @@ def _output_artifacts(store, execution_id: int) -> List[metadata_store_pb2.Artif
 
 
 def value_of(value: metadata_store_pb2.Value) -> Any:
+    """A property's plain value. Inside a Kubeflow task, TFX's entrypoint hands input artifacts' metadata
+    over as struct values (a number or string wrapped as {"__value__": v}): unwrapped here."""
     kind = value.WhichOneof("value")
+    if kind == "struct_value":
+        decoded = json_format.MessageToDict(value.struct_value)
+        return decoded.get(_TFX_SINGLE_VALUE_KEY, decoded)
     return getattr(value, kind) if kind in ("int_value", "double_value", "string_value", "bool_value") else None
 
 

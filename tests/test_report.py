@@ -55,6 +55,17 @@ def test_the_served_models_matrix_counts_its_predictions_at_argmax():
     assert confusion_from_predictions(rows, 3).tolist() == [[1, 0, 1], [1, 0, 0], [0, 0, 1]]
 
 
+def test_properties_a_kubeflow_task_receives_as_struct_values_read_as_plain_values():
+    from google.protobuf import json_format
+    from ml_metadata.proto import metadata_store_pb2
+    from pipeline.run_record import value_of
+    for plain in (1.0, "gs://bucket/serving/image_classifier/7"):  # e.g. `blessed`, `pushed_destination`
+        value = metadata_store_pb2.Value()
+        json_format.ParseDict({"__value__": plain}, value.struct_value)
+        assert value_of(value) == plain
+    assert value_of(metadata_store_pb2.Value(int_value=1)) == 1
+
+
 def test_leak_pairs_read_the_held_out_split_by_whatever_name_it_has():
     validation = {"leaks": [{"train": "red/a.png", "eval": "red/b.png", "kind": "exact", "distance": 0},
                             {"train": "red/c.png", "test": "red/d.png", "kind": "near", "distance": 3}]}
