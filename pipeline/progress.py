@@ -4,8 +4,8 @@ LocalDagRunner runs the components one after another in this process and logs
 "Component X is running." / "Component X is finished." (absl, INFO); the Trainer
 logs each epoch to the `imgpipe.progress` logger. A logging handler turns those
 records into console lines, so no polling and no change to TFX is needed. While a
-component runs longer than HEARTBEAT_SECONDS (the Evaluator: ~20 s of TFMA), a
-line every HEARTBEAT_SECONDS says it still is.
+component runs longer than HEARTBEAT_SECONDS (the Evaluator: ~20 s of TFMA) without
+printing an epoch line, a line every HEARTBEAT_SECONDS says it still is.
 """
 from __future__ import annotations
 
@@ -33,8 +33,11 @@ class ProgressLines(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
-        if record.name == PROGRESS_LOGGER:
+        if record.name == PROGRESS_LOGGER:  # an epoch line is progress enough: the heartbeat waits again
             self._print(f"      {message}")
+            if self.node:
+                self._cancel()
+                self._schedule()
             return
         event = _EVENT.match(message)
         if event and event.group(2) == "running":

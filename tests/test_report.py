@@ -6,12 +6,13 @@ tests/test_pipeline_e2e.py and tests/test_image_validation_e2e.py, on their fixt
 import io
 import logging
 import os
+import time
 
 import numpy as np
 from absl import logging as absl_logging
 from PIL import Image
 
-from pipeline.progress import progress_lines
+from pipeline.progress import ProgressLines, progress_lines
 from pipeline.report import report_path
 from pipeline.report.data import leak_pairs
 from pipeline.report.model_facts import confident_mistakes, confusion_from_predictions, per_class_scores
@@ -95,6 +96,26 @@ def test_progress_lines_show_each_component_start_and_end_and_epochs():
     assert lines[2:4] == ["[2/3] Trainer started", "      Epoch 1/2: loss 0.5000 (0.1 s)"]
     assert lines[4].startswith("[2/3] Trainer ... ") and lines[4].endswith(" s failed")  # never finished
     assert len(lines) == 5
+
+
+def test_still_running_lines_come_only_after_a_silence_epoch_lines_count_as_progress():
+    stream = io.StringIO()
+    handler = ProgressLines(2, stream, heartbeat=0.6)
+
+    def log(name: str, message: str) -> None:
+        handler.emit(logging.LogRecord(name, logging.INFO, "", 0, message, None, None))
+
+    log("absl", "Component Trainer is running.")
+    for epoch in range(1, 5):  # 1.2 s in all, never 0.6 s without a line
+        time.sleep(0.3)
+        log("imgpipe.progress", f"Epoch {epoch}/4")
+    log("absl", "Component Trainer is finished.")
+    log("absl", "Component Evaluator is running.")
+    time.sleep(0.9)  # one heartbeat (at 0.6 s), not two
+    handler.finish("")
+    lines = stream.getvalue().splitlines()
+    assert not [line for line in lines if "Trainer ... still running" in line], lines
+    assert len([line for line in lines if line.startswith("[2/2] Evaluator ... still running (")]) == 1, lines
 
 
 def _png(name: str) -> bytes:
