@@ -36,7 +36,7 @@ def class_counts(counts: Dict[str, Dict[str, int]]) -> bytes:
         ax.bar(np.arange(len(classes)) + i * width, [per_class.get(c, 0) for c in classes], width, label=split)
     ax.set_xticks(np.arange(len(classes)) + width * (len(counts) - 1) / 2, classes, rotation=30, ha="right")
     ax.set_ylabel("images")
-    ax.legend()
+    ax.legend(title="split", loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the bars, never over them
     return _png(fig)
 
 

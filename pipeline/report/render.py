@@ -13,6 +13,9 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 from pipeline.report import charts
+from schemas import features
+
+_SPLIT_ORDER = (features.TRAIN_SPLIT, features.VALIDATION_SPLIT, features.TEST_SPLIT)
 
 SECTIONS = (("decision", "Decision"), ("data", "Data"), ("augmentation", "Augmentation preview"),
             ("training", "Training"), ("evaluation", "Evaluation"), ("run", "Run facts"))
@@ -88,7 +91,8 @@ def _decision(section: dict) -> str:
 
 def _decision_rows(s: dict, gate: Optional[dict]) -> List[List]:
     """Test accuracy of both models, the McNemar comparison, the infra check, what was pushed."""
-    rows = [["splits (images)", ", ".join(f"{k} {v}" for k, v in s["split_sizes"].items()) or "n/a"],
+    splits = sorted(s["split_sizes"].items(), key=lambda kv: _SPLIT_ORDER.index(kv[0]) if kv[0] in _SPLIT_ORDER else 9)
+    rows = [["splits (images)", ", ".join(f"{k} {v}" for k, v in splits) or "n/a"],
             ["candidate test accuracy", _num(s["accuracy"])],
             ["served model test accuracy", _num(s["baseline_accuracy"]) if s["baseline_accuracy"] is not None
              else "no served model to compare with"],
@@ -183,8 +187,8 @@ def _evaluation(section: dict) -> str:
     rows = [[name] + [f"{scores[m][name][k]:.3f}" for m in models for k in ("precision", "recall", "f1")]
             + [scores[models[0]][name]["support"]] for name in names] if models else []
     parts += ["<h3>Per class (candidate beside the served model)</h3>", table(header, rows)]
-    parts.append("<h3>Most confident mistakes</h3><p>Predictions of the candidate SavedModel on the held-out "
-                 "split, computed for this report.</p>")
+    parts.append(f"<h3>Most confident mistakes</h3><p>Predictions of the candidate SavedModel on the "
+                 f"{esc(section['split'])} split, computed for this report.</p>")
     parts += [figure(charts.thumbnail(m["image"]), f"{m['path']}: true {m['true']}, predicted {m['predicted']} "
                      f"({m['probability']:.2f})") for m in section["mistakes"]] or ["<p>No mistakes.</p>"]
     return "\n".join(parts)
