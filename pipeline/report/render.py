@@ -13,9 +13,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 from pipeline.report import charts
-from schemas import features
-
-_SPLIT_ORDER = (features.TRAIN_SPLIT, features.VALIDATION_SPLIT, features.TEST_SPLIT)
+from pipeline.summary import SPLIT_ORDER
 
 SECTIONS = (("decision", "Decision"), ("data", "Data"), ("augmentation", "Augmentation preview"),
             ("training", "Training"), ("evaluation", "Evaluation"), ("run", "Run facts"))
@@ -91,7 +89,7 @@ def _decision(section: dict) -> str:
 
 def _decision_rows(s: dict, gate: Optional[dict]) -> List[List]:
     """Test accuracy of both models, the McNemar comparison, the infra check, what was pushed."""
-    splits = sorted(s["split_sizes"].items(), key=lambda kv: _SPLIT_ORDER.index(kv[0]) if kv[0] in _SPLIT_ORDER else 9)
+    splits = sorted(s["split_sizes"].items(), key=lambda kv: SPLIT_ORDER.index(kv[0]) if kv[0] in SPLIT_ORDER else 9)
     rows = [["splits (images)", ", ".join(f"{k} {v}" for k, v in splits) or "n/a"],
             ["candidate test accuracy", _num(s["accuracy"])],
             ["served model test accuracy", _num(s["baseline_accuracy"]) if s["baseline_accuracy"] is not None
