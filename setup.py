@@ -25,6 +25,7 @@ setup(
         "kfp==2.5.0",
         "pillow",
         "pyyaml",
+        "matplotlib==3.10.9",
     ],
     entry_points={"console_scripts": ["imgpipe=pipeline.cli:main"]},
 )

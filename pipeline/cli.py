@@ -6,6 +6,7 @@ that need them, so `--help` and input errors answer at once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -65,15 +66,73 @@ def _parser() -> argparse.ArgumentParser:
                      help="folder for pipeline artifacts, metadata and the serving dir (default: ./output)")
     _add_config_args(run)
     run.add_argument("--verbose", action="store_true", help="show TFX/Beam/TensorFlow progress logs")
+    run.add_argument("--quiet", action="store_true", help="no progress lines, only the summary")
     run.add_argument("--fail-if-not-blessed", action="store_true",
                      help=f"exit with code {EXIT_NOT_BLESSED} when the run finishes but the gate does not bless "
                      "the model (for CI and schedulers)")
     add_beam_arg(run)
     run.set_defaults(func=cmd_run)
+    _add_history_commands(commands)
     add_commands(commands, _add_config_args)  # compile, submit, schedule (pipeline/kubeflow/cli.py)
     add_serving_commands(commands)  # rollback, predict (pipeline/serving_cli.py)
     _add_spec_commands(commands)
     return parser
+
+
+def _add_history_commands(commands) -> None:
+    """report and runs: what past local runs did (pipeline/report/, pipeline/runs.py)."""
+    report = add_command(commands, "report", "find (or rebuild) the HTML report of a run and print its path", [
+        "imgpipe report                              # the newest run in ./output",
+        "imgpipe report runs/photos                  # the newest run in that output folder",
+        "imgpipe report 2026-11-27T01:02:03.456789 --output runs/photos --rebuild"])
+    report.add_argument("target", nargs="?", default="", metavar="RUN|OUTPUT_DIR",
+                        help="a run id (see `imgpipe runs`) or an output folder (its newest run); "
+                        "default: the newest run in --output")
+    report.add_argument("--output", default="output", help="output folder of the runs (default: ./output)")
+    report.add_argument("--rebuild", action="store_true", help="write the report again even if it exists")
+    _add_config_args(report)
+    report.set_defaults(func=cmd_report)
+    runs = add_command(commands, "runs", "one line per past run: when, data, images, accuracy, verdict, "
+                       "pushed version, duration, report", [
+                           "imgpipe runs                                # the runs in ./output",
+                           "imgpipe runs --output runs/photos"])
+    runs.add_argument("--output", default="output", help="output folder of the runs (default: ./output)")
+    _add_config_args(runs)
+    runs.set_defaults(func=cmd_runs)
+
+
+def cmd_report(args) -> int:
+    from pipeline.layout import OutputLayout
+    from pipeline.report import report_path, write_run_report
+    from pipeline.run_record import open_store, read_run_record
+    cfg = build_config(args.config, args.overrides)
+    is_dir = bool(args.target) and os.path.isdir(args.target)
+    layout = OutputLayout(os.path.abspath(args.target if is_dir else args.output))
+    run_id = "" if is_dir else args.target
+    if not os.path.isfile(layout.metadata_path):
+        raise InputError(f"no runs recorded in {layout.root} (no {os.path.basename(layout.metadata_path)}): "
+                         "pass the --output folder of `imgpipe run`")
+    record = read_run_record(open_store(layout.metadata_path), cfg.run.pipeline_name, run_id)
+    if record is None:
+        raise InputError(f"no run {run_id!r} of pipeline {cfg.run.pipeline_name!r} in {layout.root}; "
+                         "`imgpipe runs --output DIR` lists the runs")
+    path = report_path(layout.pipeline_root, record.run_id)
+    if args.rebuild or not os.path.isfile(path):
+        from pipeline.progress import native_stderr_to
+        with native_stderr_to(os.devnull):
+            path = write_run_report(layout.metadata_path, layout.pipeline_root, cfg.run.pipeline_name,
+                                    record.run_id, cfg)
+    print(f"Report: {path}")
+    return EXIT_OK
+
+
+def cmd_runs(args) -> int:
+    from pipeline.runs import run_table
+    cfg = build_config(args.config, args.overrides)
+    lines = run_table(args.output, cfg.run.pipeline_name)
+    print("\n".join(lines) if lines else f"No runs of pipeline '{cfg.run.pipeline_name}' recorded in "
+          f"{os.path.abspath(args.output)}")
+    return EXIT_OK
 
 
 def _add_spec_commands(commands) -> None:
@@ -183,10 +242,12 @@ def cmd_run(args) -> int:
     cfg, data_root = resolve_inputs(args)
     log_path = _route_logs(args.output, args.verbose)
     from pipeline.local_runner import run_local
+    from pipeline.progress import native_stderr_to
     from pipeline.summary import format_summary
 
     print(f"Running pipeline '{cfg.run.pipeline_name}' -> {os.path.abspath(args.output)}", flush=True)
-    summary = run_local(cfg, data_root, args.output)
+    with contextlib.nullcontext() if args.verbose else native_stderr_to(log_path):
+        summary = run_local(cfg, data_root, args.output, progress=None if args.quiet else sys.stdout)
     print(f"Full logs: {log_path}")
     print(format_summary(summary))
     return run_exit_code(summary, args.fail_if_not_blessed)

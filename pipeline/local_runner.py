@@ -1,36 +1,25 @@
 """Run the pipeline locally: LocalDagRunner + Beam DirectRunner + SQLite MLMD."""
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import os
+from typing import Optional, TextIO
 
 from tfx import v1 as tfx
 
 from pipeline.beam_args import with_setup_file
+from pipeline.layout import OutputLayout
 from pipeline.pipeline import create_pipeline
+from pipeline.progress import progress_lines
 from pipeline.summary import RunSummary, read_run_summary
 from schemas.config import Config
 
 
-@dataclasses.dataclass(frozen=True)
-class OutputLayout:
-    """Everything a local run writes lives under one folder."""
-    root: str
+def run_local(cfg: Config, data_root: str, output_dir: str, progress: Optional[TextIO] = None) -> RunSummary:
+    """Run the whole pipeline; return the run's summary, with `error` set if a component failed.
 
-    @property
-    def pipeline_root(self) -> str:
-        return os.path.join(self.root, "pipeline_root")
-
-    @property
-    def metadata_path(self) -> str:
-        return os.path.join(self.root, "metadata.sqlite")
-
-    def serving_model_dir(self, model_name: str) -> str:
-        return os.path.join(self.root, "serving", model_name)
-
-
-def run_local(cfg: Config, data_root: str, output_dir: str) -> RunSummary:
-    """Run the whole pipeline; return the run's summary, with `error` set if a component failed."""
+    With `progress`, a line per component start and end (and epoch) is written there as the run goes.
+    """
     layout = OutputLayout(os.path.abspath(output_dir))
     os.makedirs(layout.root, exist_ok=True)
     pipeline = create_pipeline(
@@ -43,13 +32,29 @@ def run_local(cfg: Config, data_root: str, output_dir: str) -> RunSummary:
         beam_pipeline_args=with_local_dependency_flag(cfg.run.beam_args))
     error = None
     try:
-        tfx.orchestration.LocalDagRunner().run(pipeline)
+        with progress_lines(len(pipeline.components), progress) if progress else contextlib.nullcontext():
+            tfx.orchestration.LocalDagRunner().run(pipeline)
     except Exception as e:  # a component failed; the summary says which and why
         error = e
     summary = read_run_summary(layout.metadata_path, cfg.run.pipeline_name)
     if error is not None:
         summary.error = root_cause_message(error)
+    _add_report(summary, layout, cfg)
     return summary
+
+
+def _add_report(summary: RunSummary, layout: OutputLayout, cfg: Config) -> None:
+    """Write the run's HTML report (also for a run a component stopped); a failure is noted, not raised."""
+    from absl import logging
+    from pipeline.report import write_run_report
+    if not summary.run_id:
+        return
+    try:
+        summary.report_path = write_run_report(layout.metadata_path, layout.pipeline_root,
+                                               cfg.run.pipeline_name, summary.run_id, cfg, summary.error)
+    except Exception as e:  # the run's outcome stands; the log has the traceback
+        logging.exception("The run report could not be written")
+        summary.report_error = f"{type(e).__name__}: {e}"
 
 
 _SETUP_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "setup.py")

@@ -3,10 +3,12 @@
 Data comes in (ImageExampleGen), is checked (StatisticsGen, schema,
 ExampleValidator, DataGate, ImageDataValidator), transformed (Transform), trained on (Trainer),
 judged against the bar and the served model (ServedModelBaseline, Evaluator),
-checked for serving in a fresh process (InfraCheck) and pushed atomically (Pusher). Runners call this and add nothing but orchestration.
+checked for serving in a fresh process (InfraCheck), pushed atomically (Pusher) and reported on
+(RunReport). Runners call this and add nothing but orchestration.
 """
 from __future__ import annotations
 
+import json
 from typing import List, Optional, Union
 
 import tensorflow_data_validation as tfdv
@@ -20,6 +22,7 @@ from components.image_validation.component import create_image_data_validator
 from components.infra_check.component import InfraCheck
 from components.pusher.component import create_pusher
 from components.transform.preprocessing import IMAGE_SIZE_KEY
+from pipeline.report.component import RunReport
 from schemas import features
 from schemas.config import Config
 
@@ -94,11 +97,19 @@ def create_pipeline(
         trainer.outputs["model"], evaluator.outputs["blessing"], infra_check.outputs["blessing"],
         serving_model_dir, cfg.serving.model_name, cfg.serving.keep_versions)
 
+    report = RunReport(
+        examples=example_gen.outputs["examples"], validation=image_validator.outputs["report"],
+        model=trainer.outputs["model"], model_run=trainer.outputs["model_run"],
+        baseline=baseline.outputs["baseline"], evaluation=evaluator.outputs["evaluation"],
+        blessing=evaluator.outputs["blessing"], infra_blessing=infra_check.outputs["blessing"],
+        pushed_model=pusher.outputs["pushed_model"],
+        config=json.dumps(cfg.to_dict(), sort_keys=True), eval_split=features.TEST_SPLIT)
+
     return tfx.dsl.Pipeline(
         pipeline_name=cfg.run.pipeline_name,
         pipeline_root=pipeline_root,
         components=[example_gen, statistics_gen, schema_gen, example_validator, data_gate,
-                    image_validator, transform, trainer, baseline, evaluator, infra_check, pusher],
+                    image_validator, transform, trainer, baseline, evaluator, infra_check, pusher, report],
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(cfg.run.beam_args if beam_pipeline_args is None else beam_pipeline_args),
         enable_cache=False)

@@ -10,13 +10,10 @@ import dataclasses
 import os
 from typing import Dict, List, Optional
 
-from ml_metadata.metadata_store import metadata_store
-from ml_metadata.proto import metadata_store_pb2
-
+from pipeline.run_record import RunRecord, open_store, read_run_record, value_of
 from schemas import features
 
 SPLIT_ORDER = (features.TRAIN_SPLIT, features.VALIDATION_SPLIT, features.TEST_SPLIT)
-_STATES = {v: k.lower() for k, v in metadata_store_pb2.Execution.State.items()}
 
 
 @dataclasses.dataclass
@@ -46,55 +43,34 @@ class RunSummary:
     image_validation_report: str = ""
     infra_check: Optional[dict] = None  # InfraCheck's report: blessed, problems, load_seconds, latency_ms_*
     error: str = ""
+    training_logdir: str = ""  # the Trainer's ModelRun artifact: TensorBoard logs and history.json
+    report_path: str = ""      # the run's HTML report, once written (pipeline/report)
+    report_error: str = ""     # why the report could not be written
 
     @property
     def pipeline_seconds(self) -> float:
         return sum(c.seconds for c in self.components)
 
 
-def read_run_summary(metadata_path: str, pipeline_name: str) -> RunSummary:
-    """The summary of the newest run of `pipeline_name` recorded in the SQLite MLMD at `metadata_path`."""
-    config = metadata_store_pb2.ConnectionConfig()
-    config.sqlite.filename_uri = metadata_path
-    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-    store = metadata_store.MetadataStore(config)
-    pipeline = store.get_context_by_type_and_name("pipeline", pipeline_name)
-    executions = store.get_executions_by_context(pipeline.id) if pipeline else []
-    if not executions:
+def read_run_summary(metadata_path: str, pipeline_name: str, run_id: str = "") -> RunSummary:
+    """The summary of run `run_id` (default: the newest) of `pipeline_name` in the SQLite MLMD at `metadata_path`."""
+    return summary_of(read_run_record(open_store(metadata_path), pipeline_name, run_id))
+
+
+def summary_of(record: Optional[RunRecord]) -> RunSummary:
+    if record is None:
         return RunSummary()
-    newest = max(executions, key=lambda e: e.create_time_since_epoch)
-    run = next(c for c in store.get_contexts_by_execution(newest.id) if c.type == "pipeline_run")
-    summary = RunSummary(run_id=run.name)
-    outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
-    for execution in sorted(store.get_executions_by_context(run.id),
-                            key=lambda e: e.create_time_since_epoch):
-        node = _node_id(store, execution, pipeline_name)
-        seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000
-        summary.components.append(ComponentTime(node, seconds, _STATES.get(execution.last_known_state, "?")))
-        outputs[node] = _output_artifacts(store, execution.id)
-    _fill_decision(summary, outputs)
+    summary = RunSummary(run_id=record.run_id)
+    summary.components = [ComponentTime(n.node, n.seconds, n.state) for n in record.nodes]
+    _fill_decision(summary, {n.node: n.outputs for n in record.nodes})
+    summary.training_logdir = next((a.uri for a in record.outputs("Trainer", "ModelRun")), "")
     return summary
 
 
-def _node_id(store, execution, pipeline_name: str) -> str:
-    prefix = pipeline_name + "."
-    for context in store.get_contexts_by_execution(execution.id):
-        if context.type == "node":
-            return context.name[len(prefix):] if context.name.startswith(prefix) else context.name
-    return execution.type
-
-
-def _output_artifacts(store, execution_id: int) -> List[metadata_store_pb2.Artifact]:
-    ids = [e.artifact_id for e in store.get_events_by_execution_ids([execution_id])
-           if e.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
-    return store.get_artifacts_by_id(ids) if ids else []
-
-
 def _custom(artifact, key: str):
+    """A custom property's value, whatever kind the orchestrator stored it as (KFP passes numbers as doubles)."""
     value = artifact.custom_properties.get(key)
-    if value is None:
-        return None
-    return value.int_value if value.HasField("int_value") else value.string_value
+    return None if value is None else value_of(value)
 
 
 def _fill_decision(summary: RunSummary, outputs: Dict[str, List]) -> None:
@@ -148,7 +124,7 @@ def _fill_quarantine(summary: RunSummary, artifact) -> None:
     from schemas import features
 
     count = _custom(artifact, NUM_QUARANTINED_PROPERTY)
-    if count is not None:
+    if isinstance(count, (int, float)):
         summary.quarantined = int(count)
         summary.quarantine_report = os.path.join(artifact.uri, features.QUARANTINE_FILE)
 
@@ -174,6 +150,10 @@ def format_summary(summary: RunSummary) -> str:
             f"{name} {acc:.3f}" for name, acc in sorted(summary.class_accuracy.items())))
     if summary.error:
         lines.append(f"Run failed: {summary.error}")
+    if summary.training_logdir:
+        lines.append(f"TensorBoard: tensorboard --logdir {summary.training_logdir}")
+    if summary.report_path or summary.report_error:
+        lines.append(f"Report: {summary.report_path or 'not written: ' + summary.report_error}")
     if summary.gate_sentence:
         source = f" (served: {summary.baseline_source})" if summary.baseline_source else ""
         lines.append(f"Gate: {summary.gate_sentence}{source}")

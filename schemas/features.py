@@ -41,3 +41,12 @@ BYTES_INPUT = "image_bytes"              # ends in _bytes: TF Serving REST decod
 # TFX deletes a failed execution's output folder; a component that stops the run keeps
 # its report in `<artifact uri>` + STOPPED_SUFFIX so the error message can point at it.
 STOPPED_SUFFIX = ".stopped"
+
+# The Trainer writes per-epoch metrics and times into its ModelRun artifact; the run report plots them.
+HISTORY_FILE = "history.json"
+
+# Custom properties on artifacts in ML Metadata that `imgpipe runs` reads without TFX or TensorFlow.
+BLESSED_PROPERTY = "blessed"            # on a ModelBlessing / InfraBlessing: TFX's own key, the Pusher reads it
+FORCED_PROPERTY = "forced_bless"        # on the ModelBlessing: eval.force_bless overrode the gate
+TEST_ACCURACY_PROPERTY = "test_accuracy"  # on the ModelEvaluation: the candidate's accuracy on the test split
+NUM_EXAMPLES_PROPERTY = "num_examples"  # on the Examples: images ingested (all splits)

@@ -11,3 +11,8 @@ def use_keras2() -> None:
     set already wins. The Dockerfile and the test configuration set it as well.
     """
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+
+# Components log progress a person should see during `imgpipe run` (e.g. one line per epoch) here;
+# the CLI shows this logger's records on the console unless --quiet (pipeline/progress.py).
+PROGRESS_LOGGER = "imgpipe.progress"

@@ -63,6 +63,14 @@ def tree_digest(root: str) -> str:
     return digest.hexdigest()
 
 
+def report_facts(output: str, run_id: str, cfg=None) -> dict:
+    """The report's facts for a run of an output folder, gathered again from MLMD as `imgpipe report` does."""
+    from pipeline.report.collect import collect
+    from pipeline.run_record import open_store, read_run_record
+    record = read_run_record(open_store(os.path.join(output, "metadata.sqlite")), "imgpipe", run_id)
+    return collect(record, os.path.join(output, "pipeline_root"), cfg)
+
+
 # --------------------------------------------------------------------------- the image ExampleGen alone
 
 EXAMPLE_GEN_BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]

@@ -12,7 +12,8 @@ import pytest
 from tests.fixtures import make_colour_folder
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COMMANDS = ("run", "compile", "submit", "schedule", "schedules", "validate-spec", "run-spec", "rollback", "predict")
+COMMANDS = ("run", "report", "runs", "compile", "submit", "schedule", "schedules", "validate-spec", "run-spec", "rollback",
+            "predict")
 
 
 def imgpipe(*args, timeout=120):
@@ -176,6 +177,12 @@ def test_an_unreadable_image_is_quarantined_and_over_the_limit_stops_the_run_nam
         assert [q["path"] for q in json.load(f)] == [os.path.join(root, "red", "notes.jpg")]
     lines = result.stdout.strip().splitlines()
     assert lines[-3].startswith("Blessed: no") and lines[-1] == "Pushed model: none"
+    # progress: the first component starts and fails; the report of the stopped run is written
+    assert "[1/13] ImageExampleGen started" in lines
+    assert any(re.fullmatch(r"\[1/13\] ImageExampleGen \.\.\. \d+\.\d s failed", line) for line in lines)
+    report = next(line for line in lines if line.startswith("Report: "))[len("Report: "):]
+    with open(report, encoding="utf-8") as f:
+        assert "Stopped before a model was judged" in f.read()
 
 
 def test_bad_config_key_and_value_are_named(tmp_path):

@@ -18,7 +18,8 @@ from pipeline import cli
 from pipeline.local_runner import run_local
 from pipeline.summary import format_summary
 from schemas.config import build_config
-from tests.fixtures import colour_image, make_colour_folder, tree_digest
+from tests.browser import check_page
+from tests.fixtures import colour_image, make_colour_folder, report_facts, tree_digest
 
 # One epoch, no bar and no test-size floor: the first run only has to push a model for the later runs to protect.
 CHEAP = ["data.image_size=16", "train.epochs=1", "train.batch_size=32", "train.early_stopping_patience=0",
@@ -107,7 +108,7 @@ def test_class_imbalance_stops_the_run(first_run, workspace):
     assert "1.40" in run.error
 
 
-def test_leakage_stops_the_run_when_it_is_an_error_and_the_report_is_kept(first_run, workspace):
+def test_leakage_stops_the_run_when_it_is_an_error_and_the_report_is_kept(first_run, workspace, tmp_path):
     run = blocked_run(workspace, ["validation.leakage_is_error=true"])
     assert_stopped_before_training(run, "leakage")
     report_path = re.search(r"Full report: (\S+image_validation\.json)", run.error).group(1)
@@ -115,6 +116,25 @@ def test_leakage_stops_the_run_when_it_is_an_error_and_the_report_is_kept(first_
         kept = json.load(f)
     assert kept["status"] == "blocked" and [b["check"] for b in kept["blocking"]] == ["leakage"]
     assert {leak["kind"] for leak in kept["leaks"]} == {"exact"} and len(kept["leaks"]) >= 1
+    assert_report_shows_the_block(run, workspace, tmp_path, len(kept["leaks"]))
+
+
+def assert_report_shows_the_block(run, workspace, tmp_path, leaks: int):
+    """A blocked run's report: the decision names the stop, the data section shows the leaked pairs."""
+    facts = report_facts(workspace["output"], run.run_id, build_config(overrides=CHEAP))
+    assert facts["decision"]["blocked_by"] == "ImageDataValidator"
+    with open(run.report_path, encoding="utf-8") as f:
+        assert "BLOCKING [leakage]" in f.read()  # the error that stopped the run, as `imgpipe run` wrote it
+    validation = facts["data"]["validation"]
+    assert validation["status"] == "blocked" and validation["report_path"].endswith(".stopped/image_validation.json")
+    shown = facts["data"]["leaks"]
+    assert len(shown) == min(leaks, 6) and all(a.startswith("red/") and b.startswith("red/") for a, b, *_ in shown)
+    assert all(pair[3] and pair[4] for pair in shown)  # both pictures of every pair were found
+    assert {k for k in ("augmentation", "training", "evaluation") if "unavailable" in facts[k]} == \
+        {"training", "evaluation"}
+    seen = check_page(run.report_path, str(tmp_path), str(tmp_path / "blocked.png"))
+    assert seen["unavailable"] == ["training", "evaluation"] and all(i["ok"] for i in seen["images"])
+    assert seen["errors"] == [] and seen["console_errors"] == []
 
 
 def test_a_class_of_the_curated_schema_that_vanished_stops_the_run(first_run, workspace, tmp_path):
@@ -149,3 +169,6 @@ def test_image_size_drift_stops_the_run_with_a_non_zero_exit(first_run, workspac
     assert "ImageValidationError" in out and "BLOCKING [size_drift]" in out and "width" in out
     assert "Pushed model: none" in out
     assert serving_digest(workspace) == before
+    assert re.search(r"^\[\d+/13\] ImageDataValidator \.\.\. \d+\.\d s failed$", out, re.M), out
+    report = re.search(r"^Report: (\S+\.html)$", out, re.M).group(1)
+    assert os.path.isfile(report)

@@ -11,24 +11,38 @@ Four runs share one output folder, as a user's successive runs would:
 The gate's other verdicts (better, clearly worse, one class collapsing) run the
 real Evaluator on scripted SavedModels in test_evaluation_gate.py.
 """
+import io
 import os
+import re
+import subprocess
+import sys
 
 import pytest
 import tensorflow as tf
 
+from components.trainer.warmup import read_warmup
+from pipeline import cli
 from pipeline.cli import run_exit_code
-from pipeline.local_runner import run_local
 from pipeline.exit_codes import EXIT_NOT_BLESSED, EXIT_OK
+from pipeline.local_runner import run_local
+from pipeline.report.component import REPORT_FILE
+from pipeline.report.render import SECTIONS
 from pipeline.summary import format_summary
 from schemas import features
 from schemas.config import build_config
-from components.trainer.warmup import read_warmup
-from tests.fixtures import COLOUR_CLASSES, FAST, encoded_colour_image, make_colour_folder, tree_digest
+from tests.browser import check_page
+from tests.fixtures import COLOUR_CLASSES, FAST, encoded_colour_image, make_colour_folder, report_facts, tree_digest
 
 ALL_COMPONENTS = {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "DataGate",
                   "ImageDataValidator", "Transform", "Trainer", "ServedModelBaseline", "Evaluator", "InfraCheck",
-                  "Pusher"}
+                  "Pusher", "RunReport"}
 HOPELESS = FAST + ["train.epochs=1", "train.learning_rate=1e-9"]
+RUNS_AND_MODULES = """
+import sys
+from pipeline.cli import main
+main(["runs", "--output", sys.argv[1]])
+print(sorted(m for m in ("tensorflow", "tfx", "tensorflow_model_analysis") if m in sys.modules))
+"""
 
 
 def served_versions(output: str) -> list:
@@ -50,7 +64,9 @@ def workspace(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def first_run(workspace):
-    return run_local(build_config(overrides=FAST), workspace["data"], workspace["output"])
+    workspace["progress"] = io.StringIO()
+    return run_local(build_config(overrides=FAST), workspace["data"], workspace["output"],
+                     progress=workspace["progress"])
 
 
 def test_a_good_run_runs_every_component_and_pushes_a_blessed_model(first_run, workspace):
@@ -121,6 +137,8 @@ def test_a_model_below_the_bar_is_not_pushed_and_the_served_model_is_untouched(f
     assert tree_digest(os.path.join(workspace["output"], "serving")) == before
     summary = format_summary(second).splitlines()
     assert summary[-3].startswith("Blessed: NO") and summary[-1] == "Pushed model: none"
+    served = report_facts(workspace["output"], second.run_id)["evaluation"]["confusion"]["served"]
+    assert sum(served[i][i] for i in range(3)) / sum(map(sum, served)) == pytest.approx(second.baseline_accuracy)
 
 
 def test_a_forced_push_goes_through_and_its_reason_is_read_back_from_metadata(first_run, workspace):
@@ -150,3 +168,79 @@ def test_data_that_violates_the_schema_stops_the_run_before_training(first_run, 
     assert not {"Transform", "Trainer", "Evaluator", "Pusher"} & {c for c, s in ran.items() if s == "complete"}
     assert run.blessed is None and run.pushed_path == ""
     assert tree_digest(os.path.join(workspace["output"], "serving")) == before
+
+
+def test_progress_lines_follow_the_run_component_by_component_and_epoch_by_epoch(first_run, workspace):
+    lines = workspace["progress"].getvalue().splitlines()
+    ends = [re.fullmatch(r"\[(\d+)/13\] (\w+) \.\.\. (\d+\.\d) s", line) for line in lines]
+    assert {m.group(2) for m in ends if m} == ALL_COMPONENTS
+    assert [int(m.group(1)) for m in ends if m] == list(range(1, 14))
+    assert sum(line.startswith("      Epoch ") for line in lines) == 12
+    assert any(line.startswith("      Epoch 12/12: loss ") and "val_accuracy" in line for line in lines)
+
+
+def test_the_report_of_a_good_run_holds_the_runs_own_numbers(first_run, workspace):
+    assert first_run.report_path.endswith(".html") and os.path.isfile(first_run.report_path)
+    facts = report_facts(workspace["output"], first_run.run_id)
+    data = facts["data"]
+    assert data["splits"] == ["train", "validation", "test"]
+    for name in COLOUR_CLASSES:  # 30 images per class, every one in exactly one split
+        assert sum(data["counts"][split][name] for split in data["splits"]) == 30
+    assert {s: sum(c.values()) for s, c in data["counts"].items()} == first_run.split_sizes
+    assert len(data["sizes"]) == 90 and set(data["sizes"]) == {(20, 20)}
+    assert sorted(data["thumbnails"]) == sorted(COLOUR_CLASSES) and data["quarantine"] == []
+    gate = facts["decision"]["gate"]
+    assert gate["sentence"] == first_run.gate_sentence and not gate["has_baseline"]
+    assert {n: c["candidate_recall"] for n, c in gate["classes"].items()} == first_run.class_accuracy
+    evaluation = facts["evaluation"]
+    assert evaluation["split"] == "test" and "served" not in evaluation["confusion"]  # nothing served yet
+    cells = evaluation["confusion"]["candidate"]
+    assert sum(map(sum, cells)) == first_run.split_sizes["test"]
+    assert sum(cells[i][i] for i in range(3)) / sum(map(sum, cells)) == pytest.approx(first_run.accuracy)
+    assert len(evaluation["mistakes"]) == min(8, sum(map(sum, cells)) - sum(cells[i][i] for i in range(3)))
+    assert all(m["true"] != m["predicted"] for m in evaluation["mistakes"])
+    training = facts["training"]
+    assert training["epochs_run"] == 12 and len(training["history"]) == len(training["epoch_seconds"]) == 12
+    assert training["early_stopping"] is None  # train.early_stopping_patience=0
+    rows = facts["augmentation"]["rows"]
+    assert len(rows) == 3 and all(len(r["augmented"]) == 5 and r["original"].shape == (20, 20, 3) for r in rows)
+    assert facts["run"]["data_root"] == workspace["data"]
+    summary = format_summary(first_run).splitlines()
+    assert first_run.training_logdir and f"TensorBoard: tensorboard --logdir {first_run.training_logdir}" in summary
+    assert f"Report: {first_run.report_path}" in summary
+
+
+def test_the_report_opens_in_a_browser_with_every_section_and_picture(first_run, tmp_path):
+    seen = check_page(first_run.report_path, str(tmp_path), str(tmp_path / "report.png"))
+    assert seen["sections"] == [key for key, _ in SECTIONS] and seen["unavailable"] == []
+    assert len(seen["images"]) > 20 and all(i["ok"] and i["inline"] for i in seen["images"]), seen["images"]
+    assert seen["errors"] == [] and seen["console_errors"] == [] and seen["external"] == 0
+
+
+def test_the_runreport_component_wrote_the_report_into_its_artifact(first_run, workspace):
+    folder = os.path.join(workspace["output"], "pipeline_root", "RunReport", "report")
+    first = min(os.listdir(folder), key=int)  # execution ids grow; later runs of this module add folders
+    with open(os.path.join(folder, first, REPORT_FILE), encoding="utf-8") as f:
+        page = f.read()
+    assert all(f'<section id="{key}">' in page for key, _ in SECTIONS)
+    assert "Not available inside the pipeline" in page and "Blessed" in page
+
+
+def test_imgpipe_runs_lists_each_run_with_its_verdict_without_loading_tensorflow(first_run, workspace):
+    listing = subprocess.run([sys.executable, "-c", RUNS_AND_MODULES, workspace["output"]], capture_output=True,
+                             text=True, timeout=60)
+    *lines, heavy = listing.stdout.strip().splitlines()
+    assert heavy == "[]", heavy  # MLMD alone: no TFX, TensorFlow or TFMA import
+    header, *rows = lines
+    assert header.split()[:3] == ["when", "run", "data"]
+    assert len(rows) == 4  # blessed, below the bar, forced through, stopped by the schema
+    assert "  blessed  " in rows[0] and f"  {os.path.basename(first_run.pushed_path)}  " in rows[0]
+    assert f"  {first_run.accuracy:.4f}  " in rows[0] and "  90  " in rows[0]
+    assert "  not blessed  " in rows[1] and "  blessed (forced)  " in rows[2] and "stopped at DataGate" in rows[3]
+    assert first_run.report_path in rows[0] and workspace["data"] in rows[0]
+
+
+def test_imgpipe_report_finds_the_newest_report(first_run, workspace, capsys):
+    assert cli.main(["report", workspace["output"]]) == cli.EXIT_OK
+    path = capsys.readouterr().out.strip()[len("Report: "):]
+    assert os.path.isfile(path) and path != first_run.report_path  # the newest run is the schema-stopped one

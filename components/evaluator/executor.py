@@ -21,11 +21,12 @@ from tfx.types import standard_component_specs
 from tfx.utils import io_utils, path_utils, proto_utils
 
 from components.evaluator.gate_metric import PairedGate
+from schemas import features
 
 _BASELINE = standard_component_specs.BASELINE_MODEL_KEY
 BLESSED_PROPERTY = constants.ARTIFACT_PROPERTY_BLESSED_KEY  # TFX's own: the Pusher reads it
 GATE_BLESSED_PROPERTY = "gate_blessed"  # the gate's verdict, before any override
-FORCED_PROPERTY = "forced_bless"
+FORCED_PROPERTY = features.FORCED_PROPERTY
 FORCE_REASON_PROPERTY = "force_reason"
 
 
@@ -60,6 +61,15 @@ def record_override(blessing, reason: str) -> None:
     logging.warning("Blessing forced (the gate said %s): %s", "blessed" if gate_blessed else "NOT blessed", reason)
 
 
+def record_test_accuracy(evaluation) -> None:
+    """The candidate's test accuracy as a property of the evaluation, so `imgpipe runs` lists it
+    from ML Metadata alone, without loading TFMA to read the metrics back."""
+    from components.evaluator.metrics import read_gate
+    gate = read_gate(evaluation.uri)
+    if gate is not None and gate.accuracy is not None:
+        evaluation.set_float_custom_property(features.TEST_ACCURACY_PROPERTY, gate.accuracy)
+
+
 class Executor(tfx_evaluator_executor.Executor):
 
     def Do(self, input_dict, output_dict, exec_properties):
@@ -69,6 +79,7 @@ class Executor(tfx_evaluator_executor.Executor):
                          baselines[0].uri)
             input_dict = {k: v for k, v in input_dict.items() if k != _BASELINE}
         result = super().Do(input_dict, output_dict, exec_properties)
+        record_test_accuracy(output_dict[standard_component_specs.EVALUATION_KEY][0])
         reason = force_reason(exec_properties.get(standard_component_specs.EVAL_CONFIG_KEY, ""))
         if reason:
             record_override(output_dict[standard_component_specs.BLESSING_KEY][0], reason)

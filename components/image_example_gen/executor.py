@@ -30,7 +30,7 @@ from components.image_example_gen.quarantine import Quarantined, inspect_image
 from schemas import features
 
 LABEL_NAMES_PROPERTY = "label_names"    # JSON text of the class list, index == label
-NUM_EXAMPLES_PROPERTY = "num_examples"
+NUM_EXAMPLES_PROPERTY = features.NUM_EXAMPLES_PROPERTY
 NUM_QUARANTINED_PROPERTY = "num_quarantined"
 # Private exec properties: the scan made in Do (so the files ingested are exactly the ones
 # in the manifest), the limits, and where the Beam job leaves its per-file notes.

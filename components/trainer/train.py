@@ -8,7 +8,9 @@ than decoding once per run into an in-memory cache.
 from __future__ import annotations
 
 import json
+import logging as py_logging
 import os
+import time
 from typing import Dict, List, Tuple
 
 import tensorflow as tf
@@ -26,8 +28,10 @@ from components.trainer.tf_runtime import skip_autograph_for_tf_keras
 from schemas import features
 from components.trainer.warmup import read_eval_examples, trained_model_probabilities, write_warmup
 from schemas.config import Config, from_dict
+from schemas.runtime import PROGRESS_LOGGER
 
 _DECODE_BATCH = 64  # raw examples decoded per Transform call
+PROGRESS_LOG = py_logging.getLogger(PROGRESS_LOGGER)
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
@@ -52,9 +56,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         model.compile(optimizer=keras.optimizers.Adam(cfg.train.learning_rate),
                       loss=keras.losses.SparseCategoricalCrossentropy(),
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-    history = model.fit(train_ds, validation_data=validation_ds, epochs=cfg.train.epochs,
-                        callbacks=_callbacks(cfg, fn_args.model_run_dir, fn_args.train_steps), verbose=2)
-    logging.info("Training history: %s", json.dumps(history.history))
+    recorder = EpochRecorder(cfg.train.epochs)
+    callbacks = _callbacks(cfg, fn_args.model_run_dir, fn_args.train_steps) + [recorder]
+    model.fit(train_ds, validation_data=validation_ds, epochs=cfg.train.epochs, callbacks=callbacks, verbose=0)
+    write_history(fn_args.model_run_dir, recorder, callbacks)
 
     signatures = make_serving_signatures(model, tft_output, labels_path)
     export = export_dir(strategy, fn_args.serving_model_dir)
@@ -115,6 +120,44 @@ class StopAfterSteps(keras.callbacks.Callback):
         self.steps += 1
         if self.steps >= self.max_steps:
             self.model.stop_training = True
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Per-epoch metrics and wall time, kept for the run report and logged as progress lines.
+
+    The lines go to the `imgpipe.progress` logger, which `imgpipe run` shows on the
+    console (unless --quiet); Keras' own printing is off so --quiet means quiet.
+    """
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs, self.history, self.seconds, self._start = epochs, [], [], 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(round(time.monotonic() - self._start, 3))
+        self.history.append({k: float(v) for k, v in (logs or {}).items()})
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in self.history[-1].items())
+        PROGRESS_LOG.info("Epoch %d/%d: %s (%.1f s)", epoch + 1, self.epochs, shown, self.seconds[-1])
+
+
+def write_history(model_run_dir: str, recorder: EpochRecorder, callbacks) -> str:
+    """`history.json` in the ModelRun artifact: what the report's training section plots."""
+    stopper = next((c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)), None)
+    facts = {"epochs_planned": recorder.epochs, "epochs_run": len(recorder.history),
+             "history": recorder.history, "epoch_seconds": recorder.seconds,
+             "early_stopping": None if stopper is None else {
+                 "stopped_epoch": int(stopper.stopped_epoch) + 1 if stopper.stopped_epoch else None,
+                 "best_epoch": int(stopper.best_epoch) + 1, "monitor": stopper.monitor,
+                 "patience": stopper.patience}}
+    path = os.path.join(model_run_dir, features.HISTORY_FILE)
+    tf.io.gfile.makedirs(model_run_dir)
+    with tf.io.gfile.GFile(path, "w") as f:
+        f.write(json.dumps(facts, indent=1) + "\n")
+    logging.info("Training history: %s", path)
+    return path
 
 
 def _callbacks(cfg: Config, log_dir: str, max_steps: int | None = None) -> List[keras.callbacks.Callback]:

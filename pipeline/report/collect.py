@@ -1,0 +1,135 @@
+"""A run's facts for the report, as one plain dict: one key per section.
+
+Each section is gathered on its own and tolerates what this run lacks: a run
+stopped by validation has no training or evaluation, and a section that cannot
+be read says why (`{"unavailable": reason}`) instead of failing the whole report.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import time
+from importlib import metadata
+from typing import Callable, Optional
+
+from absl import logging
+
+from pipeline.report import model_facts
+from pipeline.report.data import data_section, examples_artifact, iter_examples, split_names
+from pipeline.run_record import RunRecord, artifact_property
+from schemas import features
+from pipeline.summary import RunSummary, summary_of
+from schemas.config import Config
+
+PACKAGES = ("imgpipe", "tfx", "tensorflow", "tf-keras", "tensorflow-transform", "tensorflow-data-validation",
+            "tensorflow-model-analysis", "ml-metadata", "apache-beam", "kfp", "matplotlib")
+TRAIN_SPLIT = features.TRAIN_SPLIT
+
+
+def collect(record: RunRecord, pipeline_root: str, cfg: Optional[Config] = None, error: str = "") -> dict:
+    """All sections of the report of `record`; `error` is the run's failure, if it failed."""
+    summary = _section(lambda: summary_of(record), fallback=RunSummary(run_id=record.run_id))
+    summary.error = error
+    cfg = _section(lambda: model_facts.run_config(record, cfg), fallback=cfg)
+    facts = {"run_id": record.run_id, "pipeline_name": record.pipeline_name,
+             "decision": {"summary": dataclasses.asdict(summary), "blocked_by": record.stopped_at,
+                          "gate": _section(lambda: model_facts.gate_facts(record), fallback=None)}}
+    facts["data"] = _section(lambda: data_section(record, pipeline_root))
+    facts["augmentation"] = _section(lambda: model_facts.augmentation_section(_train_images(record), cfg))
+    facts["training"] = _section(lambda: model_facts.training_section(record))
+    facts["evaluation"] = _section(lambda: evaluation_section(record))
+    facts["run"] = _section(lambda: run_facts(record, cfg))
+    return facts
+
+
+_UNAVAILABLE = object()
+
+
+def _section(gather: Callable[[], object], fallback=_UNAVAILABLE):
+    """The section, or (if gathering it raised; logged in full) `fallback` or {"unavailable": why}."""
+    try:
+        return gather()
+    except Exception as e:  # one unreadable section must not cost the user the rest of the report
+        logging.exception("Report section failed")
+        return {"unavailable": f"could not be read: {type(e).__name__}: {e}"} if fallback is _UNAVAILABLE \
+            else fallback
+
+
+def _train_images(record: RunRecord) -> list:
+    examples = examples_artifact(record)
+    if examples is None or TRAIN_SPLIT not in split_names(examples):
+        return []
+    images = []
+    for ex in iter_examples(examples.uri, TRAIN_SPLIT):
+        images.append(ex["image"])
+        if len(images) == model_facts.AUGMENTED_IMAGES:
+            break
+    return images
+
+
+def held_out_split(record: RunRecord, examples) -> str:
+    """The split the Evaluator judged (its example_splits), else the first split that is not train."""
+    evaluator = record.node("Evaluator")
+    chosen = json.loads((evaluator.properties.get("example_splits") if evaluator else "") or "[]")
+    others = [s for s in split_names(examples) if s != TRAIN_SPLIT]
+    return chosen[0] if chosen else (others[0] if others else "")
+
+
+def evaluation_section(record: RunRecord) -> dict:
+    """Confusion matrices, per-class scores of candidate and served model, most confident mistakes.
+
+    The candidate's matrix is TFMA's (the Evaluator's own count); the served model's is
+    made here from its predictions on the same split, since the gate's TFMA config
+    computes plots for the candidate only.
+    """
+    from tfx.utils import path_utils
+    evaluations = record.outputs("Evaluator", "ModelEvaluation")
+    examples = examples_artifact(record)
+    if not evaluations or examples is None:
+        return {"unavailable": "the Evaluator did not run"}
+    names = model_facts.read_class_names(examples.uri)
+    matrices = model_facts.confusion_matrices(evaluations[0].uri, len(names))
+    split = held_out_split(record, examples)
+    models = record.outputs("Trainer", "Model")
+    mistakes = model_facts.confident_mistakes(model_facts.predict_split(
+        path_utils.serving_model_path(models[0].uri), examples.uri, split)) if models and split else []
+    served = model_facts.served_model_dir(record)
+    if served and split:
+        rows = model_facts.predict_split(served, examples.uri, split)
+        matrices["served"] = model_facts.confusion_from_predictions(rows, len(names))
+    return {"class_names": names, "split": split, "evaluation_uri": evaluations[0].uri,
+            "confusion": {m: cells.tolist() for m, cells in matrices.items()},
+            "scores": {m: model_facts.per_class_scores(cells, names) for m, cells in matrices.items()},
+            "mistakes": [{**m, "true": names[m["label"]], "predicted": names[int(m["probabilities"].argmax())],
+                          "probability": float(m["probabilities"].max())} for m in mistakes]}
+
+
+def run_facts(record: RunRecord, cfg: Optional[Config]) -> dict:
+    """Component times (when MLMD recorded them), config, package versions, data root and span."""
+    examples = examples_artifact(record)
+    gen = record.node("ImageExampleGen")
+    timed = record.started_ms > 0  # the in-pipeline RunReport component sees artifacts, not executions
+    return {"started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started_ms / 1000)) if timed else "",
+            "components": [(n.node, n.seconds, n.state) for n in record.nodes] if timed else None,
+            "config": cfg.to_dict() if cfg else None,
+            "data_root": (gen.properties.get("input_base") if gen else "") or _manifest(examples).get("data_root", ""),
+            "span": artifact_property(examples, "span") if examples is not None else None,
+            "versions": {**{p: _version(p) for p in PACKAGES}, "python": platform.python_version()},
+            "examples_uri": examples.uri if examples is not None else ""}
+
+
+def _manifest(examples) -> dict:
+    import tensorflow as tf
+    path = f"{examples.uri}/{features.MANIFEST_FILE}" if examples is not None else ""
+    if not path or not tf.io.gfile.exists(path):
+        return {}
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"

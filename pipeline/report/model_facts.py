@@ -1,0 +1,161 @@
+"""The report's model sections: augmentation preview, training curves, evaluation.
+
+Training facts come from `history.json`, which the Trainer writes into its
+ModelRun artifact; the confusion matrices from TFMA's plots in the Evaluator's
+output. TFMA keeps no per-example predictions, so the "most confident mistakes"
+are found by running the candidate SavedModel on the held-out split here (the
+same `serving_default` signature the Evaluator used).
+"""
+from __future__ import annotations
+
+import json
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from schemas import features
+from schemas.config import Config
+from pipeline.report.data import iter_examples
+from pipeline.run_record import RunRecord
+
+AUGMENTED_IMAGES = 3     # training images shown in the augmentation preview
+AUGMENTED_VERSIONS = 5   # augmented versions of each
+MISTAKES_SHOWN = 8
+_PREDICT_BATCH = 64
+
+
+def run_config(record: RunRecord, fallback: Optional[Config]) -> Optional[Config]:
+    """The config the Trainer ran with (its custom_config), else the caller's."""
+    from schemas.config import from_dict
+    trainer = record.node("Trainer")
+    raw = trainer.properties.get("custom_config") if trainer else None
+    return from_dict(json.loads(raw)["config"]) if raw else fallback
+
+
+def training_section(record: RunRecord) -> dict:
+    import tensorflow as tf
+    runs = record.outputs("Trainer", "ModelRun")
+    if not runs:
+        return {"unavailable": "the Trainer did not run"}
+    path = f"{runs[0].uri}/{features.HISTORY_FILE}"
+    if not tf.io.gfile.exists(path):
+        return {"unavailable": f"no {features.HISTORY_FILE} in the Trainer's ModelRun artifact ({runs[0].uri})"}
+    with tf.io.gfile.GFile(path) as f:
+        return {**json.load(f), "logdir": runs[0].uri}
+
+
+def augmentation_section(train_images: Sequence[bytes], cfg: Optional[Config], seed: int = 0) -> dict:
+    """Each image resized as Transform does, then AUGMENTED_VERSIONS draws of the Trainer's augment_image."""
+    if cfg is None or not train_images:
+        return {"unavailable": "no training images or no config recorded for this run"}
+    import tensorflow as tf
+    from components.trainer.augment import augment_image
+    from components.transform.preprocessing import decode_and_resize
+    tf.random.set_seed(seed)
+    rows = []
+    for encoded in train_images[:AUGMENTED_IMAGES]:
+        image = decode_and_resize(tf.constant(encoded), cfg.data.image_size)
+        versions = [augment_image(image, cfg.augment).numpy() for _ in range(AUGMENTED_VERSIONS)]
+        rows.append({"original": image.numpy(), "augmented": versions})
+    return {"rows": rows, "policy": cfg.to_dict()["augment"]}
+
+
+def read_class_names(examples_uri: str) -> List[str]:
+    import tensorflow as tf
+    with tf.io.gfile.GFile(f"{examples_uri}/{features.LABELS_FILE}") as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def confusion_matrices(evaluation_uri: str, num_classes: int) -> Dict[str, np.ndarray]:
+    """Model name ('candidate', 'baseline') -> [actual, predicted] counts at argmax, overall slice."""
+    import tensorflow_model_analysis as tfma
+    result = {}
+    for plots in tfma.load_plots(evaluation_uri):
+        if plots.slice_key.single_slice_keys:
+            continue
+        for item in plots.plot_keys_and_values:
+            matrices = item.value.multi_class_confusion_matrix_at_thresholds.matrices
+            if not matrices:
+                continue
+            cells = np.zeros((num_classes, num_classes), dtype=np.int64)
+            for entry in matrices[0].entries:
+                if 0 <= entry.predicted_class_id < num_classes:
+                    cells[entry.actual_class_id, entry.predicted_class_id] += round(entry.num_weighted_examples)
+            result[item.key.model_name or "candidate"] = cells
+    return result
+
+
+def confusion_from_predictions(rows: Sequence[dict], num_classes: int) -> np.ndarray:
+    """[actual, predicted] counts at argmax, from predict_split's rows."""
+    cells = np.zeros((num_classes, num_classes), dtype=np.int64)
+    for row in rows:
+        cells[row["label"], int(np.argmax(row["probabilities"]))] += 1
+    return cells
+
+
+def served_model_dir(record: RunRecord) -> str:
+    """The served model the gate compared with (ServedModelBaseline's copy), "" on a first run."""
+    import tensorflow as tf
+    from tfx.utils import path_utils
+    found = record.outputs("ServedModelBaseline", "Model")
+    path = path_utils.serving_model_dir(found[0].uri) if found else ""
+    return path if path and tf.io.gfile.exists(f"{path}/saved_model.pb") else ""
+
+
+def gate_facts(record: RunRecord) -> Optional[dict]:
+    """The paired gate's record: McNemar counts, the rules, the reasons, recall per class of both models."""
+    import dataclasses
+    from components.evaluator.metrics import read_gate
+    from components.evaluator.paired import mcnemar_p_worse
+    evaluations = record.outputs("Evaluator", "ModelEvaluation")
+    gate = read_gate(evaluations[0].uri) if evaluations else None
+    if gate is None:
+        return None
+    c = gate.counts
+    return {"sentence": gate.verdict.sentence, "reasons": gate.verdict.reasons, "blessed": gate.verdict.blessed,
+            "rules": dataclasses.asdict(gate.rules), "has_baseline": c.has_baseline, "images": c.images,
+            "better": c.better, "worse": c.worse,
+            "p_worse": mcnemar_p_worse(c.better, c.worse) if c.has_baseline else None,
+            "classes": {name: {"images": k.images, "candidate_recall": k.candidate_correct / k.images,
+                               "served_recall": k.baseline_correct / k.images if c.has_baseline else None}
+                        for name, k in sorted(c.classes.items()) if k.images}}
+
+
+def per_class_scores(cells: np.ndarray, class_names: Sequence[str]) -> Dict[str, dict]:
+    """Precision, recall, F1 and support of each class from a [actual, predicted] count matrix."""
+    scores = {}
+    for i, name in enumerate(class_names):
+        tp, predicted, actual = cells[i, i], cells[:, i].sum(), cells[i, :].sum()
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        scores[name] = {"precision": float(precision), "recall": float(recall), "f1": float(f1),
+                        "support": int(actual)}
+    return scores
+
+
+def confident_mistakes(rows: Sequence[dict], k: int = MISTAKES_SHOWN) -> List[dict]:
+    """The k wrong predictions with the highest predicted probability (ties: by path)."""
+    wrong = [r for r in rows if int(np.argmax(r["probabilities"])) != r["label"]]
+    return sorted(wrong, key=lambda r: (-float(np.max(r["probabilities"])), r["path"]))[:k]
+
+
+def predict_split(model_dir: str, examples_uri: str, split: str) -> List[dict]:
+    """The candidate's probabilities for each example of `split`, through `serving_default`."""
+    import tensorflow as tf
+    predict = tf.saved_model.load(model_dir).signatures[features.EXAMPLES_SIGNATURE]
+    rows, batch = [], []
+    for ex in iter_examples(examples_uri, split):
+        batch.append(ex)
+        if len(batch) == _PREDICT_BATCH:
+            rows += _predict_batch(predict, batch)
+            batch = []
+    return rows + (_predict_batch(predict, batch) if batch else [])
+
+
+def _predict_batch(predict, batch: List[dict]) -> List[dict]:
+    import tensorflow as tf
+    out = predict(**{features.EXAMPLES_INPUT: tf.constant([ex["serialized"] for ex in batch])})
+    probabilities = out[features.PROBABILITIES_OUTPUT].numpy()
+    return [{"path": ex["path"], "label": ex["label"], "image": ex["image"], "probabilities": p}
+            for ex, p in zip(batch, probabilities)]

@@ -1,0 +1,200 @@
+"""The run report's pieces on small known inputs, and a rendered report checked in headless Chromium.
+
+The reports of real runs (a blessed one, a blocked one) are checked in
+tests/test_pipeline_e2e.py and tests/test_image_validation_e2e.py, on their fixture runs.
+"""
+import io
+import logging
+import os
+import time
+
+import numpy as np
+from absl import logging as absl_logging
+from PIL import Image
+
+from pipeline.progress import ProgressLines, progress_lines
+from pipeline.report import report_path
+from pipeline.report.data import leak_pairs
+from pipeline.report.model_facts import confident_mistakes, confusion_from_predictions, per_class_scores
+from pipeline.report.render import SECTIONS, render
+from tests.browser import check_page
+from tests.fixtures import encoded_colour_image
+
+NAMES = ["blue", "green", "red"]
+
+
+def test_per_class_scores_from_a_confusion_matrix():
+    cells = np.array([[8, 2, 0],    # blue: 8 right, 2 taken for green
+                      [0, 5, 0],
+                      [1, 3, 6]])   # red: 6 right, 1 blue, 3 green
+    scores = per_class_scores(cells, NAMES)
+    assert scores["blue"] == {"precision": 8 / 9, "recall": 0.8, "f1": 2 * (8 / 9) * 0.8 / (8 / 9 + 0.8),
+                              "support": 10}
+    assert scores["green"]["precision"] == 0.5 and scores["green"]["recall"] == 1.0
+    assert scores["red"]["precision"] == 1.0 and scores["red"]["recall"] == 0.6 and scores["red"]["support"] == 10
+
+
+def test_a_class_never_predicted_scores_zero_not_nan():
+    scores = per_class_scores(np.array([[3, 0], [2, 0]]), ["a", "b"])
+    assert scores["b"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 2}
+
+
+def test_the_most_confident_mistakes_are_chosen_and_right_answers_never_are():
+    rows = [{"path": "right_sure.png", "label": 0, "probabilities": np.array([0.99, 0.01])},
+            {"path": "wrong_sure.png", "label": 0, "probabilities": np.array([0.05, 0.95])},
+            {"path": "wrong_unsure.png", "label": 1, "probabilities": np.array([0.6, 0.4])},
+            {"path": "wrong_mid.png", "label": 1, "probabilities": np.array([0.8, 0.2])}]
+    assert [m["path"] for m in confident_mistakes(rows, k=2)] == ["wrong_sure.png", "wrong_mid.png"]
+    assert [m["path"] for m in confident_mistakes(rows)] == ["wrong_sure.png", "wrong_mid.png", "wrong_unsure.png"]
+
+
+def test_the_served_models_matrix_counts_its_predictions_at_argmax():
+    rows = [{"label": 0, "probabilities": np.array([0.7, 0.2, 0.1])},
+            {"label": 0, "probabilities": np.array([0.1, 0.3, 0.6])},
+            {"label": 2, "probabilities": np.array([0.1, 0.3, 0.6])},
+            {"label": 1, "probabilities": np.array([0.5, 0.4, 0.1])}]
+    assert confusion_from_predictions(rows, 3).tolist() == [[1, 0, 1], [1, 0, 0], [0, 0, 1]]
+
+
+def test_properties_a_kubeflow_task_receives_as_struct_values_read_as_plain_values():
+    from google.protobuf import json_format
+    from ml_metadata.proto import metadata_store_pb2
+    from pipeline.run_record import value_of
+    for plain in (1.0, "gs://bucket/serving/image_classifier/7"):  # e.g. `blessed`, `pushed_destination`
+        value = metadata_store_pb2.Value()
+        json_format.ParseDict({"__value__": plain}, value.struct_value)
+        assert value_of(value) == plain
+    assert value_of(metadata_store_pb2.Value(int_value=1)) == 1
+
+
+def test_leak_pairs_read_the_held_out_split_by_whatever_name_it_has():
+    validation = {"leaks": [{"train": "red/a.png", "eval": "red/b.png", "kind": "exact", "distance": 0},
+                            {"train": "red/c.png", "test": "red/d.png", "kind": "near", "distance": 3}]}
+    assert leak_pairs(validation) == [("red/a.png", "red/b.png", "exact"), ("red/c.png", "red/d.png", "near, 3 bits")]
+    assert leak_pairs(None) == []
+
+
+def test_report_path_is_safe_for_buckets_and_windows():
+    assert report_path("/out/pipeline_root", "2026-11-26T22:45:01.5") == \
+        "/out/pipeline_root/reports/2026-11-26T22-45-01.5.html"
+
+
+def test_progress_lines_show_each_component_start_and_end_and_epochs():
+    stream = io.StringIO()
+    absl_logger = logging.getLogger("absl")
+    with progress_lines(3, stream):
+        absl_logger.info("Component %s is running.", "ImageExampleGen")
+        saved = absl_logging.get_verbosity()  # what TensorFlow does around every SavedModel export
+        absl_logging.set_verbosity(absl_logging.FATAL)
+        absl_logging.set_verbosity(saved)
+        absl_logger.info("Component %s is finished.", "ImageExampleGen")
+        absl_logger.info("Component %s is running.", "Trainer")
+        logging.getLogger("imgpipe.progress").info("Epoch 1/2: loss 0.5000 (0.1 s)")
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "[1/3] ImageExampleGen started"
+    assert lines[1].startswith("[1/3] ImageExampleGen ... ") and lines[1].endswith(" s")
+    assert lines[2:4] == ["[2/3] Trainer started", "      Epoch 1/2: loss 0.5000 (0.1 s)"]
+    assert lines[4].startswith("[2/3] Trainer ... ") and lines[4].endswith(" s failed")  # never finished
+    assert len(lines) == 5
+
+
+def test_still_running_lines_come_only_after_a_silence_epoch_lines_count_as_progress():
+    stream = io.StringIO()
+    handler = ProgressLines(2, stream, heartbeat=0.6)
+
+    def log(name: str, message: str) -> None:
+        handler.emit(logging.LogRecord(name, logging.INFO, "", 0, message, None, None))
+
+    log("absl", "Component Trainer is running.")
+    for epoch in range(1, 5):  # 1.2 s in all, never 0.6 s without a line
+        time.sleep(0.3)
+        log("imgpipe.progress", f"Epoch {epoch}/4")
+    log("absl", "Component Trainer is finished.")
+    log("absl", "Component Evaluator is running.")
+    time.sleep(0.9)  # one heartbeat (at 0.6 s), not two
+    handler.finish("")
+    lines = stream.getvalue().splitlines()
+    assert not [line for line in lines if "Trainer ... still running" in line], lines
+    assert len([line for line in lines if line.startswith("[2/2] Evaluator ... still running (")]) == 1, lines
+
+
+def _png(name: str) -> bytes:
+    return encoded_colour_image(name)
+
+
+def synthetic_facts() -> dict:
+    """Every section filled, as collect() would fill them for a 3-class run."""
+    pixels = np.asarray(Image.open(io.BytesIO(_png("red"))).convert("RGB")) / 255.0
+    history = [{"loss": 1.0 / e, "accuracy": 0.5 + e / 10, "val_loss": 1.2 / e, "val_accuracy": 0.4 + e / 10}
+               for e in (1, 2, 3)]
+    cells = [[4, 1, 0], [0, 5, 0], [0, 0, 5]]
+    return {
+        "run_id": "2026-11-26T10:00:00", "pipeline_name": "imgpipe",
+        "decision": {"blocked_by": "", "gate": {
+            "sentence": "candidate 0.933 vs served 0.900 on 15 test images; 2 images differ (2 better, 0 worse); "
+                        "not worse at 95% confidence: blessed", "reasons": [], "blessed": True,
+            "rules": {"min_accuracy": 0.8, "confidence": 0.95, "max_class_recall_drop": 0.2, "min_class_recall": 0.5},
+            "has_baseline": True, "images": 15, "better": 2, "worse": 0, "p_worse": 1.0,
+            "classes": {"blue": {"images": 5, "candidate_recall": 0.8, "served_recall": 0.6}}},
+            "summary": {
+                "blessed": True, "forced": False, "force_reason": "", "accuracy": 0.9333, "baseline_accuracy": 0.9,
+                "baseline_source": "/serving/1", "pushed_path": "/serving/2", "error": "",
+                "split_sizes": {"train": 60, "validation": 15, "test": 15},
+                "infra_check": {"blessed": True, "problems": [], "load_seconds": 1.5, "requests": 8,
+                                "latency_ms_p50": 3.0},
+                "data_warnings": ["[leakage] 1 identical pair(s)"]}},
+        "data": {"splits": ["train", "validation", "test"],
+                 "counts": {"train": {n: 20 for n in NAMES}, "validation": {n: 5 for n in NAMES},
+                            "test": {n: 5 for n in NAMES}},
+                 "sizes": [(20, 20)] * 70 + [(30, 20)] * 5, "thumbnails": {n: [(f"{n}/1.png", _png(n))] for n in NAMES},
+                 "quarantine": [{"path": "red/x.jpg", "reason": "content is not JPEG"}],
+                 "validation": {"status": "passed", "blocking": [], "report_path": "/v/image_validation.json",
+                                "warnings": [{"check": "leakage", "message": "1 identical pair(s)"}]},
+                 "leaks": [("red/1.png", "red/2.png", "exact", _png("red"), _png("red"))]},
+        "augmentation": {"policy": {"flip_left_right": True},
+                         "rows": [{"original": pixels, "augmented": [pixels[::-1], pixels[:, ::-1]]}]},
+        "training": {"epochs_planned": 5, "epochs_run": 3, "history": history, "epoch_seconds": [1.0, 0.5, 0.5],
+                     "early_stopping": {"stopped_epoch": 3, "best_epoch": 2, "monitor": "val_loss", "patience": 1},
+                     "logdir": "/model_run"},
+        "evaluation": {"class_names": NAMES, "split": "test", "evaluation_uri": "/eval",
+                       "confusion": {"candidate": cells, "served": cells},
+                       "scores": {m: per_class_scores(np.array(cells), NAMES) for m in ("candidate", "served")},
+                       "mistakes": [{"path": "blue/3.png", "image": _png("blue"), "true": "blue",
+                                     "predicted": "green", "probability": 0.61}]},
+        "run": {"started": "2026-11-26 10:00:00", "components": [("Trainer", 3.2, "complete")],
+                "config": {"train": {"epochs": 5}}, "data_root": "/data", "span": 0, "examples_uri": "/out/examples",
+                "versions": {"tfx": "1.16.0"}}}
+
+
+def test_a_full_report_renders_every_section_and_every_picture_in_chromium(tmp_path):
+    page = tmp_path / "report.html"
+    page.write_text(render(synthetic_facts()), encoding="utf-8")
+    shot = str(tmp_path / "report.png")
+    seen = check_page(str(page), str(tmp_path), shot)
+    assert seen["sections"] == [key for key, _ in SECTIONS]
+    assert seen["unavailable"] == []
+    # 2 charts + 3 thumbnails + 2 leak + 3 augmentation + curves + 2 confusion + 1 mistake
+    assert len(seen["images"]) == 14 and all(i["ok"] and i["inline"] for i in seen["images"]), seen["images"]
+    assert seen["errors"] == [] and seen["console_errors"] == [] and seen["external"] == 0
+    assert os.path.getsize(shot) > 10_000
+
+
+def test_the_decision_shows_the_gate_the_paired_comparison_and_the_infra_check():
+    html = render(synthetic_facts())
+    assert "Gate: candidate 0.933 vs served 0.900 on 15 test images" in html
+    assert "2 images better, 0 worse; exact McNemar p=1 (not blessed below 0.05)" in html
+    assert "<td>blue</td><td>5</td><td>0.800</td><td>0.600</td>" in html  # recall per class, both models
+    assert "passed: fresh-process load 1.50 s, 8 warmup requests, p50 3.0 ms" in html
+    assert "train 60, validation 15, test 15" in html
+
+
+def test_a_run_with_nothing_but_a_decision_says_what_is_missing(tmp_path):
+    facts = {"run_id": "r1", "pipeline_name": "imgpipe",
+             "decision": {"blocked_by": "ImageExampleGen", "summary": {
+                 "blessed": None, "forced": False, "accuracy": None, "baseline_accuracy": None, "baseline_source": "",
+                 "split_sizes": {}, "infra_check": None, "pushed_path": "",
+                 "error": "IngestionLimitError: too many bad files", "data_warnings": []}}}
+    facts.update({key: {"unavailable": f"no {key}"} for key, _ in SECTIONS[1:]})
+    html = render(facts)
+    assert "Stopped before a model was judged" in html and "IngestionLimitError: too many bad files" in html
+    assert html.count("Not available for this run") == len(SECTIONS) - 1
