@@ -49,10 +49,14 @@ def export_sklearn_digits(work: str) -> Tuple[int, int]:
 
 
 def run_pipeline(data: str, output: str) -> Tuple[float, str, str]:
-    """`imgpipe run` with no --set; returns (wall seconds, pushed model path, the summary it printed)."""
+    """`imgpipe run` with no --set; returns (wall seconds, pushed model path, the summary it printed).
+
+    It runs in the scratch folder, so `python -m` finds the package on PYTHONPATH
+    or where it is installed, never in the current directory.
+    """
     start = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "pipeline", "run", "--data", data, "--output", output],
-                          capture_output=True, text=True, check=False)
+                          capture_output=True, text=True, check=False, cwd=os.path.dirname(output))
     seconds = time.monotonic() - start
     found = re.search(r"^Pushed model: (.+)$", proc.stdout, re.MULTILINE)
     if proc.returncode != 0 or not found or found.group(1) == "none":

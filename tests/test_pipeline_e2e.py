@@ -8,6 +8,7 @@ Three runs share one output folder, as a user's successive runs would:
 3. a run whose data violates the schema stops before Transform and training.
 """
 import hashlib
+import json
 import os
 
 import pytest
@@ -21,7 +22,7 @@ from tests.fixtures import COLOUR_CLASSES, encoded_colour_image, make_colour_fol
 
 ALL_COMPONENTS = {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "DataGate",
                   "ImageDataValidator", "Transform", "Trainer", "ServedModelBaseline", "Evaluator", "Pusher"}
-FAST = ["data.image_size=20", "train.epochs=12", "train.batch_size=16", "train.early_stopping_patience=0",
+FAST = ["train.epochs=12", "train.batch_size=16", "train.early_stopping_patience=0",
         "model.stage_filters=[16,32]", "model.stage_strides=[2,2]", "model.stem_filters=16",
         "augment.rotation_degrees=0", "augment.zoom=0", "eval.min_accuracy=0.9"]
 
@@ -70,9 +71,27 @@ def test_a_good_run_runs_every_component_and_pushes_a_blessed_model(first_run, w
     assert first_run.pushed_path.rstrip("/").endswith(os.path.join("image_classifier", version))
     assert os.path.isfile(os.path.join(first_run.pushed_path, "saved_model.pb"))
     summary = format_summary(first_run, 0.9, 0.01).splitlines()
+    assert "Image size: 24 px (data.image_size=auto: median short side 20 px, rounded up to a multiple of 8)" in summary
+    assert ("Training: kept epoch 12 of 12 (the last epoch (early stopping off: train.early_stopping_patience=0)"
+            in "\n".join(summary))
     assert summary[-3].startswith("Blessed: yes")
     assert summary[-2] == f"Eval accuracy: {first_run.accuracy:.4f}"
     assert summary[-1] == f"Pushed model: {first_run.pushed_path}"
+
+
+def test_image_size_auto_is_chosen_from_the_data_and_recorded_in_the_run_and_the_model(first_run):
+    """The fixture's images are 20 px: auto rounds up to 24, recorded by Transform and beside the SavedModel."""
+    assert (first_run.image_size, first_run.image_size_source, first_run.median_short_side) == (24, "auto", 20)
+    assert first_run.resize_note == ""
+    with open(os.path.join(first_run.pushed_path, "assets.extra", "imgpipe.json")) as f:
+        facts = json.load(f)
+    assert facts["image_size"] == 24
+    assert facts["training"]["epochs_run"] == first_run.training["epochs_run"] == 12
+    assert facts["training"]["stopped_because"] == "reached train.epochs=12"
+    model = tf.saved_model.load(first_run.pushed_path)
+    assert model.signatures[features.BYTES_SIGNATURE](
+        **{features.BYTES_INPUT: tf.constant([encoded_colour_image("red", size=64)])})[
+        features.PROBABILITIES_OUTPUT].shape == (1, 3)  # any input size is resized to the recorded 24 px
 
 
 def test_the_pushed_model_classifies_held_out_images_through_both_signatures(first_run):

@@ -64,6 +64,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     logging.info("Training: %s", json.dumps(report))
     _write_json(os.path.join(fn_args.model_run_dir, TRAINING_REPORT_FILE), report)
 
+    with strategy.scope():  # saved compiled for the integer labels TFMA's Evaluator feeds
+        model.compile(optimizer=model.optimizer, loss=keras.losses.SparseCategoricalCrossentropy(),
+                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     signatures = make_serving_signatures(model, tft_output, labels_path)
     model_dir = export_dir(strategy, fn_args.serving_model_dir)
     model.save(model_dir, save_format="tf", signatures=signatures)
