@@ -332,3 +332,12 @@ def test_expected_classes_come_from_the_curated_schema_else_from_the_reference(t
     assert expected_classes(curated, previous, "/ref") == (["cat", "dog"], "the curated schema (label_name domain)")
     assert expected_classes(bare, previous, "/ref") == (["cat", "owl"], "the previous validated run (/ref)")
     assert expected_classes(None, None, "/ref") == (None, "")
+
+
+def test_flat_one_colour_images_are_not_near_duplicates_of_each_other():
+    """Their 8x8 grey thumbnails are uniform: nothing to correlate, and red and green can share a grey."""
+    red, green = np.zeros((24, 24, 3), np.uint8), np.zeros((24, 24, 3), np.uint8)
+    red[..., 0], green[..., 1] = 200, 102
+    facts = [image_facts(example(encode(red), "red", "red/a.png"), "train"),
+             image_facts(example(encode(green), "green", "green/b.png"), "eval")]
+    assert leakage.find_leaks(facts, 4, 0.985) == []

@@ -85,22 +85,18 @@ def _pattern(fact: ImageFacts) -> np.ndarray:
 
 
 def similarity(a: ImageFacts, b: ImageFacts) -> float:
-    """Correlation of the grey thumbnails; two flat (blank, one-colour) thumbnails count as 1.0."""
-    pa, pb = _pattern(a), _pattern(b)
-    if not pa.any() or not pb.any():
-        return float(not pa.any() and not pb.any())
-    return float(pa @ pb)
+    """Correlation of the grey thumbnails. A flat one (blank, one colour, fine noise) scores 0 with
+    anything: it has no pattern to match, and its grey level cannot tell red from green."""
+    return float(_pattern(a) @ _pattern(b))
 
 
 def _all_pairs(train: Sequence[ImageFacts], eval_: Sequence[ImageFacts], min_similarity: float):
     """(train, eval, similarity) of every pair at `min_similarity` or more, by blocks of eval images."""
     t_pattern = np.array([_pattern(f) for f in train], np.float32).reshape(len(train), THUMB_SIDE ** 2)
     e_pattern = np.array([_pattern(f) for f in eval_], np.float32).reshape(len(eval_), THUMB_SIDE ** 2)
-    t_flat, e_flat = ~t_pattern.any(axis=1), ~e_pattern.any(axis=1)
     block = max(1, _BLOCK_CELLS // max(len(train), 1))
     for start in range(0, len(eval_), block):
         scores = e_pattern[start:start + block] @ t_pattern.T
-        scores[e_flat[start:start + block, None] & t_flat[None, :]] = 1.0
         for i, j in zip(*np.nonzero(scores >= min_similarity)):
             yield train[j], eval_[start + i], float(scores[i, j])
 
