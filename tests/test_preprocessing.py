@@ -103,3 +103,20 @@ def test_rotation_moves_pixels_around_a_fixed_centre():
     assert np.allclose(out[centre - 1:centre + 1, centre - 1:centre + 1].mean(),
                        image.numpy()[centre - 1:centre + 1, centre - 1:centre + 1].mean(), atol=0.25)
     assert not np.allclose(out, image.numpy())
+
+
+def test_rotation_and_zoom_are_gentler_on_small_images():
+    """Full strength from augment.full_strength_size (64 px) up; in proportion below it."""
+    from components.trainer.augment import geometric_strength
+    assert [geometric_strength(size, 64) for size in (16, 32, 64, 224)] == [0.25, 0.5, 1.0, 1.0]
+
+
+def test_the_default_augmentation_never_mirrors():
+    """An asymmetric image (bright left half) keeps its bright side under the defaults, however often drawn."""
+    image = np.zeros([SIZE, SIZE, 3], np.float32)
+    image[:, : SIZE // 2] = 1.0
+    defaults = AugmentConfig()
+    for seed in range(20):
+        tf.random.set_seed(seed)
+        out = augment_image(tf.constant(image), defaults).numpy()
+        assert out[:, : SIZE // 4].mean() > out[:, -SIZE // 4:].mean()
