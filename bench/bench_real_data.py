@@ -15,7 +15,6 @@ To measure another checkout (e.g. main before a change), put it first on PYTHONP
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import re
 import shutil
@@ -92,8 +91,8 @@ def main() -> None:
     keep = [line for line in printed.splitlines()
             if line.startswith(("Image size", "Training", "Data warning", "Eval accuracy:", "  Trainer", "  total"))]
     print("\n".join(keep))
-    print(f"\n| data set | checkout | images given | held out | held-out accuracy | wall time |")
-    print(f"| --- | --- | --- | --- | --- | --- |")
+    print("\n| data set | checkout | images given | held out | held-out accuracy | wall time |")
+    print("| --- | --- | --- | --- | --- | --- |")
     print(f"| sklearn digits, native 8x8 PNG | {args.label} | {n_train} | {n_scored} | {accuracy:.4f} | {seconds:.0f} s |")
 
 
