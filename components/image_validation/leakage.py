@@ -141,6 +141,6 @@ def check_leakage(leaks: Sequence[Leak], max_distance: int, min_similarity: floa
         for path, pairs in list(by_eval.items())[:5])
     return [Finding("leakage", BLOCKING if is_error else WARNING, (
         f"{len(by_eval)} eval image(s) are also in train: {exact} identical pair(s), {len(leaks) - exact} "
-        f"near-duplicate pair(s) (dHash within validation.near_duplicate_hamming={max_distance} bits and "
-        f"thumbnail correlation >= validation.near_duplicate_min_similarity={min_similarity}), "
+        f"near-duplicate pair(s) (8x8 thumbnail correlation >= validation.near_duplicate_min_similarity="
+        f"{min_similarity}; dHash bits shown), "
         f"e.g. {shown}; keep each picture in one split only (the report lists every pair)"))]
