@@ -11,6 +11,7 @@ Four runs share one output folder, as a user's successive runs would:
 The gate's other verdicts (better, clearly worse, one class collapsing) run the
 real Evaluator on scripted SavedModels in test_evaluation_gate.py.
 """
+import json
 import os
 
 import pytest
@@ -29,6 +30,8 @@ ALL_COMPONENTS = {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValid
                   "ImageDataValidator", "Transform", "Trainer", "ServedModelBaseline", "Evaluator", "InfraCheck",
                   "Pusher"}
 HOPELESS = FAST + ["train.epochs=1", "train.learning_rate=1e-9"]
+# The first run leaves data.image_size at its default (auto): the 20 px fixture chooses it.
+AUTO_SIZE_FAST = [o for o in FAST if not o.startswith("data.image_size=")]
 
 
 def served_versions(output: str) -> list:
@@ -50,7 +53,7 @@ def workspace(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def first_run(workspace):
-    return run_local(build_config(overrides=FAST), workspace["data"], workspace["output"])
+    return run_local(build_config(overrides=AUTO_SIZE_FAST), workspace["data"], workspace["output"])
 
 
 def test_a_good_run_runs_every_component_and_pushes_a_blessed_model(first_run, workspace):
@@ -75,7 +78,25 @@ def test_a_good_run_runs_every_component_and_pushes_a_blessed_model(first_run, w
     assert summary[-4].startswith("Infra check: passed (fresh-process load ")
     assert summary[-3] == "Blessed: yes"
     assert summary[-2] == f"Test accuracy: {first_run.accuracy:.4f}"
+    assert "Image size: 24 px (data.image_size=auto: median short side 20 px, rounded up to a multiple of 8)" in summary
+    assert ("Training: kept epoch 12 of 12 (the last epoch (early stopping off: train.early_stopping_patience=0)"
+            in "\n".join(summary))
     assert summary[-1] == f"Pushed model: {first_run.pushed_path}"
+
+
+def test_image_size_auto_is_chosen_from_the_data_and_recorded_in_the_run_and_the_model(first_run):
+    """The fixture's images are 20 px: auto rounds up to 24, recorded by Transform and beside the SavedModel."""
+    assert (first_run.image_size, first_run.image_size_source, first_run.median_short_side) == (24, "auto", 20)
+    assert first_run.resize_note == ""
+    with open(os.path.join(first_run.pushed_path, "assets.extra", "imgpipe.json")) as f:
+        facts = json.load(f)
+    assert facts["image_size"] == 24
+    assert facts["training"]["epochs_run"] == first_run.training["epochs_run"] == 12
+    assert facts["training"]["stopped_because"] == "reached train.epochs=12"
+    model = tf.saved_model.load(first_run.pushed_path)
+    assert model.signatures[features.BYTES_SIGNATURE](
+        **{features.BYTES_INPUT: tf.constant([encoded_colour_image("red", size=64)])})[
+        features.PROBABILITIES_OUTPUT].shape == (1, 3)  # any input size is resized to the recorded 24 px
 
 
 def test_the_pushed_model_classifies_held_out_images_through_both_signatures(first_run):
