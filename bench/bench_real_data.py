@@ -47,14 +47,15 @@ def export_sklearn_digits(work: str) -> Tuple[int, int]:
     return counts["train"], counts["heldout"]
 
 
-def run_pipeline(data: str, output: str) -> Tuple[float, str, str]:
-    """`imgpipe run` with no --set; returns (wall seconds, pushed model path, the summary it printed).
+def run_pipeline(data: str, output: str, overrides: List[str]) -> Tuple[float, str, str]:
+    """`imgpipe run` (no --set unless `overrides`); returns (wall seconds, pushed model path, the summary it printed).
 
     It runs in the scratch folder, so `python -m` finds the package on PYTHONPATH
     or where it is installed, never in the current directory.
     """
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "pipeline", "run", "--data", data, "--output", output],
+    command = [sys.executable, "-m", "pipeline", "run", "--data", data, "--output", output]
+    proc = subprocess.run(command + [arg for o in overrides for arg in ("--set", o)],
                           capture_output=True, text=True, check=False, cwd=os.path.dirname(output))
     seconds = time.monotonic() - start
     found = re.search(r"^Pushed model: (.+)$", proc.stdout, re.MULTILINE)
@@ -83,10 +84,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", default="/tmp/bench-real-data", help="scratch folder (emptied first)")
     parser.add_argument("--label", default="this checkout", help="name of this measurement in the table")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override passed to imgpipe run (default: none, as a new user runs it)")
     args = parser.parse_args()
     shutil.rmtree(args.work, ignore_errors=True)
     n_train, n_heldout = export_sklearn_digits(args.work)
-    seconds, model_dir, printed = run_pipeline(os.path.join(args.work, "train"), os.path.join(args.work, "output"))
+    seconds, model_dir, printed = run_pipeline(os.path.join(args.work, "train"), os.path.join(args.work, "output"), args.set)
     accuracy, n_scored = score_heldout(model_dir, os.path.join(args.work, "heldout"))
     keep = [line for line in printed.splitlines()
             if line.startswith(("Image size", "Training", "Data warning", "Test accuracy:", "  Trainer", "  total"))]
