@@ -22,13 +22,13 @@ tf.Example) and the real finder:
 from __future__ import annotations
 
 import io
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
 
 from components.image_validation.facts import ImageFacts, image_facts
-from components.image_validation.leakage import ALL_PAIRS_BUDGET, exact_leaks, near_leaks
+from components.image_validation.leakage import Leak, dhash_candidates, exact_leaks, near_leaks, pattern
 from schemas.config import ValidationConfig
 
 TILE = 64
@@ -83,6 +83,15 @@ def digits() -> List[Image.Image]:
     return [Image.fromarray((255 - np.round(p * 255 / 16)).astype(np.uint8), mode="L") for p in load_digits().images]
 
 
+def demo_drawings() -> List[Image.Image]:
+    """The embedded demo data (pipeline/demo_data.py): 360 drawn shapes, many nearly alike."""
+    import glob
+    import os
+    from pipeline.demo_data import ensure_demo_data
+    paths = sorted(glob.glob(os.path.join(ensure_demo_data(), "*", "*.*")))
+    return [Image.open(p).convert("RGB") for p in paths]
+
+
 def photo_tiles() -> List[Image.Image]:
     from sklearn.datasets import load_sample_images
     tiles = []
@@ -118,17 +127,30 @@ def planted(images: Sequence[Image.Image], name: str, every: int) -> Tuple[List[
     return facts, kinds
 
 
-def find(facts: Sequence[ImageFacts], hamming: int, min_similarity: Optional[float]):
-    """The finder as configured, or (min_similarity None) as it was before: dHash candidates, unconfirmed."""
+def find(facts: Sequence[ImageFacts], cfg: ValidationConfig, mode: str):
+    """The finder as configured ("now"), or as it was: "dhash" (dHash within the distance, unconfirmed) or
+    "correlation" (every pair, 8x8 correlation >= 0.985 alone: the first try of issue 13)."""
     train = [f for f in facts if f.split == "train"]
     eval_ = [f for f in facts if f.split == "test"]
-    if min_similarity is None:
-        return exact_leaks(train, eval_) + near_leaks(train, eval_, hamming, -1.0, all_pairs_budget=0)
-    return exact_leaks(train, eval_) + near_leaks(train, eval_, hamming, min_similarity, ALL_PAIRS_BUDGET)
+    if mode == "dhash":
+        return exact_leaks(train, eval_) + [Leak(t.path, e.path, "near", bits) for t, e, bits
+                                            in dhash_candidates(train, eval_, cfg.near_duplicate_hamming)]
+    if mode == "correlation":
+        return exact_leaks(train, eval_) + correlation_only(train, eval_, 0.985)
+    return exact_leaks(train, eval_) + near_leaks(train, eval_, cfg.near_duplicate_hamming,
+                                                  cfg.near_duplicate_min_similarity, cfg.near_duplicate_ratio)
 
 
-def score(facts: Sequence[ImageFacts], kinds: Dict[str, str], hamming: int, min_similarity: Optional[float]):
-    leaks = find(facts, hamming, min_similarity)
+def correlation_only(train: Sequence[ImageFacts], eval_: Sequence[ImageFacts], threshold: float):
+    """Pairs whose 8x8 thumbnails correlate at `threshold` or more, nothing else checked."""
+    scores = (np.array([pattern(e) for e in eval_]).reshape(len(eval_), -1)
+              @ np.array([pattern(t) for t in train]).reshape(len(train), -1).T)
+    return [Leak(train[j].path, eval_[i].path, "near", 0, float(scores[i, j]))
+            for i, j in zip(*np.nonzero(scores >= threshold)) if train[j].sha256 != eval_[i].sha256]
+
+
+def score(facts: Sequence[ImageFacts], kinds: Dict[str, str], cfg: ValidationConfig, mode: str):
+    leaks = find(facts, cfg, mode)
     hits = {leak.held_out_path for leak in leaks if leak.held_out_path.split("~")[0] == leak.train_path}
     false = sum(leak.held_out_path.split("~")[0] != leak.train_path for leak in leaks)
     per_kind = {kind: (sum(p in hits for p, k in kinds.items() if k == kind), sum(k == kind for k in kinds.values()))
@@ -137,27 +159,29 @@ def score(facts: Sequence[ImageFacts], kinds: Dict[str, str], hamming: int, min_
     return precision, len(hits) / max(len(kinds), 1), false, per_kind
 
 
-def distinct_pairs(images: Sequence[Image.Image], name: str, hamming: int, min_similarity: Optional[float]):
+def distinct_pairs(images: Sequence[Image.Image], name: str, cfg: ValidationConfig, mode: str):
     facts = [facts_of(png(im), "train" if i % 2 else "test", f"{name}/{i}") for i, im in enumerate(images)]
-    return find(facts, hamming, min_similarity)
+    return find(facts, cfg, mode)
 
 
 def main() -> None:
     cfg = ValidationConfig()
-    sets = {"digits (8x8)": (digits(), "digits", DIGIT_SAMPLE_EVERY), "photo tiles (64x64)": (photo_tiles(), "photos", 1)}
-    modes = [("dHash only (before)", None),
-             (f"thumbnail correlation >= {cfg.near_duplicate_min_similarity}", cfg.near_duplicate_min_similarity)]
-    print(f"validation.near_duplicate_hamming={cfg.near_duplicate_hamming}\n")
+    sets = {"digits (8x8)": (digits(), "digits", DIGIT_SAMPLE_EVERY), "photo tiles (64x64)": (photo_tiles(), "photos", 1),
+            "demo drawings (48x48)": (demo_drawings(), "demo", DIGIT_SAMPLE_EVERY)}
+    modes = [("dHash only (main)", "dhash"), ("8x8 correlation >= 0.985 only (first try)", "correlation"),
+             ("correlation, runner-up ratio, colour (now)", "now")]
+    print(f"validation: near_duplicate_hamming={cfg.near_duplicate_hamming}, near_duplicate_min_similarity="
+          f"{cfg.near_duplicate_min_similarity}, near_duplicate_ratio={cfg.near_duplicate_ratio}\n")
     print("| data set | finder | distinct images | pairs among distinct | planted copies | precision | recall | "
           + " | ".join(COPIES) + " |")
     print("|" + " --- |" * (7 + len(COPIES)))
     for label, (images, name, every) in sets.items():
         facts, kinds = planted(images, name, every)
-        for mode, threshold in modes:
-            false_distinct = len(distinct_pairs(images, name, cfg.near_duplicate_hamming, threshold))
-            precision, recall, _, per_kind = score(facts, kinds, cfg.near_duplicate_hamming, threshold)
+        for label_mode, mode in modes:
+            false_distinct = len(distinct_pairs(images, name, cfg, mode))
+            precision, recall, _, per_kind = score(facts, kinds, cfg, mode)
             cells = " | ".join(f"{found}/{total}" if total else "-" for found, total in per_kind.values())
-            print(f"| {label} | {mode} | {len(images)} | {false_distinct} | {len(kinds)} | {precision:.3f} | "
+            print(f"| {label} | {label_mode} | {len(images)} | {false_distinct} | {len(kinds)} | {precision:.3f} | "
                   f"{recall:.3f} | {cells} |")
 
 

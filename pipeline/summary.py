@@ -187,8 +187,8 @@ def _read_training_report(uri: str) -> Dict[str, object]:
 def _size_and_training_lines(summary: RunSummary) -> List[str]:
     lines = []
     if summary.image_size is not None:
-        why = ("data.image_size=auto: median short side "
-               f"{summary.median_short_side} px, rounded up to a multiple of 8" if summary.image_size_source == "auto"
+        why = (f"data.image_size=auto from the median short side {summary.median_short_side} px"
+               if summary.image_size_source == "auto"
                else f"data.image_size; median short side {summary.median_short_side or '?'} px")
         lines.append(f"Image size: {summary.image_size} px ({why})")
     if summary.resize_note:

@@ -274,8 +274,9 @@ class ValidationConfig:
     The minimum images per class is `data.min_images_per_class`, checked again on what was ingested."""
     max_imbalance_ratio: float = 10.0    # largest / smallest class; above stops the run
     min_image_side: int = 32             # px; smaller images are a warning
-    near_duplicate_hamming: int = 4      # dHash bits; train/eval pairs within it are near-duplicate candidates
-    near_duplicate_min_similarity: float = 0.985  # thumbnail correlation that confirms a candidate (leakage.py)
+    near_duplicate_hamming: int = 4      # dHash bits: near-duplicate candidates when pairs exceed leakage.ALL_PAIRS_BUDGET
+    near_duplicate_min_similarity: float = 0.85  # floor on the 8x8 thumbnail correlation of a near-duplicate pair
+    near_duplicate_ratio: float = 0.2    # pair distance (1 - correlation) <= this x the runner-up's (leakage.py)
     leakage_is_error: bool = False       # leakage stops the run instead of warning
     class_drift_threshold: float = 0.1   # L-infinity distance of class frequencies vs the previous run
     size_drift_threshold: float = 0.1    # Jensen-Shannon divergence of width/height vs the previous run
@@ -289,6 +290,8 @@ class ValidationConfig:
                self.near_duplicate_hamming, "an integer from 0 to 32 (bits of a 64-bit dHash)")
         _check(0 < self.near_duplicate_min_similarity <= 1, "validation.near_duplicate_min_similarity",
                self.near_duplicate_min_similarity, "a number in (0, 1]")
+        _check(0 < self.near_duplicate_ratio <= 1, "validation.near_duplicate_ratio", self.near_duplicate_ratio,
+               "a number in (0, 1]")
         for key in ("class_drift_threshold", "size_drift_threshold"):
             _check(0 < getattr(self, key) <= 1, f"validation.{key}", getattr(self, key), "a number in (0, 1]")
 

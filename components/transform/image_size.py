@@ -14,7 +14,7 @@ the graph is built, because the graph needs the size as a constant.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Optional
 
 from schemas.config import AUTO
 
@@ -64,17 +64,20 @@ def choose_image_size(setting: Any, histogram: Mapping[Any, int], lowest: int, h
         size, source = auto_size(median, lowest, highest), AUTO
     else:
         size, source = int(setting), "data.image_size"
-    return SizeChoice(size, source, median, resize_note(size, median))
+    return SizeChoice(size, source, median, resize_note(size, median, lowest if source == AUTO else None))
 
 
-def resize_note(size: int, median: int) -> str:
-    """One line when the typical image is blown up more than 2x or shrunk more than 4x; else ""."""
+def resize_note(size: int, median: int, auto_floor: Optional[int] = None) -> str:
+    """One line when the typical image is blown up more than 2x or shrunk more than 4x; else "".
+    `auto_floor`: data.image_size_auto_min when `auto` chose the size (then only the floor upsamples)."""
     if not median:
         return ""
     if size > UPSCALE_REPORTED * median:
+        why = (f"data.image_size=auto never goes below data.image_size_auto_min={auto_floor}, where the "
+               f"default model measured best on 8 px digits" if auto_floor is not None else
+               "data.image_size=auto picks a size near the images' own")
         return (f"images are upsampled {size / median:.1f}x (median short side {median} px -> {size} px): "
-                f"training pays for pixels that carry no detail; data.image_size=auto picks a size near "
-                f"the images' own")
+                f"training pays for pixels that carry no detail; {why}")
     if median > DOWNSCALE_REPORTED * size:
         return (f"images are downsampled {median / size:.1f}x (median short side {median} px -> {size} px): "
                 f"detail finer than ~{median / size:.0f} source pixels is lost; raise data.image_size "
