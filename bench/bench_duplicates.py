@@ -166,7 +166,8 @@ def distinct_pairs(images: Sequence[Image.Image], name: str, cfg: ValidationConf
 
 def main() -> None:
     cfg = ValidationConfig()
-    sets = {"digits (8x8)": (digits(), "digits", DIGIT_SAMPLE_EVERY), "photo tiles (64x64)": (photo_tiles(), "photos", 1),
+    sets = {"digits (8x8)": (digits(), "digits", DIGIT_SAMPLE_EVERY),
+            "photo tiles (64x64)": (photo_tiles(), "photos", 1),
             "demo drawings (48x48)": (demo_drawings(), "demo", DIGIT_SAMPLE_EVERY)}
     modes = [("dHash only (main)", "dhash"), ("8x8 correlation >= 0.985 only (first try)", "correlation"),
              ("correlation, runner-up ratio, colour (now)", "now")]

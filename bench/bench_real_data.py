@@ -89,14 +89,16 @@ def main() -> None:
     args = parser.parse_args()
     shutil.rmtree(args.work, ignore_errors=True)
     n_train, n_heldout = export_sklearn_digits(args.work)
-    seconds, model_dir, printed = run_pipeline(os.path.join(args.work, "train"), os.path.join(args.work, "output"), args.set)
+    seconds, model_dir, printed = run_pipeline(os.path.join(args.work, "train"), os.path.join(args.work, "output"),
+                                               args.set)
     accuracy, n_scored = score_heldout(model_dir, os.path.join(args.work, "heldout"))
     keep = [line for line in printed.splitlines()
             if line.startswith(("Image size", "Training", "Data warning", "Test accuracy:", "  Trainer", "  total"))]
     print("\n".join(keep))
     print("\n| data set | checkout | images given | held out | held-out accuracy | wall time |")
     print("| --- | --- | --- | --- | --- | --- |")
-    print(f"| sklearn digits, native 8x8 PNG | {args.label} | {n_train} | {n_scored} | {accuracy:.4f} | {seconds:.0f} s |")
+    print(f"| sklearn digits, native 8x8 PNG | {args.label} | {n_train} | {n_scored} | {accuracy:.4f} "
+          f"| {seconds:.0f} s |")
 
 
 if __name__ == "__main__":

@@ -274,7 +274,7 @@ class ValidationConfig:
     The minimum images per class is `data.min_images_per_class`, checked again on what was ingested."""
     max_imbalance_ratio: float = 10.0    # largest / smallest class; above stops the run
     min_image_side: int = 32             # px; smaller images are a warning
-    near_duplicate_hamming: int = 4      # dHash bits: near-duplicate candidates when pairs exceed leakage.ALL_PAIRS_BUDGET
+    near_duplicate_hamming: int = 4      # dHash bits: near-duplicate candidates beyond leakage.ALL_PAIRS_BUDGET
     near_duplicate_min_similarity: float = 0.85  # floor on the 8x8 thumbnail correlation of a near-duplicate pair
     near_duplicate_ratio: float = 0.2    # pair distance (1 - correlation) <= this x the runner-up's (leakage.py)
     leakage_is_error: bool = False       # leakage stops the run instead of warning

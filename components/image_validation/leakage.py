@@ -206,7 +206,8 @@ def check_leakage(leaks: Sequence[Leak], min_similarity: float, ratio: float, is
         + (f"; and {len(pairs) - 1} more train image(s))" if len(pairs) > 1 else ")")
         for path, pairs in list(by_eval.items())[:5])
     return [Finding("leakage", BLOCKING if is_error else WARNING, (
-        f"{len(by_eval)} held-out (validation/test) image(s) are also in train: {exact} identical pair(s), {len(leaks) - exact} "
+        f"{len(by_eval)} held-out (validation/test) image(s) are also in train: {exact} identical pair(s), "
+        f"{len(leaks) - exact} "
         f"near-duplicate pair(s) (8x8 thumbnail correlation >= validation.near_duplicate_min_similarity="
         f"{min_similarity}, clearly above the runner-up (validation.near_duplicate_ratio={ratio}), same colour; "
         f"dHash bits shown), "
