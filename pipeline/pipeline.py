@@ -21,6 +21,8 @@ from components.image_example_gen import IngestLimits, create_image_example_gen
 from components.image_validation.component import create_image_data_validator
 from components.infra_check.component import InfraCheck
 from components.pusher.component import create_pusher
+from components.transform.component import ImageTransform
+from components.transform.executor import AUTO_MAX_KEY, AUTO_MIN_KEY
 from components.transform.preprocessing import IMAGE_SIZE_KEY
 from pipeline.report.component import RunReport
 from schemas import features
@@ -64,13 +66,14 @@ def create_pipeline(
         schema_gen.outputs["schema"], pipeline_root)
     image_validator.add_upstream_node(data_gate)
 
-    transform = tfx.components.Transform(
+    transform = ImageTransform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
-        custom_config={IMAGE_SIZE_KEY: cfg.data.image_size},
+        custom_config={IMAGE_SIZE_KEY: cfg.data.image_size, AUTO_MIN_KEY: cfg.data.image_size_auto_min,
+                       AUTO_MAX_KEY: cfg.data.image_size_auto_max},
         materialize=False,
-        disable_statistics=True)
+        disable_statistics=True).with_id("Transform")
     transform.add_upstream_node(image_validator)
 
     trainer = tfx.components.Trainer(

@@ -42,6 +42,11 @@ class RunSummary:
     data_warnings: List[str] = dataclasses.field(default_factory=list)  # from ImageDataValidator
     image_validation_report: str = ""
     infra_check: Optional[dict] = None  # InfraCheck's report: blessed, problems, load_seconds, latency_ms_*
+    image_size: Optional[int] = None   # what Transform resized to, and why (ImageTransform's properties)
+    image_size_source: str = ""
+    median_short_side: Optional[int] = None
+    resize_note: str = ""
+    training: Dict[str, object] = dataclasses.field(default_factory=dict)  # the Trainer's training_report.json
     error: str = ""
     training_logdir: str = ""  # the Trainer's ModelRun artifact: TensorBoard logs and history.json
     report_path: str = ""      # the run's HTML report, once written (pipeline/report)
@@ -85,6 +90,10 @@ def _fill_decision(summary: RunSummary, outputs: Dict[str, List]) -> None:
         summary.split_sizes = _split_sizes(artifact.uri)
     for artifact in outputs.get("ImageExampleGen", []):
         _fill_quarantine(summary, artifact)
+    for artifact in outputs.get("Transform", []):
+        _fill_image_size(summary, artifact)
+    for artifact in outputs.get("Trainer", []):
+        summary.training = _read_training_report(artifact.uri) or summary.training
     for artifact in outputs.get("ServedModelBaseline", []):
         summary.baseline_source = _custom(artifact, "baseline_source") or ""
     for artifact in outputs.get("InfraCheck", []):
@@ -129,6 +138,46 @@ def _fill_quarantine(summary: RunSummary, artifact) -> None:
         summary.quarantine_report = os.path.join(artifact.uri, features.QUARANTINE_FILE)
 
 
+def _fill_image_size(summary: RunSummary, artifact) -> None:
+    from components.transform import executor as transform
+
+    if _custom(artifact, transform.IMAGE_SIZE_PROPERTY) is not None:
+        summary.image_size = int(_custom(artifact, transform.IMAGE_SIZE_PROPERTY))
+        summary.image_size_source = _custom(artifact, transform.IMAGE_SIZE_SOURCE_PROPERTY) or ""
+        summary.median_short_side = _custom(artifact, transform.MEDIAN_SHORT_SIDE_PROPERTY)
+        summary.resize_note = _custom(artifact, transform.RESIZE_NOTE_PROPERTY) or ""
+
+
+def _read_training_report(uri: str) -> Dict[str, object]:
+    """The report run_fn writes in the model_run artifact; {} for the model artifact or a failed run."""
+    import json
+    from components.trainer.schedule import TRAINING_REPORT_FILE
+
+    path = os.path.join(uri, TRAINING_REPORT_FILE)
+    if not uri or not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _size_and_training_lines(summary: RunSummary) -> List[str]:
+    lines = []
+    if summary.image_size is not None:
+        why = (f"data.image_size=auto from the median short side {summary.median_short_side} px"
+               if summary.image_size_source == "auto"
+               else f"data.image_size; median short side {summary.median_short_side or '?'} px")
+        lines.append(f"Image size: {summary.image_size} px ({why})")
+    if summary.resize_note:
+        lines.append(f"Resize warning: {summary.resize_note}")
+    t = summary.training
+    if t:
+        accuracy = t.get("metrics_at_kept_epoch", {}).get("val_accuracy")
+        lines.append(f"Training: kept epoch {t['kept_epoch']} of {t['epochs_run']} ({t['kept_why']}"
+                     + (f", validation accuracy {accuracy:.4f}" if accuracy is not None else "")
+                     + f"); stopped: {t['stopped_because']}")
+    return lines
+
+
 def format_summary(summary: RunSummary) -> str:
     """Human-readable lines; the last three say blessed or not, test accuracy, and the pushed path."""
     lines = ["", f"Run {summary.run_id or '(none recorded)'}", "Component wall times:"]
@@ -145,6 +194,7 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"Image validation: passed with {len(summary.data_warnings)} warning(s); "
                      f"report {summary.image_validation_report}")
     lines.extend(f"Data warning: {warning}" for warning in summary.data_warnings)
+    lines.extend(_size_and_training_lines(summary))
     if summary.class_accuracy:
         lines.append("Test recall per class: " + ", ".join(
             f"{name} {acc:.3f}" for name, acc in sorted(summary.class_accuracy.items())))

@@ -13,7 +13,9 @@ import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Any, Dict, List, Mapping, Tuple, Union
+
+AUTO = "auto"  # a knob whose default is AUTO also takes an integer: data.image_size
 
 
 class ConfigError(ValueError):
@@ -22,7 +24,11 @@ class ConfigError(ValueError):
 
 @dataclass
 class DataConfig:
-    image_size: int = 64            # images are resized to image_size x image_size
+    # Images are resized to image_size x image_size; "auto": from the ingested images (docs/real_data.md):
+    # their median short side rounded up to a multiple of 8, clamped to [image_size_auto_min, _max].
+    image_size: Union[int, str] = AUTO
+    image_size_auto_min: int = 32   # smaller images are upsampled to this: the default model downsamples 16x
+    image_size_auto_max: int = 128  # cost grows with the square of the side
     validation_percent: int = 10    # share of images (by path hash) the Trainer selects the epoch on
     test_percent: int = 10          # share of images (by path hash) only the Evaluator sees
     schema_path: str = ""           # curated schema.pbtxt; empty -> SchemaGen infers one
@@ -33,7 +39,11 @@ class DataConfig:
     max_file_mb: float = 50.0       # larger files are quarantined unread
 
     def validate(self) -> None:
-        _check(8 <= self.image_size <= 1024, "data.image_size", self.image_size, "an integer from 8 to 1024")
+        _check(self.image_size == AUTO or 8 <= self.image_size <= 1024, "data.image_size", self.image_size,
+               f"{AUTO!r} or an integer from 8 to 1024")
+        _check(8 <= self.image_size_auto_min <= self.image_size_auto_max <= 1024, "data.image_size_auto_min",
+               (self.image_size_auto_min, self.image_size_auto_max),
+               "8 <= data.image_size_auto_min <= data.image_size_auto_max <= 1024")
         for key in ("validation_percent", "test_percent"):
             _check(1 <= getattr(self, key) <= 45, f"data.{key}", getattr(self, key), "an integer from 1 to 45")
         _check(0 <= self.max_bad_fraction <= 1, "data.max_bad_fraction", self.max_bad_fraction,
@@ -51,14 +61,19 @@ MAX_DECODABLE_PIXELS = 178_956_970
 
 @dataclass
 class AugmentConfig:
-    """Train-split-only augmentation, applied in the Trainer's tf.data pipeline."""
-    flip_left_right: bool = True
+    """Train-split-only augmentation, applied in the Trainer's tf.data pipeline.
+
+    Defaults are safe for orientation-sensitive images (digits, text, documents,
+    scans): no mirror flips. Turn flips on only when a mirrored image is still
+    a valid example of its class (docs/real_data.md)."""
+    flip_left_right: bool = False
     flip_up_down: bool = False
     brightness: float = 0.2         # max delta; 0 disables
     contrast_lower: float = 0.8     # lower == upper == 1 disables
     contrast_upper: float = 1.2
     rotation_degrees: float = 10.0  # max rotation either way; 0 disables
     zoom: float = 0.1               # max zoom in/out as a fraction; 0 disables
+    full_strength_size: int = 64    # rotation and zoom scale by min(1, image side / this): gentler on small images
 
     def validate(self) -> None:
         _check(0 <= self.brightness <= 1, "augment.brightness", self.brightness, "a number from 0 to 1")
@@ -67,6 +82,8 @@ class AugmentConfig:
         _check(0 <= self.rotation_degrees <= 180, "augment.rotation_degrees", self.rotation_degrees,
                "a number from 0 to 180")
         _check(0 <= self.zoom < 1, "augment.zoom", self.zoom, "a number from 0 to below 1")
+        _check(1 <= self.full_strength_size <= 4096, "augment.full_strength_size", self.full_strength_size,
+               "an integer from 1 to 4096")
 
 
 BATCH_NORM_CHOICES = ("none", "before_activation", "after_activation")
@@ -135,11 +152,17 @@ PRESETS: Dict[str, Dict[str, Any]] = {
 }
 
 
+LR_SCHEDULE_CHOICES = ("cosine", "constant")
+
+
 @dataclass
 class TrainConfig:
     epochs: int = 25
     batch_size: int = 32
-    learning_rate: float = 0.002
+    learning_rate: float = 0.002      # peak learning rate (after warm-up)
+    lr_schedule: str = "cosine"       # "cosine": linear warm-up, then cosine decay to 0 at the last epoch
+    warmup_epochs: float = 1.0        # linear warm-up from 0 (cosine only); at most half of the training
+    label_smoothing: float = 0.0      # 0.1 spreads 10% of each target over the other classes
     shuffle_buffer: int = 1000
     early_stopping_patience: int = 6  # epochs without validation-loss improvement; 0 disables
     cache_max_mb: int = 2048          # cache decoded images in memory when they fit in this
@@ -149,6 +172,11 @@ class TrainConfig:
         _check(self.epochs >= 1, "train.epochs", self.epochs, "an integer >= 1")
         _check(self.batch_size >= 1, "train.batch_size", self.batch_size, "an integer >= 1")
         _check(self.learning_rate > 0, "train.learning_rate", self.learning_rate, "a positive number")
+        _check(self.lr_schedule in LR_SCHEDULE_CHOICES, "train.lr_schedule", self.lr_schedule,
+               " or ".join(LR_SCHEDULE_CHOICES))
+        _check(0 <= self.warmup_epochs <= 100, "train.warmup_epochs", self.warmup_epochs, "a number from 0 to 100")
+        _check(0 <= self.label_smoothing < 1, "train.label_smoothing", self.label_smoothing,
+               "a number from 0 to below 1")
         _check(self.shuffle_buffer >= 1, "train.shuffle_buffer", self.shuffle_buffer, "an integer >= 1")
         _check(self.early_stopping_patience >= 0, "train.early_stopping_patience",
                self.early_stopping_patience, "an integer >= 0")
@@ -246,7 +274,9 @@ class ValidationConfig:
     The minimum images per class is `data.min_images_per_class`, checked again on what was ingested."""
     max_imbalance_ratio: float = 10.0    # largest / smallest class; above stops the run
     min_image_side: int = 32             # px; smaller images are a warning
-    near_duplicate_hamming: int = 4      # dHash bits; train/eval pairs within it are leakage
+    near_duplicate_hamming: int = 4      # dHash bits: near-duplicate candidates beyond leakage.ALL_PAIRS_BUDGET
+    near_duplicate_min_similarity: float = 0.85  # floor on the 8x8 thumbnail correlation of a near-duplicate pair
+    near_duplicate_ratio: float = 0.2    # pair distance (1 - correlation) <= this x the runner-up's (leakage.py)
     leakage_is_error: bool = False       # leakage stops the run instead of warning
     class_drift_threshold: float = 0.1   # L-infinity distance of class frequencies vs the previous run
     size_drift_threshold: float = 0.1    # Jensen-Shannon divergence of width/height vs the previous run
@@ -258,6 +288,10 @@ class ValidationConfig:
         _check(self.min_image_side >= 1, "validation.min_image_side", self.min_image_side, "an integer >= 1")
         _check(0 <= self.near_duplicate_hamming <= 32, "validation.near_duplicate_hamming",
                self.near_duplicate_hamming, "an integer from 0 to 32 (bits of a 64-bit dHash)")
+        _check(0 < self.near_duplicate_min_similarity <= 1, "validation.near_duplicate_min_similarity",
+               self.near_duplicate_min_similarity, "a number in (0, 1]")
+        _check(0 < self.near_duplicate_ratio <= 1, "validation.near_duplicate_ratio", self.near_duplicate_ratio,
+               "a number in (0, 1]")
         for key in ("class_drift_threshold", "size_drift_threshold"):
             _check(0 < getattr(self, key) <= 1, f"validation.{key}", getattr(self, key), "a number in (0, 1]")
 
@@ -355,6 +389,8 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
     """Coerce `value` to the type of the field's default, or raise ConfigError."""
     kind = type(default)
     try:
+        if default == AUTO:
+            return _int_or_auto(value)
         if kind is bool:
             if isinstance(value, bool):
                 return value
@@ -382,7 +418,16 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
             return [_coerce(key, v, sample) for v in value] if sample is not None else list(value)
     except (ValueError, TypeError, json.JSONDecodeError):
         pass
-    raise ConfigError(f"invalid value for {key}: {value!r}; expected {kind.__name__}")
+    expected = f"{AUTO!r} or an integer" if default == AUTO else kind.__name__
+    raise ConfigError(f"invalid value for {key}: {value!r}; expected {expected}")
+
+
+def _int_or_auto(value: Any) -> Union[int, str]:
+    if isinstance(value, str) and value.strip().lower() == AUTO:
+        return AUTO
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError
+    return int(value)
 
 
 def _parse_override(item: str) -> Tuple[str, str]:

@@ -27,6 +27,7 @@ LABEL_XF_KEY = LABEL_KEY       # the label passes through unchanged
 # Files the image ExampleGen writes at the root of its Examples artifact.
 LABELS_FILE = "labels.txt"     # one class name per line; line number == label
 MANIFEST_FILE = "manifest.json"  # class counts and the data root, for the trainer and the summary
+SHORT_SIDE_HISTOGRAM = "short_side_histogram"  # manifest.json key: {short side px: images}, for image_size=auto
 QUARANTINE_FILE = "quarantine.json"  # files set aside at ingestion: [{path, reason, size_bytes, class_name}]
 
 # Model outputs / signatures (the serving contract).

@@ -13,7 +13,22 @@ from schemas.config import PRESETS, Config, ConfigError, build_config, from_dict
 def test_defaults_are_valid_and_round_trip_through_a_dict():
     cfg = build_config()
     assert cfg == from_dict(cfg.to_dict())
-    assert cfg.model.preset == "default" and cfg.data.image_size == 64
+    assert cfg.model.preset == "default" and cfg.data.image_size == "auto"
+
+
+def test_safe_defaults_for_orientation_sensitive_images():
+    """No mirror flips by default: a mirrored 2, 7 or letter is not the same class."""
+    cfg = build_config()
+    assert cfg.augment.flip_left_right is False and cfg.augment.flip_up_down is False
+    assert cfg.train.lr_schedule == "cosine" and cfg.train.early_stopping_patience > 0
+
+
+def test_image_size_takes_auto_or_an_integer_from_a_flag_or_a_file(tmp_path):
+    assert build_config(overrides=["data.image_size=28"]).data.image_size == 28
+    assert build_config(overrides=["data.image_size=Auto"]).data.image_size == "auto"
+    path = tmp_path / "cfg.yaml"
+    path.write_text("data:\n  image_size: 96\n")
+    assert build_config(str(path)).data.image_size == 96
 
 
 def test_overrides_are_coerced_to_the_field_types():
@@ -56,6 +71,11 @@ def test_json_file_and_cli_override_order(tmp_path):
     (["eval.force_bless=true"], "eval.force_reason"),
     (["eval.small_test_split=maybe"], "eval.small_test_split"),
     (["eval.confidence=1"], "eval.confidence"),
+    (["data.image_size=big"], "data.image_size: 'big'; expected 'auto' or an integer"),
+    (["data.image_size=4"], "data.image_size"),
+    (["data.image_size_auto_min=256"], "data.image_size_auto_min"),
+    (["train.lr_schedule=step"], "train.lr_schedule"),
+    (["train.label_smoothing=1"], "train.label_smoothing"),
     (["augment.flip_left_right=maybe"], "augment.flip_left_right"),
     (["serving.keep_versions=0"], "serving.keep_versions: 0; expected an integer >= 1"),
     (["serving.warmup_images=0"], "serving.warmup_images"),

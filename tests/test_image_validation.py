@@ -17,10 +17,11 @@ from components.image_validation.facts import ImageFacts, image_facts
 from components.image_validation.report import read_report, write_report
 from components.image_validation.validate import validate_images
 from schemas import features
-from schemas.config import ConfigError, build_config
+from schemas.config import ConfigError, ValidationConfig, build_config
 
 LIMITS = {"min_images_per_class": 3, "max_imbalance_ratio": 2.0, "min_image_side": 16,
-          "near_duplicate_hamming": 4, "leakage_is_error": False,
+          "near_duplicate_hamming": 4, "near_duplicate_min_similarity": 0.85, "near_duplicate_ratio": 0.2,
+          "leakage_is_error": False,
           "class_drift_threshold": 0.1, "size_drift_threshold": 0.1,
           "min_test_images": 0, "min_test_per_class": 0, "small_test_split": "warn"}
 
@@ -54,11 +55,18 @@ def example(encoded: bytes, label_name: str = "cat", path: str = "cat/a.png") ->
         features.PATH_KEY: feature(path.encode())})).SerializeToString()
 
 
-def fact(split="train", label="cat", path=None, width=32, height=32, dhash=None, sha=None, mode="RGB"):
+def thumb(seed) -> str:
+    """A random 8x8 grey thumbnail, as ImageFacts stores it: a picture no other seed resembles."""
+    import base64
+    return base64.b64encode(random.Random(seed).randbytes(64)).decode()
+
+
+def fact(split="train", label="cat", path=None, width=32, height=32, dhash=None, sha=None, mode="RGB",
+         picture=None):
     dhash = random.Random(path).getrandbits(64) if dhash is None else dhash
     return ImageFacts(split=split, path=path or f"{label}/{random.random()}", label_name=label, width=width,
                       height=height, mode=mode, channels=Image.getmodebands(mode),
-                      sha256=sha or f"sha-{path}", dhash=dhash)
+                      sha256=sha or f"sha-{path}", dhash=dhash, thumb=thumb(path if picture is None else picture))
 
 
 def facts_for(counts, split="train"):
@@ -179,31 +187,76 @@ def test_a_new_class_and_a_vanished_class_are_blocking():
 
 # ------------------------------------------------------------------ leakage
 
+NEAR = (ValidationConfig().near_duplicate_min_similarity, ValidationConfig().near_duplicate_ratio)  # the defaults
+
 def test_exact_and_near_duplicates_across_splits_are_found_and_same_split_copies_are_not():
     a, b, c, d = 0x0123456789ABCDEF, 0xFEDCBA9876543210, 0x0F0F0F0F0F0F0F0F, 0xF0F0F0F0F0F0F0F0
     facts = [fact("train", path="t1", sha="same", dhash=a), fact("validation", path="e1", sha="same", dhash=a),
-             fact("train", path="t2", dhash=b), fact("test", path="e2", dhash=b ^ 0b10101),      # 3 bits
-             fact("train", path="t3", dhash=c), fact("test", path="e3", dhash=c ^ 0b11111),      # 5 bits
+             fact("train", path="t2", dhash=b), fact("test", path="e2", dhash=b ^ 0b10101, picture="t2"),
+             fact("train", path="t3", dhash=c), fact("test", path="e3", dhash=c),   # same dHash, other picture
              fact("train", path="t4", sha="twin", dhash=d), fact("train", path="t5", sha="twin", dhash=d)]
-    leaks = leakage.find_leaks(facts, max_distance=4)
-    assert [(x.train_path, x.held_out_path, x.kind, x.distance) for x in leaks] == [
-        ("t1", "e1", "exact", 0), ("t2", "e2", "near", 3)]
-    (warning,) = leakage.check_leakage(leaks, 4, is_error=False)
+    leaks = leakage.find_leaks(facts, 4, *NEAR)
+    assert [(x.train_path, x.held_out_path, x.kind, x.distance, x.similarity) for x in leaks] == [
+        ("t1", "e1", "exact", 0, 1.0), ("t2", "e2", "near", 3, pytest.approx(1.0))]
+    (warning,) = leakage.check_leakage(leaks, *NEAR, is_error=False)
     assert warning.severity == checks.WARNING and "2 held-out (validation/test) image(s)" in warning.message
     assert "1 identical pair(s), 1 near-duplicate pair(s)" in warning.message
-    assert leakage.check_leakage(leaks, 4, is_error=True)[0].severity == checks.BLOCKING
-    assert leakage.check_leakage([], 4, is_error=True) == []
+    assert "validation.near_duplicate_min_similarity=0.85" in warning.message
+    assert "validation.near_duplicate_ratio=0.2" in warning.message
+    assert leakage.check_leakage(leaks, *NEAR, is_error=True)[0].severity == checks.BLOCKING
+    assert leakage.check_leakage([], *NEAR, is_error=True) == []
 
 
 @pytest.mark.parametrize("max_distance", [0, 4, 9])
-def test_banded_near_duplicate_search_finds_what_brute_force_finds(max_distance):
+def test_banded_dhash_candidate_search_finds_what_brute_force_finds(max_distance):
+    """Beyond ALL_PAIRS_BUDGET candidates come from the dHash bands (here forced with a budget of 0)."""
     rng = random.Random(max_distance)
     train = [fact("train", path=f"t{i}", dhash=rng.getrandbits(64)) for i in range(300)]
     eval_ = [fact("test", path=f"e{i}", dhash=train[i].dhash ^ sum(1 << b for b in rng.sample(range(64), i % 12)))
              for i in range(100)] + [fact("test", path=f"r{i}", dhash=rng.getrandbits(64)) for i in range(100)]
     brute = {(t.path, e.path) for t in train for e in eval_ if bin(t.dhash ^ e.dhash).count("1") <= max_distance}
-    assert {(x.train_path, x.held_out_path) for x in leakage.near_leaks(train, eval_, max_distance)} == brute
+    found = leakage.dhash_candidates(train, eval_, max_distance)
+    assert {(t.path, e.path) for t, e, _ in found} == brute
     assert len(brute) >= 8  # the planted pairs are found, not only trivially empty sets
+
+
+def sklearn_digit_pngs(count: int):
+    """Real handwriting: scikit-learn's 8x8 digits as grey PNGs, dark ink on white."""
+    from sklearn.datasets import load_digits
+    images = load_digits().images[:count]
+    return [Image.fromarray((255 - np.round(p * 255 / 16)).astype(np.uint8), mode="L") for p in images]
+
+
+def png_bytes(image: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, fmt, **kwargs)
+    return buf.getvalue()
+
+
+def test_distinct_handwritten_digits_are_not_paired_though_their_dhashes_collide():
+    digits = sklearn_digit_pngs(400)
+    facts = [image_facts(example(png_bytes(d), "d", f"d/{i}"), "train" if i % 2 else "test")
+             for i, d in enumerate(digits)]
+    train, eval_ = [f for f in facts if f.split == "train"], [f for f in facts if f.split == "test"]
+    collisions = list(leakage.dhash_candidates(train, eval_, 4))
+    assert len(collisions) > 100  # what the dHash alone used to report
+    assert leakage.find_leaks(facts, 4, *NEAR) == []
+    assert leakage.near_leaks(train, eval_, 4, *NEAR, all_pairs_budget=0) == []  # from dHash candidates too
+
+
+def test_reencoded_resized_and_recoloured_copies_of_digits_are_found_with_their_original():
+    digits = sklearn_digit_pngs(120)
+    copies = {
+        "jpeg": lambda d: png_bytes(d.convert("RGB"), "JPEG", quality=75),
+        "x4": lambda d: png_bytes(d.resize((32, 32), Image.Resampling.BICUBIC)),
+        "brighter": lambda d: png_bytes(Image.fromarray(np.clip(np.asarray(d, np.int16) + 25, 0, 255).astype(np.uint8))),
+    }
+    facts = [image_facts(example(png_bytes(d), "d", f"d/{i}"), "train") for i, d in enumerate(digits)]
+    facts += [image_facts(example(make(digits[i]), "d", f"d/{i}~{kind}"), "test")
+              for i in range(0, 120, 6) for kind, make in copies.items()]
+    leaks = leakage.find_leaks(facts, 4, *NEAR)
+    assert {(x.train_path, x.held_out_path) for x in leaks} == {
+        (f"d/{i}", f"d/{i}~{kind}") for i in range(0, 120, 6) for kind in copies}
 
 
 # ------------------------------------------------------------------ drift (TFDV comparators)
@@ -322,3 +375,54 @@ def test_the_validator_modules_import_only_earlier_ones_in_the_flow():
         imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                      and node.module == "components.image_validation" for alias in node.names}
         assert imported <= set(flow[:position]), f"{module} imports {sorted(imported - set(flow[:position]))}"
+
+
+def test_flat_one_colour_images_are_not_near_duplicates_of_each_other():
+    """Their 8x8 grey thumbnails are uniform: nothing to correlate, and red and green can share a grey."""
+    red, green = np.zeros((24, 24, 3), np.uint8), np.zeros((24, 24, 3), np.uint8)
+    red[..., 0], green[..., 1] = 200, 102
+    facts = [image_facts(example(encode(red), "red", "red/a.png"), "train"),
+             image_facts(example(encode(green), "green", "green/b.png"), "test")]
+    assert leakage.find_leaks(facts, 4, *NEAR) == []
+
+
+def drawn_circle(shape_rgb, background_rgb, noise_seed: int, brighten: int = 0) -> bytes:
+    """A filled circle like the demo's (48 px, pixel noise); the same geometry whatever the colours."""
+    from PIL import ImageDraw
+    image = Image.new("RGB", (48, 48), background_rgb)
+    ImageDraw.Draw(image).ellipse((8, 8, 38, 38), fill=shape_rgb)
+    pixels = np.asarray(image, np.float64) + np.random.default_rng(noise_seed).normal(0, 6, (48, 48, 3)) + brighten
+    return encode(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+def test_the_same_drawing_in_another_colour_is_not_a_near_duplicate_but_a_brightened_copy_is():
+    """The demo's false alarms: distinct circles in one place correlate 0.99 in grey; their colours differ."""
+    train = [image_facts(example(drawn_circle((30, 30, 40), (130, 210, 200), 1), "circle", "t/black-on-teal"), "train"),
+             image_facts(example(encode(smooth(7)), "other", "t/other"), "train")]
+    navy = image_facts(example(drawn_circle((20, 20, 90), (140, 220, 240), 2), "circle", "h/navy-on-sky"), "test")
+    copy = image_facts(example(drawn_circle((30, 30, 40), (130, 210, 200), 1, brighten=25), "circle", "h/copy"), "test")
+    assert leakage.similarity(train[0], navy) > NEAR[0]  # the grey structure alone would pair them
+    assert [(x.train_path, x.held_out_path) for x in leakage.find_leaks(train + [navy, copy], 4, *NEAR)] == [
+        ("t/black-on-teal", "h/copy")]
+
+
+def test_a_lookalike_of_many_train_images_is_not_paired_but_a_picture_in_train_twice_still_leaks():
+    """The runner-up rule: a digit 1 resembles every other 1 about as well as its closest one; a copy of a
+    picture matches that picture (and its own re-encoded twin in train) far better than anything else."""
+    digits = sklearn_digit_pngs(400)
+    ones = [i for i, d in enumerate(load_digits_targets(400)) if d == 1]
+    facts = [image_facts(example(png_bytes(digits[i]), "1", f"t/{i}"), "train") for i in ones[1:]]
+    lookalike = image_facts(example(png_bytes(digits[ones[0]]), "1", "h/lookalike"), "test")
+    best = max(leakage.similarity(lookalike, f) for f in facts)
+    assert best > NEAR[0] and leakage.find_leaks(facts + [lookalike], 4, *NEAR) == []
+    picture = Image.fromarray(smooth(11))
+    twice = [image_facts(example(png_bytes(picture), "p", "t/picture.png"), "train"),
+             image_facts(example(png_bytes(picture, "JPEG", quality=90), "p", "t/picture.jpg"), "train")]
+    copy = image_facts(example(png_bytes(picture.resize((40, 40)), "JPEG", quality=75), "p", "h/copy"), "test")
+    assert {x.train_path for x in leakage.find_leaks(facts + twice + [copy], 4, *NEAR)} == {
+        "t/picture.png", "t/picture.jpg"}
+
+
+def load_digits_targets(count: int):
+    from sklearn.datasets import load_digits
+    return list(load_digits().target[:count])

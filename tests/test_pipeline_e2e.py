@@ -12,6 +12,7 @@ The gate's other verdicts (better, clearly worse, one class collapsing) run the
 real Evaluator on scripted SavedModels in test_evaluation_gate.py.
 """
 import io
+import json
 import os
 import re
 import subprocess
@@ -43,6 +44,8 @@ from pipeline.cli import main
 main(["runs", "--output", sys.argv[1]])
 print(sorted(m for m in ("tensorflow", "tfx", "tensorflow_model_analysis") if m in sys.modules))
 """
+# The first run leaves data.image_size at its default (auto): the 20 px fixture chooses it.
+AUTO_SIZE_FAST = [o for o in FAST if not o.startswith("data.image_size=")]
 
 
 def served_versions(output: str) -> list:
@@ -65,7 +68,7 @@ def workspace(tmp_path_factory):
 @pytest.fixture(scope="module")
 def first_run(workspace):
     workspace["progress"] = io.StringIO()
-    return run_local(build_config(overrides=FAST), workspace["data"], workspace["output"],
+    return run_local(build_config(overrides=AUTO_SIZE_FAST), workspace["data"], workspace["output"],
                      progress=workspace["progress"])
 
 
@@ -91,7 +94,26 @@ def test_a_good_run_runs_every_component_and_pushes_a_blessed_model(first_run, w
     assert summary[-4].startswith("Infra check: passed (fresh-process load ")
     assert summary[-3] == "Blessed: yes"
     assert summary[-2] == f"Test accuracy: {first_run.accuracy:.4f}"
+    assert "Image size: 32 px (data.image_size=auto from the median short side 20 px)" in summary
+    assert ("Training: kept epoch 12 of 12 (the last epoch (early stopping off: train.early_stopping_patience=0)"
+            in "\n".join(summary))
     assert summary[-1] == f"Pushed model: {first_run.pushed_path}"
+
+
+def test_image_size_auto_is_chosen_from_the_data_and_recorded_in_the_run_and_the_model(first_run):
+    """The fixture's images are 20 px: auto rounds up to 24, raised to the floor data.image_size_auto_min=32
+    (1.6x: not reported), recorded by Transform and beside the SavedModel."""
+    assert (first_run.image_size, first_run.image_size_source, first_run.median_short_side) == (32, "auto", 20)
+    assert first_run.resize_note == ""
+    with open(os.path.join(first_run.pushed_path, "assets.extra", "imgpipe.json")) as f:
+        facts = json.load(f)
+    assert facts["image_size"] == 32
+    assert facts["training"]["epochs_run"] == first_run.training["epochs_run"] == 12
+    assert facts["training"]["stopped_because"] == "reached train.epochs=12"
+    model = tf.saved_model.load(first_run.pushed_path)
+    assert model.signatures[features.BYTES_SIGNATURE](
+        **{features.BYTES_INPUT: tf.constant([encoded_colour_image("red", size=64)])})[
+        features.PROBABILITIES_OUTPUT].shape == (1, 3)  # any input size is resized to the recorded 32 px
 
 
 def test_the_pushed_model_classifies_held_out_images_through_both_signatures(first_run):

@@ -102,7 +102,7 @@ def test_rotation_turns_pixels_about_the_exact_centre():
     image[centre, centre, 0] = 1.0
     image[centre, centre + radius, 1] = 1.0
     only_rotate = AugmentConfig(flip_left_right=False, brightness=0.0, contrast_lower=1.0,
-                                contrast_upper=1.0, rotation_degrees=30.0, zoom=0.0)
+                                contrast_upper=1.0, rotation_degrees=30.0, zoom=0.0, full_strength_size=size)
     tf.random.set_seed(7)
     out = augment_image(tf.constant(image), only_rotate).numpy()
     assert out[centre, centre, 0] == pytest.approx(1.0, abs=1e-4)
@@ -111,3 +111,20 @@ def test_rotation_turns_pixels_about_the_exact_centre():
     dy, dx = (rows * mass).sum() / mass.sum() - centre, (cols * mass).sum() / mass.sum() - centre
     assert np.hypot(dx, dy) == pytest.approx(radius, abs=0.15)
     assert 10 <= abs(np.degrees(np.arctan2(dy, dx))) <= 30  # turned, by no more than the limit
+
+
+def test_rotation_and_zoom_are_gentler_on_small_images():
+    """Full strength from augment.full_strength_size (64 px) up; in proportion below it."""
+    from components.trainer.augment import geometric_strength
+    assert [geometric_strength(size, 64) for size in (16, 32, 64, 224)] == [0.25, 0.5, 1.0, 1.0]
+
+
+def test_the_default_augmentation_never_mirrors():
+    """An asymmetric image (bright left half) keeps its bright side under the defaults, however often drawn."""
+    image = np.zeros([SIZE, SIZE, 3], np.float32)
+    image[:, : SIZE // 2] = 1.0
+    defaults = AugmentConfig()
+    for seed in range(20):
+        tf.random.set_seed(seed)
+        out = augment_image(tf.constant(image), defaults).numpy()
+        assert out[:, : SIZE // 4].mean() > out[:, -SIZE // 4:].mean()

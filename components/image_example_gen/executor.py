@@ -37,7 +37,7 @@ NUM_QUARANTINED_PROPERTY = "num_quarantined"
 _SCAN_KEY = "_image_folder_scan"
 _LIMITS_KEY = "_ingest_limits"
 _NOTES_KEY = "_ingest_notes_prefix"
-_QUARANTINED, _CONVERTED = "quarantined", "converted"
+_QUARANTINED, _CONVERTED, _SHORT_SIDES = "quarantined", "converted", "short_sides"
 _NOTES_DIR = ".ingest_notes"
 
 
@@ -56,6 +56,8 @@ class _InspectImage(beam.DoFn):
             return
         if outcome.note:
             yield beam.pvalue.TaggedOutput(_CONVERTED, json.dumps({"path": outcome.path, "note": outcome.note}))
+        yield beam.pvalue.TaggedOutput(_SHORT_SIDES, min(outcome.record[features.HEIGHT_KEY],
+                                                         outcome.record[features.WIDTH_KEY]))
         yield to_tf_example(outcome.record)
 
 
@@ -79,11 +81,14 @@ def _ImageFolderToExample(  # pylint: disable=invalid-name
                # Create puts every file in one bundle; reshuffle so reads spread over workers.
                | "SpreadReads" >> beam.Reshuffle()
                | "InspectImage" >> beam.ParDo(_InspectImage(scan.root, limits)).with_outputs(
-                   _QUARANTINED, _CONVERTED, main="examples"))
+                   _QUARANTINED, _CONVERTED, _SHORT_SIDES, main="examples"))
     notes_prefix = exec_properties.get(_NOTES_KEY)
     if notes_prefix:
-        for kind in (_QUARANTINED, _CONVERTED):
-            _ = results[kind] | f"Write{kind.title()}" >> beam.io.WriteToText(
+        short_sides = (results[_SHORT_SIDES] | "CountShortSides" >> beam.combiners.Count.PerElement()
+                       | "ShortSideJson" >> beam.MapTuple(lambda side, n: json.dumps({"side": side, "count": n})))
+        for kind, notes in ((_QUARANTINED, results[_QUARANTINED]), (_CONVERTED, results[_CONVERTED]),
+                            (_SHORT_SIDES, short_sides)):
+            _ = notes | f"Write{kind.title()}" >> beam.io.WriteToText(
                 f"{notes_prefix}-{kind}", file_name_suffix=".jsonl")
     return results.examples
 
@@ -129,9 +134,9 @@ class Executor(BaseExampleGenExecutor):
         notes_prefix = os.path.join(artifact.uri, _NOTES_DIR, "notes")
         super().Do(input_dict, output_dict,
                    {**exec_properties, _SCAN_KEY: scan, _LIMITS_KEY: limits, _NOTES_KEY: notes_prefix})
-        quarantined, converted = _read_notes(notes_prefix)
+        quarantined, converted, short_sides = _read_notes(notes_prefix)
         counts = ingested_counts(scan.class_names, scan.class_counts(), quarantined)
-        report_path = write_folder_metadata(artifact.uri, scan, counts, quarantined, converted)
+        report_path = write_folder_metadata(artifact.uri, scan, counts, quarantined, converted, short_sides)
         artifact.set_string_custom_property(LABEL_NAMES_PROPERTY, json.dumps(scan.class_names))
         artifact.set_int_custom_property(NUM_EXAMPLES_PROPERTY, sum(counts.values()))
         artifact.set_int_custom_property(NUM_QUARANTINED_PROPERTY, len(quarantined))
@@ -156,26 +161,33 @@ def _apply_limits(uri: str, report_path: str, scan: FolderScan, counts: Dict[str
         raise type(error)(str(error).replace(report_path, kept)) from None
 
 
-def _read_notes(prefix: str) -> Tuple[List[Quarantined], List[Dict[str, str]]]:
-    """The Beam job's notes, sorted by path; the notes folder is removed from the artifact."""
+def _read_notes(prefix: str) -> Tuple[List[Quarantined], List[Dict[str, str]], Dict[str, int]]:
+    """The Beam job's notes (sorted by path) and short-side histogram; the notes folder is then removed."""
     notes = {}
-    for kind in (_QUARANTINED, _CONVERTED):
+    for kind in (_QUARANTINED, _CONVERTED, _SHORT_SIDES):
         rows = []
         for path in tf.io.gfile.glob(f"{prefix}-{kind}*"):
             with tf.io.gfile.GFile(path) as f:
                 rows += [json.loads(line) for line in f if line.strip()]
-        notes[kind] = sorted(rows, key=lambda r: r["path"])
+        notes[kind] = rows
     tf.io.gfile.rmtree(os.path.dirname(prefix))
-    return [Quarantined(**row) for row in notes[_QUARANTINED]], notes[_CONVERTED]
+    histogram = {str(row["side"]): row["count"] for row in sorted(notes[_SHORT_SIDES], key=lambda r: r["side"])}
+    return ([Quarantined(**row) for row in sorted(notes[_QUARANTINED], key=lambda r: r["path"])],
+            sorted(notes[_CONVERTED], key=lambda r: r["path"]), histogram)
 
 
 def write_folder_metadata(artifact_uri: str, scan: FolderScan, counts: Dict[str, int],
-                          quarantined: Sequence[Quarantined], converted: Sequence[Dict[str, str]]) -> str:
-    """Write labels.txt, manifest.json and quarantine.json beside the Split-* folders; return the report's path."""
+                          quarantined: Sequence[Quarantined], converted: Sequence[Dict[str, str]],
+                          short_sides: Dict[str, int]) -> str:
+    """Write labels.txt, manifest.json and quarantine.json beside the Split-* folders; return the report's path.
+
+    The manifest's short-side histogram ({px: images}) is what data.image_size=auto is chosen from.
+    """
     with tf.io.gfile.GFile(os.path.join(artifact_uri, features.LABELS_FILE), "w") as f:
         f.write("".join(name + "\n" for name in scan.class_names))
     manifest = {**scan.manifest(), "class_counts": counts, "num_examples": sum(counts.values()),
-                "num_quarantined": len(quarantined), "converted": list(converted)}
+                "num_quarantined": len(quarantined), "converted": list(converted),
+                features.SHORT_SIDE_HISTOGRAM: short_sides}
     with tf.io.gfile.GFile(os.path.join(artifact_uri, features.MANIFEST_FILE), "w") as f:
         f.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     report_path = os.path.join(artifact_uri, features.QUARANTINE_FILE)

@@ -4,7 +4,7 @@ Runs after ExampleGen/StatisticsGen and before Transform. A Beam pipeline reads
 every tf.Example once and extracts small per-image facts (size, mode, SHA-256,
 dHash) into `facts-*.jsonl` in the output artifact; the checks then run in this
 process over those facts, so memory grows with the number of images (about
-650 bytes each, 1.5 million per GB), not with their pixels.
+750 bytes each, 1.3 million per GB), not with their pixels.
 
 Outputs `image_validation.json` and `summary.txt`. Blocking findings raise
 ImageValidationError after the report is written (kept in `<artifact>.stopped/`,

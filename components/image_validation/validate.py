@@ -36,8 +36,9 @@ def validate_images(
     findings += checks.check_class_set(counts.get("all", {}), expected_classes, expected_source)
     small_findings, small_paths = checks.check_small_images(facts, limits["min_image_side"])
     findings += small_findings
-    leaks = leakage.find_leaks(facts, limits["near_duplicate_hamming"])
-    findings += leakage.check_leakage(leaks, limits["near_duplicate_hamming"], limits["leakage_is_error"])
+    similarity, ratio = limits["near_duplicate_min_similarity"], limits["near_duplicate_ratio"]
+    leaks = leakage.find_leaks(facts, limits["near_duplicate_hamming"], similarity, ratio)
+    findings += leakage.check_leakage(leaks, similarity, ratio, limits["leakage_is_error"])
     measured = {}
     compared = current_stats is not None and previous_stats is not None
     if compared:

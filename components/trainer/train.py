@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import logging as py_logging
+import math
 import os
 import time
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -24,14 +25,18 @@ from components.trainer.augment import augment_image
 from components.trainer.distribution import export_dir, make_strategy
 from components.trainer.model import build_model
 from components.trainer.serving import make_serving_signatures
+from components.trainer.schedule import TRAINING_REPORT_FILE, early_stopping, learning_rate, training_report
 from components.trainer.tf_runtime import skip_autograph_for_tf_keras
-from schemas import features
 from components.trainer.warmup import read_eval_examples, trained_model_probabilities, write_warmup
+from schemas import features
 from schemas.config import Config, from_dict
 from schemas.runtime import PROGRESS_LOGGER
 
 _DECODE_BATCH = 64  # raw examples decoded per Transform call
 PROGRESS_LOG = py_logging.getLogger(PROGRESS_LOGGER)
+# Beside the SavedModel (assets.extra/ is TF Serving's place for files it does not load):
+# the image size the model was trained at, and how training went.
+MODEL_FACTS_FILE = os.path.join("assets.extra", "imgpipe.json")
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
@@ -40,30 +45,41 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     cfg = from_dict(fn_args.custom_config["config"])
     tf.keras.utils.set_random_seed(cfg.train.seed)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    image_size = graph_image_size(tft_output)
     labels_path, manifest = _read_class_list(fn_args.train_files)
     num_classes = len(manifest["class_names"])
-    cache = _fits_in_cache(manifest["num_examples"], cfg)
+    cache = _fits_in_cache(manifest["num_examples"], image_size, cfg)
 
     train_ds = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, cfg,
-                            training=True, cache=cache)
+                            training=True, cache=cache, num_classes=num_classes)
     # fn_args.eval_files is the validation split (EvalArgs): the epoch is chosen on it, never on test.
     validation_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, cfg,
-                                 training=False, cache=cache)
+                                 training=False, cache=cache, num_classes=num_classes)
+    steps_per_epoch = math.ceil(count_records(fn_args.train_files) / cfg.train.batch_size)
 
     strategy = make_strategy()
     with strategy.scope():
-        model = build_model(cfg.model, cfg.data.image_size, num_classes)
-        model.compile(optimizer=keras.optimizers.Adam(cfg.train.learning_rate),
-                      loss=keras.losses.SparseCategoricalCrossentropy(),
-                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+        model = build_model(cfg.model, image_size, num_classes)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate(cfg.train, steps_per_epoch)),
+                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.train.label_smoothing),
+                      metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
     recorder = EpochRecorder(cfg.train.epochs)
     callbacks = _callbacks(cfg, fn_args.model_run_dir, fn_args.train_steps) + [recorder]
-    model.fit(train_ds, validation_data=validation_ds, epochs=cfg.train.epochs, callbacks=callbacks, verbose=0)
+    history = model.fit(train_ds, validation_data=validation_ds, epochs=cfg.train.epochs, callbacks=callbacks,
+                        verbose=0)  # EpochRecorder prints one line per epoch (--quiet silences it)
     write_history(fn_args.model_run_dir, recorder, callbacks)
+    report = training_report(history.history, cfg.train, _find(callbacks, keras.callbacks.EarlyStopping),
+                             _find(callbacks, StopAfterSteps))
+    logging.info("Training: %s", json.dumps(report))
+    _write_json(os.path.join(fn_args.model_run_dir, TRAINING_REPORT_FILE), report)
 
+    with strategy.scope():  # saved compiled for the integer labels TFMA's Evaluator feeds
+        model.compile(optimizer=model.optimizer, loss=keras.losses.SparseCategoricalCrossentropy(),
+                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     signatures = make_serving_signatures(model, tft_output, labels_path)
     export = export_dir(strategy, fn_args.serving_model_dir)
     model.save(export, save_format="tf", signatures=signatures)
+    _write_json(os.path.join(export, MODEL_FACTS_FILE), {"image_size": image_size, "training": report})
     _write_warmup(model, tft_output, fn_args.eval_files, export, cfg)
 
 
@@ -77,8 +93,11 @@ def _write_warmup(model, tft_output: tft.TFTransformOutput, eval_files: List[str
 
 
 def make_dataset(file_patterns: List[str], data_accessor, tft_output: tft.TFTransformOutput,
-                 cfg: Config, training: bool, cache: bool) -> tf.data.Dataset:
-    """Raw tf.Examples -> (image, label) batches, through the Transform graph.
+                 cfg: Config, training: bool, cache: bool, num_classes: int) -> tf.data.Dataset:
+    """Raw tf.Examples -> (image, one-hot label) batches, through the Transform graph.
+
+    Labels are one-hot so one loss (CategoricalCrossentropy) serves with and
+    without train.label_smoothing.
 
     Order: decode (parallel, batched) -> unbatch -> cache -> shuffle -> augment
     (train only, parallel) -> batch -> prefetch. Caching before shuffling and
@@ -92,7 +111,7 @@ def make_dataset(file_patterns: List[str], data_accessor, tft_output: tft.TFTran
 
     def transform(raw_batch: Dict[str, tf.Tensor]) -> Tuple[tf.Tensor, tf.Tensor]:
         xf = transform_layer(raw_batch)
-        return xf[features.IMAGE_XF_KEY], xf[features.LABEL_XF_KEY]
+        return xf[features.IMAGE_XF_KEY], tf.one_hot(xf[features.LABEL_XF_KEY], num_classes)
 
     ds = raw.map(transform, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
     if cache:
@@ -145,7 +164,7 @@ class EpochRecorder(keras.callbacks.Callback):
 
 def write_history(model_run_dir: str, recorder: EpochRecorder, callbacks) -> str:
     """`history.json` in the ModelRun artifact: what the report's training section plots."""
-    stopper = next((c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)), None)
+    stopper = _find(callbacks, keras.callbacks.EarlyStopping)
     facts = {"epochs_planned": recorder.epochs, "epochs_run": len(recorder.history),
              "history": recorder.history, "epoch_seconds": recorder.seconds,
              "early_stopping": None if stopper is None else {
@@ -165,15 +184,34 @@ def _callbacks(cfg: Config, log_dir: str, max_steps: int | None = None) -> List[
         keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch", profile_batch=0)]
     if max_steps:
         callbacks.append(StopAfterSteps(max_steps))
-    if cfg.train.early_stopping_patience > 0:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=cfg.train.early_stopping_patience,
-            restore_best_weights=True))
+    stopper = early_stopping(cfg.train)
+    if stopper is not None:
+        callbacks.append(stopper)
     return callbacks
 
 
-def _fits_in_cache(num_examples: int, cfg: Config) -> bool:
-    size = cfg.data.image_size
+def count_records(file_patterns: List[str]) -> int:
+    """Examples in the gzip TFRecords the image ExampleGen wrote: sizes the learning-rate schedule."""
+    files = [path for pattern in file_patterns for path in tf.io.gfile.glob(pattern)]
+    return int(tf.data.TFRecordDataset(files, compression_type="GZIP").reduce(0, lambda n, _: n + 1))
+
+
+def _find(callbacks: List[keras.callbacks.Callback], kind: type) -> Optional[keras.callbacks.Callback]:
+    return next((c for c in callbacks if isinstance(c, kind)), None)
+
+
+def _write_json(path: str, value: dict) -> None:
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.gfile.GFile(path, "w") as f:
+        f.write(json.dumps(value, indent=2) + "\n")
+
+
+def graph_image_size(tft_output: tft.TFTransformOutput) -> int:
+    """The side the Transform graph resizes to: data.image_size, or what `auto` chose for this data."""
+    return int(tft_output.transformed_feature_spec()[features.IMAGE_XF_KEY].shape[0])
+
+
+def _fits_in_cache(num_examples: int, size: int, cfg: Config) -> bool:
     decoded_mb = num_examples * size * size * 3 * 4 / 2**20
     logging.info("Decoded images need ~%.0f MB; cache limit %d MB", decoded_mb, cfg.train.cache_max_mb)
     return decoded_mb <= cfg.train.cache_max_mb

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from schemas import features
 
-# The Transform component passes the image size (config key data.image_size) in custom_config.
+# ImageTransform passes the image size (data.image_size, "auto" resolved to an int) in custom_config.
 IMAGE_SIZE_KEY = "image_size"
 
 
@@ -55,9 +55,10 @@ def preprocess_images(encoded: tf.Tensor, image_size: int) -> tf.Tensor:
 def preprocessing_fn(inputs: Mapping[str, tf.Tensor],
                      custom_config: Dict[str, Any] | None = None) -> Dict[str, tf.Tensor]:
     """tf.Transform entry point: decode, force 3 channels, resize, scale; label passes through."""
-    if IMAGE_SIZE_KEY not in (custom_config or {}):
-        raise ValueError(f"preprocessing_fn needs custom_config[{IMAGE_SIZE_KEY!r}] (config key "
-                         "data.image_size); create_pipeline() passes it to Transform")
+    if not isinstance((custom_config or {}).get(IMAGE_SIZE_KEY), int):
+        raise ValueError(f"preprocessing_fn needs an integer custom_config[{IMAGE_SIZE_KEY!r}], got "
+                         f"{(custom_config or {}).get(IMAGE_SIZE_KEY)!r}: run it through ImageTransform "
+                         "(components/transform/component.py), which resolves data.image_size=auto")
     image_size = int(custom_config[IMAGE_SIZE_KEY])
     outputs = {features.IMAGE_XF_KEY: preprocess_images(inputs[features.IMAGE_KEY], image_size)}
     if features.LABEL_KEY in inputs:
