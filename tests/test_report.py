@@ -15,7 +15,8 @@ from PIL import Image
 from pipeline.progress import ProgressLines, progress_lines
 from pipeline.report import report_path
 from pipeline.report.data import leak_pairs
-from pipeline.report.model_facts import confident_mistakes, confusion_from_predictions, per_class_scores
+from pipeline.report.model_facts import (augmentation_section, confident_mistakes, confusion_from_predictions,
+                                         per_class_scores)
 from pipeline.report.render import SECTIONS, render
 from tests.browser import check_page
 from tests.fixtures import encoded_colour_image
@@ -198,3 +199,15 @@ def test_a_run_with_nothing_but_a_decision_says_what_is_missing(tmp_path):
     html = render(facts)
     assert "Stopped before a model was judged" in html and "IngestionLimitError: too many bad files" in html
     assert html.count("Not available for this run") == len(SECTIONS) - 1
+
+
+def test_the_augmentation_preview_uses_the_size_the_run_chose_when_the_config_says_auto():
+    from schemas.config import build_config
+    from tests.fixtures import encoded_colour_image
+    cfg = build_config()  # data.image_size=auto
+    images = [encoded_colour_image("red", 20, seed) for seed in range(2)]
+    section = augmentation_section(images, cfg, image_size=32)
+    assert [row["original"].shape for row in section["rows"]] == [(32, 32, 3)] * 2
+    assert all(version.shape == (32, 32, 3) for row in section["rows"] for version in row["augmented"])
+    stopped = augmentation_section(images, cfg, image_size=None)
+    assert stopped == {"unavailable": "the run stopped before Transform chose the image size (data.image_size=auto)"}

@@ -36,7 +36,8 @@ def collect(record: RunRecord, pipeline_root: str, cfg: Optional[Config] = None,
              "decision": {"summary": dataclasses.asdict(summary), "blocked_by": record.stopped_at,
                           "gate": _section(lambda: model_facts.gate_facts(record), fallback=None)}}
     facts["data"] = _section(lambda: data_section(record, pipeline_root))
-    facts["augmentation"] = _section(lambda: model_facts.augmentation_section(_train_images(record), cfg))
+    facts["augmentation"] = _section(
+        lambda: model_facts.augmentation_section(_train_images(record), cfg, summary.image_size))
     facts["training"] = _section(lambda: model_facts.training_section(record))
     facts["evaluation"] = _section(lambda: evaluation_section(record))
     facts["run"] = _section(lambda: run_facts(record, cfg))

@@ -44,17 +44,24 @@ def training_section(record: RunRecord) -> dict:
         return {**json.load(f), "logdir": runs[0].uri}
 
 
-def augmentation_section(train_images: Sequence[bytes], cfg: Optional[Config], seed: int = 0) -> dict:
-    """Each image resized as Transform does, then AUGMENTED_VERSIONS draws of the Trainer's augment_image."""
+def augmentation_section(train_images: Sequence[bytes], cfg: Optional[Config], image_size: Optional[int] = None,
+                         seed: int = 0) -> dict:
+    """Each image resized as Transform does, then AUGMENTED_VERSIONS draws of the Trainer's augment_image.
+
+    `image_size` is the side this run's Transform chose (data.image_size may be `auto`).
+    """
     if cfg is None or not train_images:
         return {"unavailable": "no training images or no config recorded for this run"}
+    image_size = image_size or (cfg.data.image_size if isinstance(cfg.data.image_size, int) else None)
+    if image_size is None:
+        return {"unavailable": "the run stopped before Transform chose the image size (data.image_size=auto)"}
     import tensorflow as tf
     from components.trainer.augment import augment_image
     from components.transform.preprocessing import decode_and_resize
     tf.random.set_seed(seed)
     rows = []
     for encoded in train_images[:AUGMENTED_IMAGES]:
-        image = decode_and_resize(tf.constant(encoded), cfg.data.image_size)
+        image = decode_and_resize(tf.constant(encoded), image_size)
         versions = [augment_image(image, cfg.augment).numpy() for _ in range(AUGMENTED_VERSIONS)]
         rows.append({"original": image.numpy(), "augmented": versions})
     return {"rows": rows, "policy": cfg.to_dict()["augment"]}
