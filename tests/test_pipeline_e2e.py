@@ -225,7 +225,8 @@ def test_the_report_of_a_good_run_holds_the_runs_own_numbers(first_run, workspac
     assert training["epochs_run"] == 12 and len(training["history"]) == len(training["epoch_seconds"]) == 12
     assert training["early_stopping"] is None  # train.early_stopping_patience=0
     rows = facts["augmentation"]["rows"]
-    assert len(rows) == 3 and all(len(r["augmented"]) == 5 and r["original"].shape == (20, 20, 3) for r in rows)
+    size = first_run.image_size  # data.image_size=auto chose it (32): the preview is at the trained size
+    assert len(rows) == 3 and all(len(r["augmented"]) == 5 and r["original"].shape == (size, size, 3) for r in rows)
     assert facts["run"]["data_root"] == workspace["data"]
     summary = format_summary(first_run).splitlines()
     assert first_run.training_logdir and f"TensorBoard: tensorboard --logdir {first_run.training_logdir}" in summary
