@@ -172,9 +172,7 @@ def write_history(model_run_dir: str, recorder: EpochRecorder, callbacks) -> str
                  "best_epoch": int(stopper.best_epoch) + 1, "monitor": stopper.monitor,
                  "patience": stopper.patience}}
     path = os.path.join(model_run_dir, features.HISTORY_FILE)
-    tf.io.gfile.makedirs(model_run_dir)
-    with tf.io.gfile.GFile(path, "w") as f:
-        f.write(json.dumps(facts, indent=1) + "\n")
+    _write_json(path, facts)
     logging.info("Training history: %s", path)
     return path
 
