@@ -68,9 +68,9 @@ def augmentation_section(train_images: Sequence[bytes], cfg: Optional[Config], i
 
 
 def read_class_names(examples_uri: str) -> List[str]:
-    import tensorflow as tf
-    with tf.io.gfile.GFile(f"{examples_uri}/{features.LABELS_FILE}") as f:
-        return [line.strip() for line in f if line.strip()]
+    """The class list ImageExampleGen wrote, read as InfraCheck reads it (imports TensorFlow, hence here)."""
+    from components.infra_check.check import read_class_list
+    return [name.decode("utf-8") for name in read_class_list(f"{examples_uri}/{features.LABELS_FILE}")]
 
 
 def confusion_matrices(evaluation_uri: str, num_classes: int) -> Dict[str, np.ndarray]:
