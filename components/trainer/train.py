@@ -34,9 +34,6 @@ from schemas.runtime import PROGRESS_LOGGER
 
 _DECODE_BATCH = 64  # raw examples decoded per Transform call
 PROGRESS_LOG = py_logging.getLogger(PROGRESS_LOGGER)
-# Beside the SavedModel (assets.extra/ is TF Serving's place for files it does not load):
-# the image size the model was trained at, and how training went.
-MODEL_FACTS_FILE = os.path.join("assets.extra", "imgpipe.json")
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
@@ -79,7 +76,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     signatures = make_serving_signatures(model, tft_output, labels_path)
     export = export_dir(strategy, fn_args.serving_model_dir)
     model.save(export, save_format="tf", signatures=signatures)
-    _write_json(os.path.join(export, MODEL_FACTS_FILE), {"image_size": image_size, "training": report})
+    _write_json(os.path.join(export, features.MODEL_FACTS_FILE),  # spans: what "nothing new" reads (pipeline/new_data.py)
+                {"image_size": image_size, "training": report, features.SPANS_KEY: manifest.get(features.SPANS_KEY, [])})
     _write_warmup(model, tft_output, fn_args.eval_files, export, cfg)
 
 
