@@ -35,9 +35,10 @@ def make_colour_folder(root: str, per_class: int = 30, size: int = 20, seed: int
 
 
 def make_span_folders(root: str, names, per_class: int = 10, size: int = 16) -> str:
-    """<root>/<name>/<colour>/...: one colour folder per batch, each drawn from its own seed."""
-    for i, name in enumerate(names):
-        make_colour_folder(os.path.join(root, name), per_class=per_class, size=size, seed=100 + i)
+    """<root>/<name>/<colour>/...: one colour folder per batch, each drawn from a seed of its own name."""
+    import zlib
+    for name in names:
+        make_colour_folder(os.path.join(root, name), per_class=per_class, size=size, seed=zlib.crc32(name.encode()))
     return root
 
 
