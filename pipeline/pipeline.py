@@ -79,6 +79,7 @@ def create_pipeline(
         disable_statistics=True).with_id("Transform")
     transform.add_upstream_node(image_validator)
 
+    baseline = ServedModelBaseline(serving_model_dir=serving_model_dir)
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=example_gen.outputs["examples"],
@@ -86,9 +87,9 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         train_args=train_args if train_args is not None else tfx.proto.TrainArgs(splits=[features.TRAIN_SPLIT]),
         eval_args=tfx.proto.EvalArgs(splits=[features.VALIDATION_SPLIT]),
+        base_model=baseline.outputs["baseline"] if cfg.train.warm_start else None,
         custom_config={"config": cfg.to_dict()})
 
-    baseline = ServedModelBaseline(serving_model_dir=serving_model_dir)
     evaluator = GatedEvaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],

@@ -189,7 +189,7 @@ def _size_and_training_lines(summary: RunSummary) -> List[str]:
         accuracy = t.get("metrics_at_kept_epoch", {}).get("val_accuracy")
         lines.append(f"Training: kept epoch {t['kept_epoch']} of {t['epochs_run']} ({t['kept_why']}"
                      + (f", validation accuracy {accuracy:.4f}" if accuracy is not None else "")
-                     + f"); stopped: {t['stopped_because']}")
+                     + f"); stopped: {t['stopped_because']}" + (f"; {t['start']}" if t.get("start") else ""))
     return lines
 
 

@@ -1,9 +1,11 @@
 """End to end: a data root of batches arriving across scheduled runs (docs/scheduled-runs.md).
 
 The real pipeline (LocalDagRunner, Beam DirectRunner, SQLite MLMD), tiny data (16 px, 30 images
-per batch, 2 epochs), one output folder:
-1. rounds 1 and 2 are there: with a window of two spans the run trains on both and pushes;
-2. round 3 arrives: the next run trains on rounds 2 and 3 and pushes a new version;
+per batch, 1 epoch), one output folder:
+1. rounds 1 and 2 are there: with a window of two spans the run trains on both and pushes
+   (train.warm_start=true, but nothing is served yet: a cold start, saying so);
+2. round 3 arrives: the next run trains on rounds 2 and 3, starting from the served model's
+   weights, and pushes a new version;
 3. nothing arrives: `imgpipe run` stops in seconds, exit 0, saying which span and version,
    and pushes nothing.
 What each run trained on is read back from the Examples artifact, the summary and the served model.
@@ -22,9 +24,9 @@ from schemas.config import build_config
 from tests.fixtures import make_span_folders
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SPANS = ["data.span_pattern=round-{SPAN}", "data.window_spans=2"]
+SPANS = ["data.span_pattern=round-{SPAN}", "data.window_spans=2", "train.warm_start=true"]
 # Tiny and quick; the gate's floors are off: this sequence is about which data each run reads.
-TINY = SPANS + ["data.image_size=16", "train.epochs=2", "train.batch_size=16", "train.early_stopping_patience=0",
+TINY = SPANS + ["data.image_size=16", "train.epochs=1", "train.batch_size=16", "train.early_stopping_patience=0",
                 "model.stage_filters=[8]", "model.stage_strides=[2]", "model.stem_filters=8",
                 "data.test_percent=20", "eval.min_accuracy=0", "eval.min_class_recall=0",
                 "eval.max_class_recall_drop=1", "eval.confidence=0.5", "data.min_images_per_class=3"]
@@ -64,6 +66,12 @@ def test_each_run_trains_on_the_newest_window_of_spans_and_records_it(sequence):
     v1_again, v2 = served(output)
     assert v1_again == v1 and trained_spans(output, v2) == [2, 3]
     assert second.pushed_path.endswith(str(v2))
+
+
+def test_warm_start_starts_from_the_served_model_once_there_is_one(sequence):
+    assert sequence["first"].training["start"] == "cold start: no model is served yet"
+    start = sequence["second"].training["start"]
+    assert start.startswith("warm start from the served model ") and "ServedModelBaseline" in start
 
 
 def test_a_run_with_no_new_span_stops_in_seconds_and_pushes_nothing(sequence):
