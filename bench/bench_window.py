@@ -1,7 +1,7 @@
 """What does data.window_spans cost at ingestion? Prints figures; it is not a test. Run it under the lock:
 
-    flock /tmp/imgpipe-heavy.lock .venv/bin/python bench/bench_window.py
-    flock /tmp/imgpipe-heavy.lock .venv/bin/python bench/bench_window.py --per-class 100 --size 64
+    flock /tmp/imgpipe-heavy.lock .venv/bin/python -m bench.bench_window
+    flock /tmp/imgpipe-heavy.lock .venv/bin/python -m bench.bench_window --per-class 100 --size 64
 
 A data root of 7 span folders (round-1 .. round-7, generated colour images, 3 classes) is ingested
 by the image ExampleGen as a run does it (TFX's FileBasedDriver resolves the span, then our executor

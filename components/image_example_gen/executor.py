@@ -14,8 +14,9 @@ import apache_beam as beam
 import tensorflow as tf
 from absl import logging
 from tfx import types
+from tfx.components.example_gen import utils as example_gen_utils
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
-from tfx.proto import example_gen_pb2
+from tfx.proto import example_gen_pb2, range_config_pb2
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
@@ -133,11 +134,8 @@ def _target_span(exec_properties: Dict[str, Any]) -> Optional[int]:
 
     None means the newest span, which is what the driver picks without a RangeConfig.
     """
-    from tfx.components.example_gen import utils
-    from tfx.proto import range_config_pb2
-
-    if exec_properties.get(utils.SPAN_PROPERTY_NAME) is not None:
-        return int(exec_properties[utils.SPAN_PROPERTY_NAME])
+    if exec_properties.get(example_gen_utils.SPAN_PROPERTY_NAME) is not None:
+        return int(exec_properties[example_gen_utils.SPAN_PROPERTY_NAME])
     text = exec_properties.get(standard_component_specs.RANGE_CONFIG_KEY)
     if text:
         range_config = proto_utils.json_to_proto(text, range_config_pb2.RangeConfig())
@@ -150,9 +148,9 @@ def _record_spans(artifact: types.Artifact, folders: Sequence[SpanFolder]) -> No
     """TFX's `span`/`version` (set here too where no driver ran) and the window's spans and folders."""
     if not folders:
         return
-    artifact.set_int_custom_property("span", folders[-1].span)
+    artifact.set_int_custom_property(example_gen_utils.SPAN_PROPERTY_NAME, folders[-1].span)
     if folders[-1].version is not None:
-        artifact.set_int_custom_property("version", folders[-1].version)
+        artifact.set_int_custom_property(example_gen_utils.VERSION_PROPERTY_NAME, folders[-1].version)
     artifact.set_string_custom_property(SPANS_PROPERTY, json.dumps([f.span for f in folders]))
     artifact.set_string_custom_property(SPAN_FOLDERS_PROPERTY, json.dumps([f.name for f in folders]))
 
