@@ -71,8 +71,10 @@ def test_run_spec_as_open_source_kfp_runs_our_entrypoint_to_a_pushed_model(oss_r
     (examples,) = oss_run.outputs["ImageExampleGen"]["examples"]
     assert examples.uri.startswith("minio://mlpipeline/v2/artifacts/")  # mapped back for the launcher
     assert not os.path.exists(os.path.join(oss_run.run_dir, "tasks", "ImageExampleGen", "driver_output.json"))
-    # no driver on open-source KFP: our executor resolved the newest span and recorded it
-    assert dict(examples.metadata)["span"] == 2 and dict(examples.metadata)["span_folders"] == '["round-2"]'
+    # no driver on open-source KFP: our executor resolved the newest span and recorded it (TFX's custom
+    # property `span`, which the launcher's metadata calls `custom:span`: Examples also has a `span` property)
+    metadata = dict(examples.metadata)
+    assert metadata["custom:span"] == 2 and metadata["spans"] == "[2]" and metadata["span_folders"] == '["round-2"]'
     mirror = os.path.join(compiled_spec["work"], "minio", examples.uri[len("minio://"):])
     assert os.path.isdir(os.path.join(mirror, "Split-train"))
     (baseline,) = oss_run.outputs["ServedModelBaseline"]["baseline"]
