@@ -244,7 +244,8 @@ def _check_data_folder(data_root: str, cfg: Config, span: Optional[int] = None) 
     try:
         if cfg.data.span_pattern:
             folders = select_window(data_root, cfg.data.span_pattern, cfg.data.window_spans, span)
-        scan = scan_span_folders(data_root, folders, skip_empty) if folders else scan_image_folder(data_root, skip_empty)
+        scan = (scan_span_folders(data_root, folders, skip_empty) if folders
+                else scan_image_folder(data_root, skip_empty))
         check_class_minimum(scan.class_counts(), limits, "image files")
     except (ImageFolderError, IngestionLimitError) as e:
         raise InputError((f"{describe(folders)}: " if folders else "") + str(e)) from None

@@ -182,7 +182,8 @@ def test_an_empty_newest_span_stops_before_the_run_naming_it(tmp_path):
     data = make_span_folders(str(tmp_path / "data"), ["round-1"], per_class=6, size=8)
     os.makedirs(os.path.join(data, "round-2", "red"))
     os.makedirs(os.path.join(data, "round-2", "blue"))
-    result = imgpipe("run", "--data", data, "--output", str(tmp_path / "out"), "--set", "data.span_pattern=round-{SPAN}")
+    result = imgpipe("run", "--data", data, "--output", str(tmp_path / "out"),
+                     "--set", "data.span_pattern=round-{SPAN}")
     assert result.returncode == 2
     assert "span 2 (round-2): class(es) with fewer than data.min_images_per_class=5 image files: blue (0), red (0)" \
         in result.stderr
