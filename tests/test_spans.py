@@ -217,3 +217,10 @@ def test_a_second_run_on_the_same_output_refuses_at_once_and_a_killed_run_leaves
     from pipeline.run_lock import run_lock
     with run_lock(output):  # the kernel released the killed holder's lock
         pass
+
+
+def test_span_without_a_span_pattern_is_refused_before_anything_runs(tmp_path):
+    data = make_colour_folder(str(tmp_path / "data"), per_class=6, size=8)
+    result = imgpipe("run", "--data", data, "--output", str(tmp_path / "out"), "--span", "2")
+    assert result.returncode == 2 and "--span needs data.span_pattern" in result.stderr
+    assert not os.path.exists(tmp_path / "out")
