@@ -234,25 +234,39 @@ def resolve_inputs(args) -> tuple[Config, str, list]:
 def _check_data_folder(data_root: str, cfg: Config, span: Optional[int] = None) -> list:
     """Folder-level problems only, from a listing (no file is read): ingestion quarantines bad files.
 
-    With data.span_pattern, the window of span folders the run will read (returned); an empty
-    or too small newest span stops here, named."""
+    With data.span_pattern, the window of span folders the run will read (returned); an empty or
+    too small newest span stops here, named, even when older spans of the window would fill its classes."""
+    from components.image_example_gen import ImageFolderError
+    from components.image_example_gen.spans import describe, select_window
+    folders = []
+    if cfg.data.span_pattern:
+        try:
+            folders = select_window(data_root, cfg.data.span_pattern, cfg.data.window_spans, span)
+        except ImageFolderError as e:
+            raise InputError(str(e)) from None
+    if len(folders) > 1:
+        _checked_scan(data_root, folders[-1:], cfg)
+    scan = _checked_scan(data_root, folders, cfg)
+    print(f"Data: {data_root}" + (f" {describe(folders)}" if folders else "")
+          + f": {len(scan.files)} image files in {len(scan.class_names)} classes "
+          f"({', '.join(scan.class_names)}); {len(scan.skipped)} other entries skipped")
+    return folders
+
+
+def _checked_scan(data_root: str, folders: list, cfg: Config):
+    """The listing of the data root (or of these span folders), every class holding enough image files."""
     from components.image_example_gen import ImageFolderError, IngestionLimitError, IngestLimits, scan_image_folder
     from components.image_example_gen.limits import check_class_minimum
-    from components.image_example_gen.spans import describe, scan_span_folders, select_window
-    limits, folders = IngestLimits.from_data_config(cfg.data), []
+    from components.image_example_gen.spans import describe, scan_span_folders
+    limits = IngestLimits.from_data_config(cfg.data)
     skip_empty = limits.min_images_per_class == 0
     try:
-        if cfg.data.span_pattern:
-            folders = select_window(data_root, cfg.data.span_pattern, cfg.data.window_spans, span)
         scan = (scan_span_folders(data_root, folders, skip_empty) if folders
                 else scan_image_folder(data_root, skip_empty))
         check_class_minimum(scan.class_counts(), limits, "image files")
     except (ImageFolderError, IngestionLimitError) as e:
         raise InputError((f"{describe(folders)}: " if folders else "") + str(e)) from None
-    print(f"Data: {data_root}" + (f" {describe(folders)}" if folders else "")
-          + f": {len(scan.files)} image files in {len(scan.class_names)} classes "
-          f"({', '.join(scan.class_names)}); {len(scan.skipped)} other entries skipped")
-    return folders
+    return scan
 
 
 def cmd_run(args) -> int:

@@ -184,9 +184,12 @@ def test_an_empty_newest_span_stops_before_the_run_naming_it(tmp_path):
     os.makedirs(os.path.join(data, "round-2", "blue"))
     result = imgpipe("run", "--data", data, "--output", str(tmp_path / "out"),
                      "--set", "data.span_pattern=round-{SPAN}")
-    assert result.returncode == 2
-    assert "span 2 (round-2): class(es) with fewer than data.min_images_per_class=5 image files: blue (0), red (0)" \
-        in result.stderr
+    expected = "span 2 (round-2): class(es) with fewer than data.min_images_per_class=5 image files: blue (0), red (0)"
+    assert result.returncode == 2 and expected in result.stderr
+    window = imgpipe("run", "--data", data, "--output", str(tmp_path / "out"),
+                     "--set", "data.span_pattern=round-{SPAN}", "--set", "data.window_spans=2")
+    assert window.returncode == 2 and expected in window.stderr  # round-1's images do not hide it
+    assert not os.path.exists(tmp_path / "out")
 
 
 # --------------------------------------------------------------------------- one run per output
