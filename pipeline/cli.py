@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--fail-if-not-blessed", action="store_true",
                      help=f"exit with code {EXIT_NOT_BLESSED} when the run finishes but the gate does not bless "
                      "the model (for CI and schedulers)")
+    run.add_argument("--span", type=int, default=None, metavar="N",
+                     help="with data.span_pattern: train on span N (and the window before it) instead of the "
+                     "newest, e.g. for a batch that arrived late; runs even if the served model has seen it")
     add_beam_arg(run)
     run.set_defaults(func=cmd_run)
     _add_history_commands(commands)
@@ -207,8 +210,9 @@ def _add_config_args(parser: argparse.ArgumentParser) -> None:
                         help="override one config key, e.g. --set train.epochs=5 (repeatable)")
 
 
-def resolve_inputs(args) -> tuple[Config, str]:
-    """Config and data root, checked before anything heavy is imported or run."""
+def resolve_inputs(args) -> tuple[Config, str, list]:
+    """Config, data root and the span folders to read ([] without data.span_pattern), checked before
+    anything heavy is imported or run."""
     cfg = build_config(args.config, args.overrides)
     cfg.run.beam_args = list(cfg.run.beam_args) + list(getattr(args, "beam_args", []))
     if args.data:
@@ -220,26 +224,71 @@ def resolve_inputs(args) -> tuple[Config, str]:
             cfg.data.schema_path = DEMO_SCHEMA
     if cfg.data.schema_path and not os.path.isfile(cfg.data.schema_path):
         raise InputError(f"schema file not found: {cfg.data.schema_path} (config key data.schema_path)")
-    _check_data_folder(data_root, cfg)
-    return cfg, data_root
+    if getattr(args, "span", None) is not None and not cfg.data.span_pattern:
+        raise InputError("--span needs data.span_pattern (the name of the batch folders, e.g. "
+                         "--set data.span_pattern=round-{SPAN}); see docs/scheduled-runs.md")
+    folders = _check_data_folder(data_root, cfg, getattr(args, "span", None))
+    return cfg, data_root, folders
 
 
-def _check_data_folder(data_root: str, cfg: Config) -> None:
-    """Folder-level problems only, from a listing (no file is read): ingestion quarantines bad files."""
+def _check_data_folder(data_root: str, cfg: Config, span: Optional[int] = None) -> list:
+    """Folder-level problems only, from a listing (no file is read): ingestion quarantines bad files.
+
+    With data.span_pattern, the window of span folders the run will read (returned); an empty or
+    too small newest span stops here, named, even when older spans of the window would fill its classes."""
+    from components.image_example_gen import ImageFolderError
+    from components.image_example_gen.spans import describe, select_window
+    folders = []
+    if cfg.data.span_pattern:
+        try:
+            folders = select_window(data_root, cfg.data.span_pattern, cfg.data.window_spans, span)
+        except ImageFolderError as e:
+            raise InputError(str(e)) from None
+    if len(folders) > 1:
+        _checked_scan(data_root, folders[-1:], cfg)
+    scan = _checked_scan(data_root, folders, cfg)
+    print(f"Data: {data_root}" + (f" {describe(folders)}" if folders else "")
+          + f": {len(scan.files)} image files in {len(scan.class_names)} classes "
+          f"({', '.join(scan.class_names)}); {len(scan.skipped)} other entries skipped")
+    return folders
+
+
+def _checked_scan(data_root: str, folders: list, cfg: Config):
+    """The listing of the data root (or of these span folders), every class holding enough image files."""
     from components.image_example_gen import ImageFolderError, IngestionLimitError, IngestLimits, scan_image_folder
     from components.image_example_gen.limits import check_class_minimum
+    from components.image_example_gen.spans import describe, scan_span_folders
     limits = IngestLimits.from_data_config(cfg.data)
+    skip_empty = limits.min_images_per_class == 0
     try:
-        scan = scan_image_folder(data_root, skip_empty_classes=limits.min_images_per_class == 0)
+        scan = (scan_span_folders(data_root, folders, skip_empty) if folders
+                else scan_image_folder(data_root, skip_empty))
         check_class_minimum(scan.class_counts(), limits, "image files")
     except (ImageFolderError, IngestionLimitError) as e:
-        raise InputError(str(e)) from None
-    print(f"Data: {data_root}: {len(scan.files)} image files in {len(scan.class_names)} classes "
-          f"({', '.join(scan.class_names)}); {len(scan.skipped)} other entries skipped")
+        raise InputError((f"{describe(folders)}: " if folders else "") + str(e)) from None
+    return scan
 
 
 def cmd_run(args) -> int:
-    cfg, data_root = resolve_inputs(args)
+    """One run per output at a time (pipeline/run_lock.py); a scheduled run with no new span stops at once."""
+    from pipeline.layout import OutputLayout
+    from pipeline.new_data import nothing_new
+    from pipeline.run_lock import RunLockedError, run_lock
+    cfg, data_root, folders = resolve_inputs(args)
+    try:
+        with run_lock(args.output):
+            serving_dir = OutputLayout(os.path.abspath(args.output)).serving_model_dir(cfg.serving.model_name)
+            stop = "" if args.span is not None else nothing_new(folders, serving_dir)
+            if stop:
+                print(f"{stop}: nothing to train on, nothing pushed.")
+                return EXIT_OK
+            return _run_pipeline(args, cfg, data_root)
+    except RunLockedError as e:
+        print(f"imgpipe: error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _run_pipeline(args, cfg: Config, data_root: str) -> int:
     log_path = _route_logs(args.output, args.verbose)
     from pipeline.local_runner import run_local
     from pipeline.progress import native_stderr_to
@@ -247,7 +296,8 @@ def cmd_run(args) -> int:
 
     print(f"Running pipeline '{cfg.run.pipeline_name}' -> {os.path.abspath(args.output)}", flush=True)
     with contextlib.nullcontext() if args.verbose else native_stderr_to(log_path):
-        summary = run_local(cfg, data_root, args.output, progress=None if args.quiet else sys.stdout)
+        summary = run_local(cfg, data_root, args.output, progress=None if args.quiet else sys.stdout,
+                            span=args.span)
     print(f"Full logs: {log_path}")
     print(format_summary(summary))
     return run_exit_code(summary, args.fail_if_not_blessed)

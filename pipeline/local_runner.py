@@ -15,10 +15,12 @@ from pipeline.summary import RunSummary, read_run_summary
 from schemas.config import Config
 
 
-def run_local(cfg: Config, data_root: str, output_dir: str, progress: Optional[TextIO] = None) -> RunSummary:
+def run_local(cfg: Config, data_root: str, output_dir: str, progress: Optional[TextIO] = None,
+              span: Optional[int] = None) -> RunSummary:
     """Run the whole pipeline; return the run's summary, with `error` set if a component failed.
 
     With `progress`, a line per component start and end (and epoch) is written there as the run goes.
+    `span` picks that span of a data root of batches (data.span_pattern) instead of the newest.
     """
     layout = OutputLayout(os.path.abspath(output_dir))
     os.makedirs(layout.root, exist_ok=True)
@@ -29,7 +31,8 @@ def run_local(cfg: Config, data_root: str, output_dir: str, progress: Optional[T
         serving_model_dir=layout.serving_model_dir(cfg.serving.model_name),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             layout.metadata_path),
-        beam_pipeline_args=with_local_dependency_flag(cfg.run.beam_args))
+        beam_pipeline_args=with_local_dependency_flag(cfg.run.beam_args),
+        span=span)
     error = None
     try:
         with progress_lines(len(pipeline.components), progress) if progress else contextlib.nullcontext():

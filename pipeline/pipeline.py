@@ -40,6 +40,7 @@ def create_pipeline(
     metadata_connection_config: Optional[object] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     train_args: Union[tfx.proto.TrainArgs, tfx.dsl.experimental.RuntimeParameter, None] = None,
+    span: Optional[int] = None,
 ) -> tfx.dsl.Pipeline:
     """The whole pipeline, as a TFX DSL object any orchestrator can run.
 
@@ -47,9 +48,11 @@ def create_pipeline(
     their own when the orchestrator needs more (e.g. a dependency flag).
     `train_args` defaults to the train split with no step cap; the Kubeflow runner
     passes a RuntimeParameter so a scheduled run can cap the training steps.
+    `span` (with data.span_pattern) ingests that span instead of the newest (`imgpipe run --span N`).
     """
     example_gen = create_image_example_gen(
-        data_root, cfg.data.validation_percent, cfg.data.test_percent, IngestLimits.from_data_config(cfg.data))
+        data_root, cfg.data.validation_percent, cfg.data.test_percent, IngestLimits.from_data_config(cfg.data),
+        cfg.data.span_pattern, cfg.data.window_spans, span)
     statistics_gen = tfx.components.StatisticsGen(
         examples=example_gen.outputs["examples"],
         stats_options=tfdv.StatsOptions(enable_semantic_domain_stats=True))
@@ -76,6 +79,7 @@ def create_pipeline(
         disable_statistics=True).with_id("Transform")
     transform.add_upstream_node(image_validator)
 
+    baseline = ServedModelBaseline(serving_model_dir=serving_model_dir)
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=example_gen.outputs["examples"],
@@ -83,9 +87,9 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         train_args=train_args if train_args is not None else tfx.proto.TrainArgs(splits=[features.TRAIN_SPLIT]),
         eval_args=tfx.proto.EvalArgs(splits=[features.VALIDATION_SPLIT]),
+        base_model=baseline.outputs["baseline"] if cfg.train.warm_start else None,
         custom_config={"config": cfg.to_dict()})
 
-    baseline = ServedModelBaseline(serving_model_dir=serving_model_dir)
     evaluator = GatedEvaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],

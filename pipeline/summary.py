@@ -37,6 +37,7 @@ class RunSummary:
     split_sizes: Dict[str, int] = dataclasses.field(default_factory=dict)  # images per split
     baseline_source: str = ""
     pushed_path: str = ""
+    data_spans: str = ""               # "span 3 (round-3)": what ImageExampleGen read, with data.span_pattern
     quarantined: Optional[int] = None  # files ImageExampleGen set aside, listed in quarantine_report
     quarantine_report: str = ""
     data_warnings: List[str] = dataclasses.field(default_factory=list)  # from ImageDataValidator
@@ -90,6 +91,7 @@ def _fill_decision(summary: RunSummary, outputs: Dict[str, List]) -> None:
         summary.split_sizes = _split_sizes(artifact.uri)
     for artifact in outputs.get("ImageExampleGen", []):
         _fill_quarantine(summary, artifact)
+        summary.data_spans = _spans_read(artifact)
     for artifact in outputs.get("Transform", []):
         _fill_image_size(summary, artifact)
     for artifact in outputs.get("Trainer", []):
@@ -138,6 +140,19 @@ def _fill_quarantine(summary: RunSummary, artifact) -> None:
         summary.quarantine_report = os.path.join(artifact.uri, features.QUARANTINE_FILE)
 
 
+def _spans_read(artifact) -> str:
+    """The Examples artifact's window of spans in words ('' for a data root without batch folders)."""
+    import json
+
+    from components.image_example_gen.executor import SPAN_FOLDERS_PROPERTY, SPANS_PROPERTY
+    from components.image_example_gen.spans import SpanFolder, describe
+
+    spans, names = _custom(artifact, SPANS_PROPERTY), _custom(artifact, SPAN_FOLDERS_PROPERTY)
+    if not spans or not names:
+        return ""
+    return describe([SpanFolder(name, span) for name, span in zip(json.loads(names), json.loads(spans))])
+
+
 def _fill_image_size(summary: RunSummary, artifact) -> None:
     from components.transform import executor as transform
 
@@ -174,7 +189,7 @@ def _size_and_training_lines(summary: RunSummary) -> List[str]:
         accuracy = t.get("metrics_at_kept_epoch", {}).get("val_accuracy")
         lines.append(f"Training: kept epoch {t['kept_epoch']} of {t['epochs_run']} ({t['kept_why']}"
                      + (f", validation accuracy {accuracy:.4f}" if accuracy is not None else "")
-                     + f"); stopped: {t['stopped_because']}")
+                     + f"); stopped: {t['stopped_because']}" + (f"; {t['start']}" if t.get("start") else ""))
     return lines
 
 
@@ -184,6 +199,8 @@ def format_summary(summary: RunSummary) -> str:
     for c in summary.components:
         lines.append(f"  {c.component:<22} {c.seconds:7.1f} s  {c.state}")
     lines.append(f"  {'total':<22} {summary.pipeline_seconds:7.1f} s")
+    if summary.data_spans:
+        lines.append(f"Data: {summary.data_spans}")
     if summary.quarantined is not None:
         lines.append(f"Quarantined at ingestion: {summary.quarantined} file(s)"
                      + (f", listed in {summary.quarantine_report}" if summary.quarantined else ""))

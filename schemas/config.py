@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Tuple, Union
 
+from schemas.span_pattern import ALLOWED_TOKENS, check_span_pattern
+
 AUTO = "auto"  # a knob whose default is AUTO also takes an integer: data.image_size
 
 
@@ -37,6 +39,10 @@ class DataConfig:
     min_images_per_class: int = 5   # usable images each class needs; 0: class folders without images are skipped
     max_image_pixels: int = 50_000_000  # width*height declared in the header; larger files are never decoded
     max_file_mb: float = 50.0       # larger files are quarantined unread
+    # Batches (docs/scheduled-runs.md): "" = the data root holds the class folders; else the name of the
+    # batch folders under it, with TFX's span tokens, e.g. "round-{SPAN}" or "day={YYYY}-{MM}-{DD}".
+    span_pattern: str = ""
+    window_spans: int = 1           # train on the newest N spans (needs data.span_pattern)
 
     def validate(self) -> None:
         _check(self.image_size == AUTO or 8 <= self.image_size <= 1024, "data.image_size", self.image_size,
@@ -53,6 +59,12 @@ class DataConfig:
         _check(1 <= self.max_image_pixels <= MAX_DECODABLE_PIXELS, "data.max_image_pixels",
                self.max_image_pixels, f"an integer from 1 to {MAX_DECODABLE_PIXELS} (Pillow's own bomb limit)")
         _check(0 < self.max_file_mb <= 4096, "data.max_file_mb", self.max_file_mb, "a number above 0, at most 4096")
+        problem = check_span_pattern(self.span_pattern)
+        _check(problem is None, "data.span_pattern", self.span_pattern,
+               f"a batch folder name with {ALLOWED_TOKENS} ({problem}), e.g. round-{{SPAN}}")
+        _check(1 <= self.window_spans <= 1000, "data.window_spans", self.window_spans, "an integer from 1 to 1000")
+        _check(self.window_spans == 1 or bool(self.span_pattern), "data.window_spans", self.window_spans,
+               "1 unless data.span_pattern names the batch folders")
 
 
 # Pillow refuses to open any image above twice its default MAX_IMAGE_PIXELS (89,478,485).
@@ -167,6 +179,7 @@ class TrainConfig:
     early_stopping_patience: int = 6  # epochs without validation-loss improvement; 0 disables
     cache_max_mb: int = 2048          # cache decoded images in memory when they fit in this
     seed: int = 42
+    warm_start: bool = False          # start from the served model's weights when classes, size and network match
 
     def validate(self) -> None:
         _check(self.epochs >= 1, "train.epochs", self.epochs, "an integer >= 1")

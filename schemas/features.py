@@ -28,7 +28,12 @@ LABEL_XF_KEY = LABEL_KEY       # the label passes through unchanged
 LABELS_FILE = "labels.txt"     # one class name per line; line number == label
 MANIFEST_FILE = "manifest.json"  # class counts and the data root, for the trainer and the summary
 SHORT_SIDE_HISTOGRAM = "short_side_histogram"  # manifest.json key: {short side px: images}, for image_size=auto
+SPANS_KEY = "spans"            # manifest.json and the model's assets.extra/imgpipe.json: the span numbers trained on
 QUARANTINE_FILE = "quarantine.json"  # files set aside at ingestion: [{path, reason, size_bytes, class_name}]
+
+# Beside each exported SavedModel (assets.extra/ is TF Serving's place for files it does not load):
+# the image size, how training went and the spans trained on; read without TensorFlow.
+MODEL_FACTS_FILE = "assets.extra/imgpipe.json"
 
 # Model outputs / signatures (the serving contract).
 PROBABILITIES_OUTPUT = "probabilities"

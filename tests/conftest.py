@@ -12,7 +12,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # whatever happened to be queued behind it. Third and fourth are light: each worker is handed two
 # modules at the start, and the first worker's second should not be another long one.
 LONGEST_FIRST = ["test_spec_run.py", "test_pipeline_e2e.py", "test_config.py", "test_docs.py",
-                 "test_image_validation_e2e.py", "test_evaluation_gate.py", "test_cli.py", "test_infra_check.py"]
+                 "test_image_validation_e2e.py", "test_scheduled_runs_e2e.py", "test_evaluation_gate.py",
+                 "test_cli.py", "test_infra_check.py"]
 
 
 def pytest_collection_modifyitems(items):
@@ -46,14 +47,19 @@ def fake_kfp():
 
 @pytest.fixture(scope="session")
 def compiled_spec(tmp_path_factory):
-    """The pipeline compiled for both targets with local paths, so run-spec can execute it here."""
+    """The pipeline compiled for both targets with local paths, so run-spec can execute it here.
+
+    The data root holds batches (data.span_pattern=round-{SPAN}): an older small round-1 and the
+    newest, round-2, which is what each run must read."""
     from pipeline.kubeflow.compiler import REPO_DIR, compile_pipeline
     from schemas.config import build_config
     from tests.fixtures import FAST, make_colour_folder
 
     root = tmp_path_factory.mktemp("spec")
-    data = make_colour_folder(str(root / "data"))
-    cfg = build_config(overrides=FAST)
+    data = str(root / "data")
+    make_colour_folder(os.path.join(data, "round-1"), per_class=5, seed=1)
+    make_colour_folder(os.path.join(data, "round-2"))
+    cfg = build_config(overrides=FAST + ["data.span_pattern=round-{SPAN}"])
     paths = {"serving": str(root / "serving"), "work": str(root / "work"), "root": root}
     for target, name in (("kfp", "pipeline.yaml"), ("vertex", "pipeline.json")):
         paths[target] = compile_pipeline(

@@ -34,6 +34,14 @@ def make_colour_folder(root: str, per_class: int = 30, size: int = 20, seed: int
     return root
 
 
+def make_span_folders(root: str, names, per_class: int = 10, size: int = 16) -> str:
+    """<root>/<name>/<colour>/...: one colour folder per batch, each drawn from a seed of its own name."""
+    import zlib
+    for name in names:
+        make_colour_folder(os.path.join(root, name), per_class=per_class, size=size, seed=zlib.crc32(name.encode()))
+    return root
+
+
 def encoded_colour_image(name: str, size: int = 20, seed: int = 999) -> bytes:
     """One held-out PNG of class `name`, drawn from a seed the folders never use."""
     import io
@@ -91,24 +99,33 @@ def ingest_limits(**overrides):
     return IngestLimits.from_data_config(DataConfig(**{"min_images_per_class": 1, **overrides}))
 
 
-def run_example_gen(data_root, out_dir, validation_percent=10, test_percent=20, limits=None):
+def run_example_gen(data_root, out_dir, validation_percent=10, test_percent=20, limits=None,
+                    span_pattern="", window_spans=1, span=None, driver=False):
     """Run the executor with the component's exec properties on Beam's DirectRunner.
 
     The Beam args go in through the context's pipeline factory rather than its
     `beam_pipeline_args`: given args, TFX's BaseBeamExecutor copies TFX (~50 MB) and
     builds an sdist of it for remote workers on every construction, seconds each time.
+    With `driver`, TFX's own FileBasedDriver resolves the exec properties first (span,
+    version, resolved split pattern), as LocalDagRunner and Vertex do; without, none
+    runs, as on open-source Kubeflow v2.
     """
     import apache_beam as beam
+    from tfx.components.example_gen.driver import FileBasedDriver
     from tfx.types import artifact_utils, standard_artifacts
 
     from components.image_example_gen import Executor, create_image_example_gen
 
-    component = create_image_example_gen(str(data_root), validation_percent, test_percent, limits or ingest_limits())
+    component = create_image_example_gen(str(data_root), validation_percent, test_percent, limits or ingest_limits(),
+                                         span_pattern, window_spans, span)
+    exec_properties = dict(component.exec_properties)
+    if driver:
+        exec_properties = FileBasedDriver(None).resolve_exec_properties(exec_properties, None, None)
     examples = standard_artifacts.Examples()
     examples.uri = str(out_dir)
     examples.split_names = artifact_utils.encode_split_names(SPLITS)
     context = Executor.Context(make_beam_pipeline_fn=lambda: beam.Pipeline(argv=EXAMPLE_GEN_BEAM_ARGS))
-    Executor(context).Do({}, {"examples": [examples]}, dict(component.exec_properties))
+    Executor(context).Do({}, {"examples": [examples]}, exec_properties)
     return examples
 
 

@@ -51,7 +51,9 @@ def test_run_spec_as_vertex_runs_the_driver_hook_and_hands_on_typed_artifacts(ve
     tasks = os.path.join(vertex_like_run.run_dir, "tasks")
     with open(os.path.join(tasks, "ImageExampleGen", "driver_output.json")) as f:
         driver_output = json.load(f)["parameterValues"]  # the driver hook ran, and told the executor:
-    assert driver_output["span"] == 0 and driver_output["input_fingerprint"].startswith("split:images,")
+    # the compiled spec carries the span pattern and TFX's driver resolves the newest batch folder
+    assert driver_output["span"] == 2 and driver_output["input_fingerprint"].startswith("split:images,")
+    assert "round-2/*" in driver_output["input_config"]
     with open(os.path.join(tasks, "StatisticsGen", "executor_input.json")) as f:
         (examples,) = json.load(f)["inputs"]["artifacts"]["examples"]["artifacts"]
     assert examples["type"]["instanceSchema"].startswith("title: tfx.Examples")  # typed by the launcher
@@ -69,6 +71,10 @@ def test_run_spec_as_open_source_kfp_runs_our_entrypoint_to_a_pushed_model(oss_r
     (examples,) = oss_run.outputs["ImageExampleGen"]["examples"]
     assert examples.uri.startswith("minio://mlpipeline/v2/artifacts/")  # mapped back for the launcher
     assert not os.path.exists(os.path.join(oss_run.run_dir, "tasks", "ImageExampleGen", "driver_output.json"))
+    # no driver on open-source KFP: our executor resolved the newest span and recorded it (TFX's custom
+    # property `span`, which the launcher's metadata calls `custom:span`: Examples also has a `span` property)
+    metadata = dict(examples.metadata)
+    assert metadata["custom:span"] == 2 and metadata["spans"] == "[2]" and metadata["span_folders"] == '["round-2"]'
     mirror = os.path.join(compiled_spec["work"], "minio", examples.uri[len("minio://"):])
     assert os.path.isdir(os.path.join(mirror, "Split-train"))
     (baseline,) = oss_run.outputs["ServedModelBaseline"]["baseline"]

@@ -53,3 +53,59 @@ def test_train_steps_cap_stops_training_across_epochs():
     model.fit(np.zeros((40, 2)), np.zeros((40, 1)), batch_size=4, epochs=5, verbose=0,
               callbacks=[StopAfterSteps(13), count])
     assert len(seen) == 13  # 10 batches per epoch: stopped 3 batches into the second epoch
+
+
+# --------------------------------------------------------------------------- train.warm_start
+
+def served_model(tmp_path, cfg_overrides=(), class_names=("blue", "green", "red"), image_size=16):
+    """A model saved as the Trainer exports it (SavedModel + assets.extra/imgpipe.json), reduced to what
+    warm start reads; returns (path, its weights)."""
+    from components.trainer.model import build_model
+    from schemas.config import build_config
+
+    model = build_model(build_config(overrides=list(cfg_overrides)).model, image_size, len(class_names))
+    path = str(tmp_path / "served")
+    model.save(path, save_format="tf")
+    os.makedirs(os.path.join(path, "assets.extra"))
+    with open(os.path.join(path, "assets.extra", "imgpipe.json"), "w") as f:
+        json.dump({"image_size": image_size, "class_names": list(class_names)}, f)
+    return path, [w.copy() for w in model.get_weights()]
+
+
+SMALL = ["model.stage_filters=[8]", "model.stage_strides=[2]", "model.stem_filters=8"]
+
+
+def test_warm_start_copies_the_served_weights_when_classes_size_and_network_match(tmp_path):
+    import numpy as np
+
+    from components.trainer.model import build_model
+    from components.trainer.warm_start import warm_start
+    from schemas.config import build_config
+
+    path, weights = served_model(tmp_path, SMALL)
+    fresh = build_model(build_config(overrides=SMALL).model, 16, 3)
+    assert not all(np.array_equal(a, b) for a, b in zip(fresh.get_weights(), weights))
+    assert warm_start(fresh, path, ["blue", "green", "red"], 16) == f"warm start from the served model {path}"
+    assert all(np.array_equal(a, b) for a, b in zip(fresh.get_weights(), weights))
+
+
+@pytest.mark.parametrize("classes, size, overrides, reason", [
+    (["blue", "green", "red", "white"], 16, SMALL, "cold start: the class list changed (served model: "
+     "['blue', 'green', 'red']; this data: ['blue', 'green', 'red', 'white'])"),
+    (["blue", "green", "red"], 24, SMALL, "cold start: the image size changed (served model: 16 px; now 24 px)"),
+    (["blue", "green", "red"], 16, ["model.stage_filters=[16]", "model.stage_strides=[2]", "model.stem_filters=8"],
+     "cold start: the architecture changed since the served model was trained (model.* settings)"),
+])
+def test_warm_start_says_why_it_trains_from_scratch(tmp_path, classes, size, overrides, reason):
+    import numpy as np
+
+    from components.trainer.model import build_model
+    from components.trainer.warm_start import warm_start
+    from schemas.config import build_config
+
+    path, _ = served_model(tmp_path, SMALL)
+    fresh = build_model(build_config(overrides=overrides).model, size, len(classes))
+    before = [w.copy() for w in fresh.get_weights()]
+    assert warm_start(fresh, path, classes, size) == reason
+    assert all(np.array_equal(a, b) for a, b in zip(fresh.get_weights(), before))
+    assert warm_start(fresh, str(tmp_path / "nothing"), classes, size) == "cold start: no model is served yet"

@@ -3,14 +3,14 @@
 `tfx.v1` exposes neither FileBasedExampleGen nor BeamExecutorSpec, so those two
 come from their internal modules; the split protos come from the public API.
 """
-from typing import Optional, Union
+from typing import Any, Dict, Optional, Union
 
 from google.protobuf import struct_pb2
 from tfx import v1 as tfx
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base.executor_spec import BeamExecutorSpec
 
-from components.image_example_gen.executor import Executor
+from components.image_example_gen.executor import SPAN_PATTERN_KEY, WINDOW_SPANS_KEY, Executor
 from components.image_example_gen.limits import IngestLimits
 from schemas import features
 
@@ -27,19 +27,27 @@ def create_image_example_gen(
         input_base: Union[str, tfx.dsl.experimental.RuntimeParameter],
         validation_percent: int,
         test_percent: int,
-        limits: Optional[IngestLimits] = None) -> FileBasedExampleGen:
+        limits: Optional[IngestLimits] = None,
+        span_pattern: str = "",
+        window_spans: int = 1,
+        span: Optional[int] = None) -> FileBasedExampleGen:
     """ExampleGen for `<input_base>/<class_name>/<image files>`, split train/validation/test by path hash.
 
     Hashing the relative path (not the bytes) keeps each image in its split when
     files are re-encoded or new images are added. `input_base` is passed through
     untouched, so it may be a RuntimeParameter resolved at run time. `limits`
     (default: the config's defaults) travel in FileBasedExampleGen's `custom_config`.
+
+    With `span_pattern` (e.g. `round-{SPAN}`) the data root holds one folder per
+    batch: the split pattern `<span_pattern>/*` lets TFX's driver resolve the
+    newest span, or `span` through a static RangeConfig (components/image_example_gen/spans.py).
     """
     train_buckets = HASH_BUCKETS - validation_percent - test_percent
     if min(validation_percent, test_percent, train_buckets) < 1:
         raise ValueError(f"validation_percent and test_percent must be at least 1 and leave at least 1% for "
                          f"train, got {validation_percent!r} and {test_percent!r}")
-    input_config = tfx.proto.Input(splits=[tfx.proto.Input.Split(name="images", pattern=INPUT_PATTERN)])
+    pattern = f"{span_pattern}/{INPUT_PATTERN}" if span_pattern else INPUT_PATTERN
+    input_config = tfx.proto.Input(splits=[tfx.proto.Input.Split(name="images", pattern=pattern)])
     output_config = tfx.proto.Output(split_config=tfx.proto.SplitConfig(
         splits=[
             tfx.proto.SplitConfig.Split(name=features.TRAIN_SPLIT, hash_buckets=train_buckets),
@@ -51,17 +59,21 @@ def create_image_example_gen(
         input_base=input_base,
         input_config=input_config,
         output_config=output_config,
-        custom_config=_custom_config(limits),
+        range_config=None if span is None else tfx.proto.RangeConfig(
+            static_range=tfx.proto.StaticRange(start_span_number=span, end_span_number=span)),
+        custom_config=_custom_config({
+            **(limits.to_dict() if limits else {}),
+            **({SPAN_PATTERN_KEY: span_pattern, WINDOW_SPANS_KEY: window_spans} if span_pattern else {})}),
         custom_executor_spec=BeamExecutorSpec(Executor),
     ).with_id(COMPONENT_ID)
 
 
-def _custom_config(limits: Optional[IngestLimits]) -> Optional[tfx.proto.CustomConfig]:
-    """The limits as a Struct packed in CustomConfig's Any (the only slot FileBasedExampleGen has)."""
-    if limits is None:
+def _custom_config(values: Dict[str, Any]) -> Optional[tfx.proto.CustomConfig]:
+    """The limits and span settings as a Struct packed in CustomConfig's Any (FileBasedExampleGen's only slot)."""
+    if not values:
         return None
     struct = struct_pb2.Struct()
-    struct.update(limits.to_dict())
+    struct.update(values)
     custom = tfx.proto.CustomConfig()
     custom.custom_config.Pack(struct)
     return custom

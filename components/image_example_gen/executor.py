@@ -8,14 +8,15 @@ gzip TFRecords, so downstream components see a standard Examples artifact.
 """
 import json
 import os
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
 from absl import logging
 from tfx import types
+from tfx.components.example_gen import utils as example_gen_utils
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
-from tfx.proto import example_gen_pb2
+from tfx.proto import example_gen_pb2, range_config_pb2
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
@@ -27,11 +28,18 @@ from components.image_example_gen.limits import (
     ingested_counts,
 )
 from components.image_example_gen.quarantine import Quarantined, inspect_image
+from components.image_example_gen.spans import SpanFolder, scan_span_folders, select_window
 from schemas import features
 
 LABEL_NAMES_PROPERTY = "label_names"    # JSON text of the class list, index == label
 NUM_EXAMPLES_PROPERTY = features.NUM_EXAMPLES_PROPERTY
 NUM_QUARANTINED_PROPERTY = "num_quarantined"
+# Spans (components/image_example_gen/spans.py): TFX's own `span` property holds the newest span read;
+# these name every span of the window, and their folders (JSON lists).
+SPANS_PROPERTY = "spans"
+SPAN_FOLDERS_PROPERTY = "span_folders"
+SPAN_PATTERN_KEY = "span_pattern"   # custom_config keys, beside the limits
+WINDOW_SPANS_KEY = "window_spans"
 # Private exec properties: the scan made in Do (so the files ingested are exactly the ones
 # in the manifest), the limits, and where the Beam job leaves its per-file notes.
 _SCAN_KEY = "_image_folder_scan"
@@ -72,8 +80,7 @@ def _ImageFolderToExample(  # pylint: disable=invalid-name
     images, and their classes, follow from the folder layout, not from a glob.
     """
     limits = exec_properties.get(_LIMITS_KEY) or limits_from_exec_properties(exec_properties)
-    scan = exec_properties.get(_SCAN_KEY) or scan_image_folder(
-        exec_properties[standard_component_specs.INPUT_BASE_KEY], limits.min_images_per_class == 0)
+    scan = exec_properties.get(_SCAN_KEY) or scan_input(exec_properties, limits)[0]
     logging.info("Inspecting %d candidate images in %d classes from %s (split pattern %r).",
                  len(scan.files), len(scan.class_names), scan.root, split_pattern)
     results = (pipeline
@@ -95,16 +102,57 @@ def _ImageFolderToExample(  # pylint: disable=invalid-name
 
 def limits_from_exec_properties(exec_properties: Dict[str, Any]) -> IngestLimits:
     """The limits packed into `custom_config` by create_image_example_gen; config defaults when absent."""
+    return IngestLimits.from_mapping(_custom_values(exec_properties))
+
+
+def _custom_values(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
+    """The Struct create_image_example_gen packed into `custom_config`, as a dict ({} when absent)."""
     from google.protobuf import struct_pb2
 
     text = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
-    values = {}
+    if not text:
+        return {}
+    custom = proto_utils.json_to_proto(text, example_gen_pb2.CustomConfig())
+    struct = struct_pb2.Struct()
+    return dict(struct) if custom.custom_config.Unpack(struct) else {}
+
+
+def scan_input(exec_properties: Dict[str, Any], limits: IngestLimits) -> Tuple[FolderScan, List[SpanFolder]]:
+    """The images to ingest: the data root's class folders, or those of the window of span folders."""
+    root = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+    skip_empty = limits.min_images_per_class == 0
+    values = _custom_values(exec_properties)
+    pattern = values.get(SPAN_PATTERN_KEY) or ""
+    if not pattern:
+        return scan_image_folder(root, skip_empty), []
+    folders = select_window(root, pattern, int(values.get(WINDOW_SPANS_KEY, 1)), _target_span(exec_properties))
+    return scan_span_folders(root, folders, skip_empty), folders
+
+
+def _target_span(exec_properties: Dict[str, Any]) -> Optional[int]:
+    """The span TFX's driver resolved; where no driver ran (open-source KFP), a static RangeConfig's; else None.
+
+    None means the newest span, which is what the driver picks without a RangeConfig.
+    """
+    if exec_properties.get(example_gen_utils.SPAN_PROPERTY_NAME) is not None:
+        return int(exec_properties[example_gen_utils.SPAN_PROPERTY_NAME])
+    text = exec_properties.get(standard_component_specs.RANGE_CONFIG_KEY)
     if text:
-        custom = proto_utils.json_to_proto(text, example_gen_pb2.CustomConfig())
-        struct = struct_pb2.Struct()
-        if custom.custom_config.Unpack(struct):
-            values = dict(struct)
-    return IngestLimits.from_mapping(values)
+        range_config = proto_utils.json_to_proto(text, range_config_pb2.RangeConfig())
+        if range_config.HasField("static_range"):
+            return range_config.static_range.start_span_number
+    return None
+
+
+def _record_spans(artifact: types.Artifact, folders: Sequence[SpanFolder]) -> None:
+    """TFX's `span`/`version` (set here too where no driver ran) and the window's spans and folders."""
+    if not folders:
+        return
+    artifact.set_int_custom_property(example_gen_utils.SPAN_PROPERTY_NAME, folders[-1].span)
+    if folders[-1].version is not None:
+        artifact.set_int_custom_property(example_gen_utils.VERSION_PROPERTY_NAME, folders[-1].version)
+    artifact.set_string_custom_property(SPANS_PROPERTY, json.dumps([f.span for f in folders]))
+    artifact.set_string_custom_property(SPAN_FOLDERS_PROPERTY, json.dumps([f.name for f in folders]))
 
 
 class Executor(BaseExampleGenExecutor):
@@ -124,10 +172,10 @@ class Executor(BaseExampleGenExecutor):
            exec_properties: Dict[str, Any]) -> None:
         """Scan first so a bad folder fails before Beam starts, then ingest, report, and apply the limits."""
         limits = limits_from_exec_properties(exec_properties)
-        scan = scan_image_folder(exec_properties[standard_component_specs.INPUT_BASE_KEY],
-                                 skip_empty_classes=limits.min_images_per_class == 0)
-        logging.info("Image folder %s: %s; skipped %d file(s); limits %s.",
-                     scan.root, scan.class_counts(), len(scan.skipped), limits)
+        scan, folders = scan_input(exec_properties, limits)
+        logging.info("Image folder %s%s: %s; skipped %d file(s); limits %s.", scan.root,
+                     f" spans {[f.name for f in folders]}" if folders else "", scan.class_counts(),
+                     len(scan.skipped), limits)
         # Found files are an upper bound on usable ones: a class short of files fails before any read.
         check_class_minimum(scan.class_counts(), limits, "image files")
         (artifact,) = output_dict[standard_component_specs.EXAMPLES_KEY]
@@ -136,7 +184,9 @@ class Executor(BaseExampleGenExecutor):
                    {**exec_properties, _SCAN_KEY: scan, _LIMITS_KEY: limits, _NOTES_KEY: notes_prefix})
         quarantined, converted, short_sides = _read_notes(notes_prefix)
         counts = ingested_counts(scan.class_names, scan.class_counts(), quarantined)
-        report_path = write_folder_metadata(artifact.uri, scan, counts, quarantined, converted, short_sides)
+        report_path = write_folder_metadata(artifact.uri, scan, counts, quarantined, converted, short_sides,
+                                            folders)
+        _record_spans(artifact, folders)
         artifact.set_string_custom_property(LABEL_NAMES_PROPERTY, json.dumps(scan.class_names))
         artifact.set_int_custom_property(NUM_EXAMPLES_PROPERTY, sum(counts.values()))
         artifact.set_int_custom_property(NUM_QUARANTINED_PROPERTY, len(quarantined))
@@ -178,16 +228,18 @@ def _read_notes(prefix: str) -> Tuple[List[Quarantined], List[Dict[str, str]], D
 
 def write_folder_metadata(artifact_uri: str, scan: FolderScan, counts: Dict[str, int],
                           quarantined: Sequence[Quarantined], converted: Sequence[Dict[str, str]],
-                          short_sides: Dict[str, int]) -> str:
+                          short_sides: Dict[str, int], folders: Sequence[SpanFolder] = ()) -> str:
     """Write labels.txt, manifest.json and quarantine.json beside the Split-* folders; return the report's path.
 
-    The manifest's short-side histogram ({px: images}) is what data.image_size=auto is chosen from.
+    The manifest's short-side histogram ({px: images}) is what data.image_size=auto is chosen from;
+    its `spans` are what the Trainer records in the model it exports.
     """
     with tf.io.gfile.GFile(os.path.join(artifact_uri, features.LABELS_FILE), "w") as f:
         f.write("".join(name + "\n" for name in scan.class_names))
     manifest = {**scan.manifest(), "class_counts": counts, "num_examples": sum(counts.values()),
                 "num_quarantined": len(quarantined), "converted": list(converted),
-                features.SHORT_SIDE_HISTOGRAM: short_sides}
+                features.SHORT_SIDE_HISTOGRAM: short_sides,
+                features.SPANS_KEY: [f.span for f in folders], "span_folders": [f.name for f in folders]}
     with tf.io.gfile.GFile(os.path.join(artifact_uri, features.MANIFEST_FILE), "w") as f:
         f.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     report_path = os.path.join(artifact_uri, features.QUARANTINE_FILE)

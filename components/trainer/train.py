@@ -27,6 +27,7 @@ from components.trainer.model import build_model
 from components.trainer.serving import make_serving_signatures
 from components.trainer.schedule import TRAINING_REPORT_FILE, early_stopping, learning_rate, training_report
 from components.trainer.tf_runtime import skip_autograph_for_tf_keras
+from components.trainer.warm_start import warm_start
 from components.trainer.warmup import read_eval_examples, trained_model_probabilities, write_warmup
 from schemas import features
 from schemas.config import Config, from_dict
@@ -34,9 +35,6 @@ from schemas.runtime import PROGRESS_LOGGER
 
 _DECODE_BATCH = 64  # raw examples decoded per Transform call
 PROGRESS_LOG = py_logging.getLogger(PROGRESS_LOGGER)
-# Beside the SavedModel (assets.extra/ is TF Serving's place for files it does not load):
-# the image size the model was trained at, and how training went.
-MODEL_FACTS_FILE = os.path.join("assets.extra", "imgpipe.json")
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
@@ -60,9 +58,12 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     strategy = make_strategy()
     with strategy.scope():
         model = build_model(cfg.model, image_size, num_classes)
+        start = (warm_start(model, fn_args.base_model, manifest["class_names"], image_size)
+                 if cfg.train.warm_start else "cold start (train.warm_start=false)")
         model.compile(optimizer=keras.optimizers.Adam(learning_rate(cfg.train, steps_per_epoch)),
                       loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.train.label_smoothing),
                       metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+    logging.info("Training: %s", start)
     recorder = EpochRecorder(cfg.train.epochs)
     callbacks = _callbacks(cfg, fn_args.model_run_dir, fn_args.train_steps) + [recorder]
     history = model.fit(train_ds, validation_data=validation_ds, epochs=cfg.train.epochs, callbacks=callbacks,
@@ -70,6 +71,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     write_history(fn_args.model_run_dir, recorder, callbacks)
     report = training_report(history.history, cfg.train, _find(callbacks, keras.callbacks.EarlyStopping),
                              _find(callbacks, StopAfterSteps))
+    report["start"] = start
     logging.info("Training: %s", json.dumps(report))
     _write_json(os.path.join(fn_args.model_run_dir, TRAINING_REPORT_FILE), report)
 
@@ -79,7 +81,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     signatures = make_serving_signatures(model, tft_output, labels_path)
     export = export_dir(strategy, fn_args.serving_model_dir)
     model.save(export, save_format="tf", signatures=signatures)
-    _write_json(os.path.join(export, MODEL_FACTS_FILE), {"image_size": image_size, "training": report})
+    # class_names and spans: what warm start and the "nothing new" check read (warm_start.py, pipeline/new_data.py)
+    _write_json(os.path.join(export, features.MODEL_FACTS_FILE),
+                {"image_size": image_size, "training": report, "class_names": manifest["class_names"],
+                 features.SPANS_KEY: manifest.get(features.SPANS_KEY, [])})
     _write_warmup(model, tft_output, fn_args.eval_files, export, cfg)
 
 

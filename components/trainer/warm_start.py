@@ -1,0 +1,52 @@
+"""train.warm_start: begin from the served model's weights when nothing that shapes them has changed.
+
+A scheduled run trains on a window of recent batches (docs/scheduled-runs.md); starting from the
+model already served, rather than from random weights, can reach the same accuracy in fewer epochs.
+That is only sound when the served model answers the same question with the same network: the same
+class list (labels are indices into it), the same input size, and weights of the same shapes. The
+served model is the ServedModelBaseline's copy (the Trainer's `base_model`), its facts are the
+`assets.extra/imgpipe.json` the Trainer wrote when it was trained.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Optional, Sequence
+
+import tensorflow as tf
+import tf_keras as keras
+
+from schemas import features
+
+
+def warm_start(model: keras.Model, base_model: Optional[str], class_names: Sequence[str], image_size: int) -> str:
+    """Copy the served model's weights into `model` when they fit; say what was done, in words.
+
+    Returns 'warm start from <path>' or 'cold start: <reason>'.
+    """
+    reason = _mismatch(base_model, list(class_names), image_size)
+    if reason:
+        return f"cold start: {reason}"
+    served = keras.models.load_model(base_model, compile=False)
+    weights = served.get_weights()
+    if [w.shape for w in weights] != [w.shape for w in model.get_weights()]:
+        return "cold start: the architecture changed since the served model was trained (model.* settings)"
+    model.set_weights(weights)
+    return f"warm start from the served model {base_model}"
+
+
+def _mismatch(base_model: Optional[str], class_names: list, image_size: int) -> str:
+    """Why the served model's weights cannot seed this training, or '' when they can."""
+    if not base_model or not tf.io.gfile.exists(os.path.join(base_model, "saved_model.pb")):
+        return "no model is served yet"
+    facts_path = os.path.join(base_model, *features.MODEL_FACTS_FILE.split("/"))
+    facts = {}
+    if tf.io.gfile.exists(facts_path):
+        with tf.io.gfile.GFile(facts_path) as f:
+            facts = json.load(f)
+    if facts.get("class_names") != class_names:
+        return (f"the class list changed (served model: {facts.get('class_names') or 'not recorded'}; "
+                f"this data: {class_names})")
+    if facts.get("image_size") != image_size:
+        return f"the image size changed (served model: {facts.get('image_size')} px; now {image_size} px)"
+    return ""

@@ -1,0 +1,87 @@
+"""End to end: a data root of batches arriving across scheduled runs (docs/scheduled-runs.md).
+
+The real pipeline (LocalDagRunner, Beam DirectRunner, SQLite MLMD), tiny data (16 px, 30 images
+per batch, 1 epoch), one output folder:
+1. rounds 1 and 2 are there: with a window of two spans the run trains on both and pushes
+   (train.warm_start=true, but nothing is served yet: a cold start, saying so);
+2. round 3 arrives: the next run trains on rounds 2 and 3, starting from the served model's
+   weights, and pushes a new version;
+3. nothing arrives: `imgpipe run` stops in seconds, exit 0, saying which span and version,
+   and pushes nothing.
+What each run trained on is read back from the Examples artifact, the summary and the served model.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pipeline.local_runner import run_local
+from pipeline.summary import format_summary
+from schemas.config import build_config
+from tests.fixtures import make_span_folders
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SPANS = ["data.span_pattern=round-{SPAN}", "data.window_spans=2", "train.warm_start=true"]
+# Tiny and quick; the gate's floors are off: this sequence is about which data each run reads.
+TINY = SPANS + ["data.image_size=16", "train.epochs=1", "train.batch_size=16", "train.early_stopping_patience=0",
+                "model.stage_filters=[8]", "model.stage_strides=[2]", "model.stem_filters=8",
+                "data.test_percent=20", "eval.min_accuracy=0", "eval.min_class_recall=0",
+                "eval.max_class_recall_drop=1", "eval.confidence=0.5", "data.min_images_per_class=3"]
+
+
+def served(output):
+    model_dir = os.path.join(output, "serving", "image_classifier")
+    return sorted(int(n) for n in os.listdir(model_dir) if n.isdigit()) if os.path.isdir(model_dir) else []
+
+
+def trained_spans(output, version):
+    with open(os.path.join(output, "serving", "image_classifier", str(version), "assets.extra", "imgpipe.json")) as f:
+        return json.load(f)["spans"]
+
+
+@pytest.fixture(scope="module")
+def sequence(tmp_path_factory):
+    root = tmp_path_factory.mktemp("scheduled")
+    data, output = str(root / "data"), str(root / "output")
+    make_span_folders(data, ["round-1", "round-2"], per_class=10, size=16)
+    first = run_local(build_config(overrides=TINY), data, output)
+    first_versions = served(output)
+    make_span_folders(data, ["round-3"], per_class=10, size=16)
+    second = run_local(build_config(overrides=TINY), data, output)
+    return {"data": data, "output": output, "first": first, "first_versions": first_versions, "second": second}
+
+
+def test_each_run_trains_on_the_newest_window_of_spans_and_records_it(sequence):
+    first, second, output = sequence["first"], sequence["second"], sequence["output"]
+    assert not first.error and not second.error, (first.error, second.error)
+    assert first.data_spans == "spans 1-2 (round-1, round-2)"
+    assert second.data_spans == "spans 2-3 (round-2, round-3)"
+    assert "Data: spans 2-3 (round-2, round-3)" in format_summary(second)
+    assert first.split_sizes and sum(first.split_sizes.values()) == 60  # two spans of 30 images each
+    (v1,) = sequence["first_versions"]
+    assert trained_spans(output, v1) == [1, 2]
+    v1_again, v2 = served(output)
+    assert v1_again == v1 and trained_spans(output, v2) == [2, 3]
+    assert second.pushed_path.endswith(str(v2))
+
+
+def test_warm_start_starts_from_the_served_model_once_there_is_one(sequence):
+    assert sequence["first"].training["start"] == "cold start: no model is served yet"
+    start = sequence["second"].training["start"]
+    assert start.startswith("warm start from the served model ") and "ServedModelBaseline" in start
+
+
+def test_a_run_with_no_new_span_stops_in_seconds_and_pushes_nothing(sequence):
+    output, before = sequence["output"], served(sequence["output"])
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "pipeline", "run", "--data", sequence["data"], "--output", output,
+                             *[a for o in TINY for a in ("--set", o)]],
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert f"No new data since span 3, served by version {before[-1]}" in result.stdout
+    assert elapsed < 15 and "Running pipeline" not in result.stdout
+    assert served(output) == before
