@@ -23,7 +23,9 @@ from components.infra_check.component import InfraCheck
 from components.pusher.component import create_pusher
 from components.transform.component import ImageTransform
 from components.transform.executor import AUTO_MAX_KEY, AUTO_MIN_KEY
+from components.trainer.train import trainer_config
 from components.transform.preprocessing import IMAGE_SIZE_KEY
+from pipeline.caching import RunCache
 from pipeline.report.component import RunReport
 from schemas import features
 from schemas.config import Config
@@ -40,6 +42,7 @@ def create_pipeline(
     metadata_connection_config: Optional[object] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     train_args: Union[tfx.proto.TrainArgs, tfx.dsl.experimental.RuntimeParameter, None] = None,
+    cache: Optional[RunCache] = None,
 ) -> tfx.dsl.Pipeline:
     """The whole pipeline, as a TFX DSL object any orchestrator can run.
 
@@ -47,9 +50,12 @@ def create_pipeline(
     their own when the orchestrator needs more (e.g. a dependency flag).
     `train_args` defaults to the train split with no step cap; the Kubeflow runner
     passes a RuntimeParameter so a scheduled run can cap the training steps.
+    With `cache` (pipeline/caching.py) the run reuses unchanged components' outputs; without, it is uncached.
     """
+    run_token = cache.run_token if cache else ""
     example_gen = create_image_example_gen(
-        data_root, cfg.data.validation_percent, cfg.data.test_percent, IngestLimits.from_data_config(cfg.data))
+        data_root, cfg.data.validation_percent, cfg.data.test_percent, IngestLimits.from_data_config(cfg.data),
+        content_fingerprint=cache.data_fingerprint if cache else "")
     statistics_gen = tfx.components.StatisticsGen(
         examples=example_gen.outputs["examples"],
         stats_options=tfdv.StatsOptions(enable_semantic_domain_stats=True))
@@ -63,7 +69,7 @@ def create_pipeline(
     data_gate = DataGate(anomalies=example_validator.outputs["anomalies"])
     image_validator = create_image_data_validator(
         cfg, example_gen.outputs["examples"], statistics_gen.outputs["statistics"],
-        schema_gen.outputs["schema"], pipeline_root)
+        schema_gen.outputs["schema"], pipeline_root, run_token)
     image_validator.add_upstream_node(data_gate)
 
     transform = ImageTransform(
@@ -83,9 +89,9 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         train_args=train_args if train_args is not None else tfx.proto.TrainArgs(splits=[features.TRAIN_SPLIT]),
         eval_args=tfx.proto.EvalArgs(splits=[features.VALIDATION_SPLIT]),
-        custom_config={"config": cfg.to_dict()})
+        custom_config={"config": trainer_config(cfg)})
 
-    baseline = ServedModelBaseline(serving_model_dir=serving_model_dir)
+    baseline = ServedModelBaseline(serving_model_dir=serving_model_dir, run_token=run_token)
     evaluator = GatedEvaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
@@ -115,4 +121,4 @@ def create_pipeline(
                     image_validator, transform, trainer, baseline, evaluator, infra_check, pusher, report],
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(cfg.run.beam_args if beam_pipeline_args is None else beam_pipeline_args),
-        enable_cache=False)
+        enable_cache=cache is not None)

@@ -21,19 +21,23 @@ HASH_BUCKETS = 100
 # removed or renamed in them. Not the files: the driver stats every match and would
 # crash on a broken link or a non-UTF-8 name, which ingestion quarantines instead.
 INPUT_PATTERN = "*"
+CONTENT_FINGERPRINT_KEY = "content_fingerprint"
 
 
 def create_image_example_gen(
         input_base: Union[str, tfx.dsl.experimental.RuntimeParameter],
         validation_percent: int,
         test_percent: int,
-        limits: Optional[IngestLimits] = None) -> FileBasedExampleGen:
+        limits: Optional[IngestLimits] = None,
+        content_fingerprint: str = "") -> FileBasedExampleGen:
     """ExampleGen for `<input_base>/<class_name>/<image files>`, split train/validation/test by path hash.
 
     Hashing the relative path (not the bytes) keeps each image in its split when
     files are re-encoded or new images are added. `input_base` is passed through
     untouched, so it may be a RuntimeParameter resolved at run time. `limits`
-    (default: the config's defaults) travel in FileBasedExampleGen's `custom_config`.
+    (default: the config's defaults) travel in FileBasedExampleGen's `custom_config`, and so does
+    `content_fingerprint` (every file's path, size, mtime: pipeline/caching.py), which the executor
+    ignores: it is there so a cached run re-ingests when any file changed, not only a class folder.
     """
     train_buckets = HASH_BUCKETS - validation_percent - test_percent
     if min(validation_percent, test_percent, train_buckets) < 1:
@@ -51,17 +55,19 @@ def create_image_example_gen(
         input_base=input_base,
         input_config=input_config,
         output_config=output_config,
-        custom_config=_custom_config(limits),
+        custom_config=_custom_config(limits, content_fingerprint),
         custom_executor_spec=BeamExecutorSpec(Executor),
     ).with_id(COMPONENT_ID)
 
 
-def _custom_config(limits: Optional[IngestLimits]) -> Optional[tfx.proto.CustomConfig]:
+def _custom_config(limits: Optional[IngestLimits], content_fingerprint: str = "") -> Optional[tfx.proto.CustomConfig]:
     """The limits as a Struct packed in CustomConfig's Any (the only slot FileBasedExampleGen has)."""
-    if limits is None:
+    if limits is None and not content_fingerprint:
         return None
     struct = struct_pb2.Struct()
-    struct.update(limits.to_dict())
+    struct.update(limits.to_dict() if limits else {})
+    if content_fingerprint:
+        struct.update({CONTENT_FINGERPRINT_KEY: content_fingerprint})
     custom = tfx.proto.CustomConfig()
     custom.custom_config.Pack(struct)
     return custom
