@@ -12,7 +12,7 @@ that create_pipeline() puts into the settings of the nodes concerned:
   `data_fingerprint` covers every file's path, size and mtime, so any change re-ingests.
 
 The Kubeflow compile gets no RunCache: a compiled spec is the same for every run, so it cannot carry
-a per-run token, and it stays uncached (docs/caching.md).
+a per-run token, and it stays uncached (docs/performance.md#caching).
 """
 from __future__ import annotations
 

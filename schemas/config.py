@@ -236,7 +236,7 @@ class RunConfig:
     beam_args: List[str] = field(default_factory=lambda: [
         "--direct_running_mode=in_memory", "--direct_num_workers=1"])
     # Local runs (`imgpipe run`) reuse a component's earlier outputs when its inputs and settings are
-    # unchanged; what reads state outside the pipeline (the served model) always runs (docs/caching.md).
+    # unchanged; what reads state outside the pipeline (the served model) always runs (docs/performance.md#caching).
     enable_cache: bool = True
 
     def validate(self) -> None:
