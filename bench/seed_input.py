@@ -39,7 +39,7 @@ def seed_dataset(image_paths: List[str], labels: List[int], image_size: int, bat
 
 def decode_limit_dataset(encoded: List[bytes], batch_size: int = 64) -> tf.data.Dataset:
     """TF's JPEG decoder alone on the same bytes already in memory, on all cores: the physical limit
-    every decode-per-image pipeline sits under."""
+    every decode-per-image pipeline sits under. The images must share one size (they are batched)."""
     dataset = tf.data.Dataset.from_tensor_slices(encoded)
     dataset = dataset.map(lambda e: tf.io.decode_jpeg(e, channels=3), num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.apply(tf.data.experimental.dense_to_ragged_batch(batch_size)).prefetch(tf.data.AUTOTUNE)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -141,7 +141,9 @@ def write_transform_graph(examples_uri: str, schema, image_size: int, out_dir: s
     """Our preprocessing_fn at `image_size` through real tf.Transform, as ImageTransform would build it."""
     import functools
     import apache_beam as beam
+    import tensorflow_transform as tft
     import tensorflow_transform.beam as tft_beam
+    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
     from tfx.components.util import tfxio_utils
     from tfx.proto import example_gen_pb2
     from components.transform.preprocessing import IMAGE_SIZE_KEY, preprocessing_fn
@@ -154,7 +156,10 @@ def write_transform_graph(examples_uri: str, schema, image_size: int, out_dir: s
             tft_beam.Context(temp_dir=tempfile.mkdtemp(dir=out_dir), force_tf_compat_v1=False):
         transform_fn = (p | tfxio.BeamSource(), tfxio.TensorAdapterConfig()) | tft_beam.AnalyzeDataset(fn)
         _ = transform_fn | tft_beam.WriteTransformFn(os.path.join(out_dir, f"transform_{image_size}"))
-    return os.path.join(out_dir, f"transform_{image_size}")
+    graph_dir = os.path.join(out_dir, f"transform_{image_size}")
+    metadata_io.write_metadata(dataset_metadata.DatasetMetadata(schema),  # the raw schema, as Transform writes it
+                               os.path.join(graph_dir, tft.TFTransformOutput.RAW_METADATA_DIR))
+    return graph_dir
 
 
 def trainer_dataset(examples_uri: str, transform_dir: str, cfg, cache: bool) -> tf.data.Dataset:
@@ -222,7 +227,7 @@ def training(table: Table, sizes: List[int], accuracy_epochs: int) -> Dict[int, 
                   "seed preset", statistics.median(rates["seed"]), ">= 3x", f"median per-round ratio {paired:.2f}x")
     accuracy = {p: digits_accuracy(p, 32, accuracy_epochs) for p in ("seed", "default")}
     table.row("train 32px", f"default preset, digits test accuracy after {accuracy_epochs} epochs",
-              accuracy["default"], "seed preset, same epochs", accuracy["seed"], ">= 1x", "accuracy, not images/s")
+              accuracy["default"], "seed preset, same epochs", accuracy["seed"], ">= 1x", "", unit="")
     return default_rates
 
 
