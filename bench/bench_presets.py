@@ -85,26 +85,31 @@ class StepTimer(keras.callbacks.Callback):
         return self.last - self.first
 
 
-def throughput(args: argparse.Namespace) -> None:
-    """Training images/s per preset. Each round trains every preset for the same steps back to back,
-    so the per-round default/seed ratio compares the two under the same machine load."""
-    presets = args.presets.split(",")
-    size, batch = args.image_size, args.batch_size
-    rng = np.random.default_rng(args.seed)
-    images = rng.uniform(0, 1, (batch * args.steps, size, size, 3)).astype("float32")
+def measure_throughput(presets: List[str], size: int, batch: int, steps: int, rounds: int,
+                       learning_rate: float, seed: int) -> Tuple[Dict[str, List[float]], Dict[str, keras.Model]]:
+    """Training images/s per preset and round. Each round trains every preset for the same steps back
+    to back, so the per-round default/seed ratio compares the two under the same machine load."""
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(0, 1, (batch * steps, size, size, 3)).astype("float32")
     labels = rng.integers(0, 10, len(images))
     data = (tf.data.Dataset.from_tensor_slices((images, labels)).cache().repeat()
-            .shuffle(len(images), seed=args.seed).batch(batch).prefetch(tf.data.AUTOTUNE))
-    models = {p: compiled_model(model_config(p), size, 10, args.learning_rate) for p in presets}
+            .shuffle(len(images), seed=seed).batch(batch).prefetch(tf.data.AUTOTUNE))
+    models = {p: compiled_model(model_config(p), size, 10, learning_rate) for p in presets}
     rates: Dict[str, List[float]] = {p: [] for p in presets}
     for preset, model in models.items():  # warm-up: tracing and the first epoch are not measured
-        model.fit(data, epochs=1, steps_per_epoch=args.steps, verbose=0)
+        model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
     timer = StepTimer()
-    for _ in range(args.rounds):
+    for _ in range(rounds):
         for preset, model in models.items():
-            model.fit(data, epochs=1, steps_per_epoch=args.steps, verbose=0, callbacks=[timer])
-            rates[preset].append((args.steps - 1) * batch / timer.seconds)
+            model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer])
+            rates[preset].append((steps - 1) * batch / timer.seconds)
+    return rates, models
 
+
+def throughput(args: argparse.Namespace) -> None:
+    size, batch = args.image_size, args.batch_size
+    rates, models = measure_throughput(args.presets.split(","), size, batch, args.steps, args.rounds,
+                                       args.learning_rate, args.seed)
     print(f"\n== training throughput, {size}x{size} input, batch {batch}, "
           f"{args.rounds} rounds x {args.steps - 1} timed steps after warm-up")
     for preset, model in models.items():

@@ -44,8 +44,12 @@ def copy_tree(src: str, dst: str) -> None:
 def ServedModelBaseline(
     serving_model_dir: tfx.dsl.components.Parameter[str],
     baseline: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.Model],
+    run_token: tfx.dsl.components.Parameter[str] = "",
 ) -> None:
     """Copies the newest pushed model under `serving_model_dir` into `baseline`.
+
+    `run_token` is unused here: it differs on every cached run (pipeline/caching.py), so the
+    orchestrator never reuses an old baseline when the served model changed outside the pipeline.
 
     With nothing pushed yet the artifact stays empty and `baseline_found` is 0;
     the gated Evaluator then judges the candidate by the absolute bar alone.

@@ -8,6 +8,7 @@ from typing import Optional, TextIO
 from tfx import v1 as tfx
 
 from pipeline.beam_args import with_setup_file
+from pipeline.caching import local_run_cache
 from pipeline.layout import OutputLayout
 from pipeline.pipeline import create_pipeline
 from pipeline.progress import progress_lines
@@ -32,7 +33,8 @@ def run_local(cfg: Config, data_root: str, output_dir: str, progress: Optional[T
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             layout.metadata_path),
         beam_pipeline_args=with_local_dependency_flag(cfg.run.beam_args),
-        span=span)
+        span=span,
+        cache=local_run_cache(data_root) if cfg.run.enable_cache else None)
     error = None
     try:
         with progress_lines(len(pipeline.components), progress) if progress else contextlib.nullcontext():

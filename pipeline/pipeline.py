@@ -23,7 +23,9 @@ from components.infra_check.component import InfraCheck
 from components.pusher.component import create_pusher
 from components.transform.component import ImageTransform
 from components.transform.executor import AUTO_MAX_KEY, AUTO_MIN_KEY
+from components.trainer.train import trainer_config
 from components.transform.preprocessing import IMAGE_SIZE_KEY
+from pipeline.caching import RunCache
 from pipeline.report.component import RunReport
 from schemas import features
 from schemas.config import Config
@@ -41,6 +43,7 @@ def create_pipeline(
     beam_pipeline_args: Optional[List[str]] = None,
     train_args: Union[tfx.proto.TrainArgs, tfx.dsl.experimental.RuntimeParameter, None] = None,
     span: Optional[int] = None,
+    cache: Optional[RunCache] = None,
 ) -> tfx.dsl.Pipeline:
     """The whole pipeline, as a TFX DSL object any orchestrator can run.
 
@@ -49,10 +52,13 @@ def create_pipeline(
     `train_args` defaults to the train split with no step cap; the Kubeflow runner
     passes a RuntimeParameter so a scheduled run can cap the training steps.
     `span` (with data.span_pattern) ingests that span instead of the newest (`imgpipe run --span N`).
+    With `cache` (pipeline/caching.py) the run reuses unchanged components' outputs; without, it is uncached.
     """
+    run_token = cache.run_token if cache else ""
     example_gen = create_image_example_gen(
         data_root, cfg.data.validation_percent, cfg.data.test_percent, IngestLimits.from_data_config(cfg.data),
-        cfg.data.span_pattern, cfg.data.window_spans, span)
+        cfg.data.span_pattern, cfg.data.window_spans, span,
+        content_fingerprint=cache.data_fingerprint if cache else "")
     statistics_gen = tfx.components.StatisticsGen(
         examples=example_gen.outputs["examples"],
         stats_options=tfdv.StatsOptions(enable_semantic_domain_stats=True))
@@ -66,7 +72,7 @@ def create_pipeline(
     data_gate = DataGate(anomalies=example_validator.outputs["anomalies"])
     image_validator = create_image_data_validator(
         cfg, example_gen.outputs["examples"], statistics_gen.outputs["statistics"],
-        schema_gen.outputs["schema"], pipeline_root)
+        schema_gen.outputs["schema"], pipeline_root, run_token)
     image_validator.add_upstream_node(data_gate)
 
     transform = ImageTransform(
@@ -79,7 +85,7 @@ def create_pipeline(
         disable_statistics=True).with_id("Transform")
     transform.add_upstream_node(image_validator)
 
-    baseline = ServedModelBaseline(serving_model_dir=serving_model_dir)
+    baseline = ServedModelBaseline(serving_model_dir=serving_model_dir, run_token=run_token)
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=example_gen.outputs["examples"],
@@ -88,7 +94,7 @@ def create_pipeline(
         train_args=train_args if train_args is not None else tfx.proto.TrainArgs(splits=[features.TRAIN_SPLIT]),
         eval_args=tfx.proto.EvalArgs(splits=[features.VALIDATION_SPLIT]),
         base_model=baseline.outputs["baseline"] if cfg.train.warm_start else None,
-        custom_config={"config": cfg.to_dict()})
+        custom_config={"config": trainer_config(cfg)})
 
     evaluator = GatedEvaluator(
         examples=example_gen.outputs["examples"],
@@ -119,4 +125,4 @@ def create_pipeline(
                     image_validator, transform, trainer, baseline, evaluator, infra_check, pusher, report],
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(cfg.run.beam_args if beam_pipeline_args is None else beam_pipeline_args),
-        enable_cache=False)
+        enable_cache=cache is not None)

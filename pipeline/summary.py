@@ -38,6 +38,7 @@ class RunSummary:
     baseline_source: str = ""
     pushed_path: str = ""
     data_spans: str = ""               # "span 3 (round-3)": what ImageExampleGen read, with data.span_pattern
+    already_served: str = ""           # not pushed: the candidate is this served version already (cached re-run)
     quarantined: Optional[int] = None  # files ImageExampleGen set aside, listed in quarantine_report
     quarantine_report: str = ""
     data_warnings: List[str] = dataclasses.field(default_factory=list)  # from ImageDataValidator
@@ -103,6 +104,7 @@ def _fill_decision(summary: RunSummary, outputs: Dict[str, List]) -> None:
     for artifact in outputs.get("Pusher", []):
         if _custom(artifact, "pushed"):
             summary.pushed_path = _custom(artifact, "pushed_destination") or ""
+        summary.already_served = _custom(artifact, features.ALREADY_SERVED_PROPERTY) or ""
 
 
 def _fill_gate(summary: RunSummary, artifact) -> None:
@@ -230,7 +232,9 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(_infra_check_line(summary.infra_check))
     lines.append(_blessing_line(summary))
     lines.append("Test accuracy: " + (f"{summary.accuracy:.4f}" if summary.accuracy is not None else "n/a"))
-    lines.append("Pushed model: " + (summary.pushed_path or "none"))
+    lines.append("Pushed model: " + (summary.pushed_path or (
+        f"none, the candidate is the served model already ({summary.already_served})" if summary.already_served
+        else "none")))
     return "\n".join(lines)
 
 

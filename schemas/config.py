@@ -248,6 +248,9 @@ class RunConfig:
     pipeline_name: str = "imgpipe"
     beam_args: List[str] = field(default_factory=lambda: [
         "--direct_running_mode=in_memory", "--direct_num_workers=1"])
+    # Local runs (`imgpipe run`) reuse a component's earlier outputs when its inputs and settings are
+    # unchanged; what reads state outside the pipeline (the served model) always runs (docs/performance.md#caching).
+    enable_cache: bool = True
 
     def validate(self) -> None:
         ok = bool(self.pipeline_name) and all(c.isalnum() or c in "-_" for c in self.pipeline_name)

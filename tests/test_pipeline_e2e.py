@@ -1,9 +1,10 @@
 """End to end: the real pipeline (LocalDagRunner, Beam DirectRunner, SQLite MLMD) on tiny data.
 
-Four runs share one output folder, as a user's successive runs would:
+Five runs share one output folder, as a user's successive runs would:
 1. a good run (no served model yet: the floors alone decide) is blessed and
    pushes a model that classifies held-out images through both serving signatures;
-2. a run that cannot meet the bar is not blessed, pushes nothing, leaves the
+   the same run again is cached (run.enable_cache) and pushes no duplicate;
+2. after one image is rewritten in place, a run that cannot meet the bar is not blessed, pushes nothing, leaves the
    served model byte-for-byte as it was, and makes --fail-if-not-blessed exit 3;
 3. the same hopeless model forced through with a reason: pushed, the reason
    read back from ML Metadata into the summary;
@@ -143,10 +144,49 @@ def test_the_pushed_version_carries_warmup_and_passed_the_infra_check(first_run,
         assert f'key: "stable" value: {version}' in f.read()
 
 
+# Caching (run.enable_cache, default true): what is always run again, whatever changed.
+ALWAYS_RUN = {"ServedModelBaseline", "ImageDataValidator", "Evaluator", "Pusher", "RunReport"}
+
+
+def cached(summary) -> set:
+    """The components ML Metadata records as reused from an earlier execution in this run."""
+    return {c.component for c in summary.components if c.state == "cached"}
+
+
+def test_an_unchanged_rerun_reuses_every_result_and_pushes_no_duplicate_version(first_run, workspace):
+    """The baseline and the image validator read state outside the pipeline and always run; the gate
+    then judges the reused model against the served one, which is that same model: nothing is pushed."""
+    serving = os.path.join(workspace["output"], "serving")
+    before = tree_digest(serving)
+    rerun = run_local(build_config(overrides=AUTO_SIZE_FAST), workspace["data"], workspace["output"])
+    assert rerun.error == "" and rerun.run_id != first_run.run_id
+    assert cached(rerun) == ALL_COMPONENTS - ALWAYS_RUN
+    assert {c.component for c in rerun.components if c.state == "complete"} == ALWAYS_RUN
+    assert rerun.blessed is True and rerun.accuracy == first_run.accuracy
+    assert rerun.baseline_source == first_run.pushed_path and rerun.pushed_path == ""
+    assert rerun.already_served == first_run.pushed_path
+    assert tree_digest(serving) == before
+    assert format_summary(rerun).splitlines()[-1] == (
+        f"Pushed model: none, the candidate is the served model already ({first_run.pushed_path})")
+    assert rerun.pipeline_seconds < first_run.pipeline_seconds
+
+
+def rewrite_in_place(path: str, colour: str) -> None:
+    """Another image of the same class under the same name, the folder's mtime put back: only the file
+    changed, which TFX's own ExampleGen fingerprint (the class folders) does not see."""
+    folder = os.path.dirname(path)
+    folder_times = (os.stat(folder).st_atime_ns, os.stat(folder).st_mtime_ns)
+    with open(path, "wb") as f:
+        f.write(encoded_colour_image(colour, seed=123))
+    os.utime(folder, ns=folder_times)
+
+
 def test_a_model_below_the_bar_is_not_pushed_and_the_served_model_is_untouched(first_run, workspace):
     before = tree_digest(os.path.join(workspace["output"], "serving"))
+    rewrite_in_place(os.path.join(workspace["data"], "red", "red_001.png"), "red")
     second = run_local(build_config(overrides=HOPELESS), workspace["data"], workspace["output"])
     assert second.error == ""
+    assert cached(second) == set()  # one image rewritten in place: ingested again, and all that follows
     assert second.blessed is False and second.pushed_path == ""
     assert run_exit_code(second, fail_if_not_blessed=True) == EXIT_NOT_BLESSED
     assert run_exit_code(second, fail_if_not_blessed=False) == EXIT_OK
@@ -168,6 +208,7 @@ def test_a_forced_push_goes_through_and_its_reason_is_read_back_from_metadata(fi
     forced = run_local(build_config(overrides=HOPELESS + ["eval.force_bless=true", f"eval.force_reason={reason}"]),
                        workspace["data"], workspace["output"])
     assert forced.error == "" and forced.forced and forced.force_reason == reason
+    assert cached(forced) == ALL_COMPONENTS - ALWAYS_RUN  # only eval.* changed: the same model is judged again
     assert forced.blessed is True and forced.gate_sentence.endswith(": not blessed")
     assert len(served_versions(workspace["output"])) == 2 and forced.pushed_path
     summary = format_summary(forced).splitlines()
@@ -256,10 +297,11 @@ def test_imgpipe_runs_lists_each_run_with_its_verdict_without_loading_tensorflow
     assert heavy == "[]", heavy  # MLMD alone: no TFX, TensorFlow or TFMA import
     header, *rows = lines
     assert header.split()[:3] == ["when", "run", "data"]
-    assert len(rows) == 4  # blessed, below the bar, forced through, stopped by the schema
+    assert len(rows) == 5  # blessed, unchanged re-run, below the bar, forced through, stopped by the schema
     assert "  blessed  " in rows[0] and f"  {os.path.basename(first_run.pushed_path)}  " in rows[0]
     assert f"  {first_run.accuracy:.4f}  " in rows[0] and "  90  " in rows[0]
-    assert "  not blessed  " in rows[1] and "  blessed (forced)  " in rows[2] and "stopped at DataGate" in rows[3]
+    assert "  blessed  " in rows[1] and f"  {os.path.basename(first_run.pushed_path)}  " not in rows[1]
+    assert "  not blessed  " in rows[2] and "  blessed (forced)  " in rows[3] and "stopped at DataGate" in rows[4]
     assert first_run.report_path in rows[0] and workspace["data"] in rows[0]
 
 

@@ -1,6 +1,7 @@
 """AtomicPushExecutor with real TFX artifacts and a real SavedModel: blessings, versions, retention."""
 import json
 import os
+import shutil
 
 import pytest
 from tfx.types import standard_artifacts, standard_component_specs as keys
@@ -48,12 +49,34 @@ def test_a_failed_infra_check_blocks_the_push(model_artifact, tmp_path):
     assert not os.path.exists(model_dir)
 
 
+def retrained(model, tmp_path, run: int):
+    """A copy of `model` with one file changed: another training's model, as the Pusher sees it."""
+    copy = standard_artifacts.Model()
+    copy.uri = str(tmp_path / f"model-{run}")
+    shutil.copytree(model.uri, copy.uri)
+    with open(os.path.join(copy.uri, "Format-Serving", "run.txt"), "w") as f:
+        f.write(str(run))
+    return copy
+
+
 def test_pushes_publish_new_versions_keep_the_newest_and_label_them(model_artifact, tmp_path):
     model_dir = str(tmp_path.parent / "served" / "m")
-    destinations = [push(model_artifact, model_dir, tmp_path, 1).get_string_custom_property("pushed_destination")
-                    for _ in range(3)]
+    destinations = [push(retrained(model_artifact, tmp_path, run), model_dir, tmp_path, 1)
+                    .get_string_custom_property("pushed_destination") for run in range(3)]
     versions = [int(os.path.basename(d)) for d in destinations]
     assert versions == sorted(set(versions))  # three distinct, increasing versions even within a second
     assert served_versions(model_dir) == versions[1:]  # keep_versions=2 pruned the oldest
     assert sorted(os.listdir(model_dir)) == sorted([str(v) for v in versions[1:]] + ["models.config"])
     assert f'key: "stable" value: {versions[2]}' in open(os.path.join(model_dir, "models.config")).read()
+
+
+def test_a_candidate_identical_to_the_served_model_is_not_pushed_again(model_artifact, tmp_path):
+    """A cached re-run blesses the model it reused, which is the served one: no duplicate version."""
+    model_dir = str(tmp_path.parent / "same" / "m")
+    first = push(model_artifact, model_dir, tmp_path, 1).get_string_custom_property("pushed_destination")
+    again = push(model_artifact, model_dir, tmp_path, 1)
+    assert again.get_int_custom_property("pushed") == 0
+    assert again.get_string_custom_property("already_served") == first
+    assert served_versions(model_dir) == [int(os.path.basename(first))]
+    changed = push(retrained(model_artifact, tmp_path, 1), model_dir, tmp_path, 1)
+    assert changed.get_int_custom_property("pushed") == 1 and len(served_versions(model_dir)) == 2

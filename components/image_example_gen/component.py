@@ -21,6 +21,7 @@ HASH_BUCKETS = 100
 # removed or renamed in them. Not the files: the driver stats every match and would
 # crash on a broken link or a non-UTF-8 name, which ingestion quarantines instead.
 INPUT_PATTERN = "*"
+CONTENT_FINGERPRINT_KEY = "content_fingerprint"
 
 
 def create_image_example_gen(
@@ -30,13 +31,16 @@ def create_image_example_gen(
         limits: Optional[IngestLimits] = None,
         span_pattern: str = "",
         window_spans: int = 1,
-        span: Optional[int] = None) -> FileBasedExampleGen:
+        span: Optional[int] = None,
+        content_fingerprint: str = "") -> FileBasedExampleGen:
     """ExampleGen for `<input_base>/<class_name>/<image files>`, split train/validation/test by path hash.
 
     Hashing the relative path (not the bytes) keeps each image in its split when
     files are re-encoded or new images are added. `input_base` is passed through
     untouched, so it may be a RuntimeParameter resolved at run time. `limits`
-    (default: the config's defaults) travel in FileBasedExampleGen's `custom_config`.
+    (default: the config's defaults) travel in FileBasedExampleGen's `custom_config`, and so does
+    `content_fingerprint` (every file's path, size, mtime: pipeline/caching.py), which the executor
+    ignores: it is there so a cached run re-ingests when any file changed, not only a class folder.
 
     With `span_pattern` (e.g. `round-{SPAN}`) the data root holds one folder per
     batch: the split pattern `<span_pattern>/*` lets TFX's driver resolve the
@@ -63,13 +67,15 @@ def create_image_example_gen(
             static_range=tfx.proto.StaticRange(start_span_number=span, end_span_number=span)),
         custom_config=_custom_config({
             **(limits.to_dict() if limits else {}),
-            **({SPAN_PATTERN_KEY: span_pattern, WINDOW_SPANS_KEY: window_spans} if span_pattern else {})}),
+            **({SPAN_PATTERN_KEY: span_pattern, WINDOW_SPANS_KEY: window_spans} if span_pattern else {}),
+            **({CONTENT_FINGERPRINT_KEY: content_fingerprint} if content_fingerprint else {})}),
         custom_executor_spec=BeamExecutorSpec(Executor),
     ).with_id(COMPONENT_ID)
 
 
 def _custom_config(values: Dict[str, Any]) -> Optional[tfx.proto.CustomConfig]:
-    """The limits and span settings as a Struct packed in CustomConfig's Any (FileBasedExampleGen's only slot)."""
+    """The limits, span settings and content fingerprint as a Struct packed in CustomConfig's Any
+    (FileBasedExampleGen's only slot)."""
     if not values:
         return None
     struct = struct_pb2.Struct()

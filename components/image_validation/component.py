@@ -49,11 +49,14 @@ def ImageDataValidator(
     reference_dir: tfx.dsl.components.Parameter[str],
     schema: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Schema] = None,
     beam_pipeline: tfx.dsl.components.BeamComponentParameter[beam.Pipeline] = None,
+    run_token: tfx.dsl.components.Parameter[str] = "",
 ) -> None:
     """Checks classes, geometry, leakage and drift; raises ImageValidationError on blocking findings.
 
     `limits` is the JSON of the `validation` config section plus `data.min_images_per_class`;
     `schema` is given only when it is curated (its label_name domain is then the expected classes).
+    `run_token` is unused: new on every cached run (pipeline/caching.py), it makes the validator always
+    run, since it reads the previous validated run's reference, which lives outside its inputs.
     """
     ref.check_reachable(reference_dir)
     splits = artifact_utils.decode_split_names(examples.split_names)
@@ -84,7 +87,7 @@ def validation_limits(cfg: Config) -> dict:
     return {**limits, **test_floors, "min_images_per_class": cfg.data.min_images_per_class}
 
 
-def create_image_data_validator(cfg: Config, examples, statistics, schema, pipeline_root: str):
+def create_image_data_validator(cfg: Config, examples, statistics, schema, pipeline_root: str, run_token: str = ""):
     """The validator wired to the config: its limits, the reference location, the schema if curated."""
     return ImageDataValidator(
         examples=examples,
@@ -92,4 +95,5 @@ def create_image_data_validator(cfg: Config, examples, statistics, schema, pipel
         schema=schema if cfg.data.schema_path else None,
         limits=json.dumps(validation_limits(cfg), sort_keys=True),
         reference_dir=cfg.validation.reference_dir
-        or ref.default_reference_dir(pipeline_root, cfg.run.pipeline_name))
+        or ref.default_reference_dir(pipeline_root, cfg.run.pipeline_name),
+        run_token=run_token)

@@ -4,7 +4,8 @@ Same inputs, outputs and PushedModel properties (`pushed`, `pushed_destination`,
 `pushed_version`) as the stock Pusher, so the run summary and any tool reading
 MLMD work unchanged. Only the copy differs (components/pusher/publish.py):
 staging folder + rename, retention (`serving.keep_versions`), and a
-`models.config` with version labels beside the versions.
+`models.config` with version labels beside the versions. A candidate identical to
+the newest served version is not pushed again (`already_served` names that version).
 """
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
+from components.pusher.already_served import newest_identical_version
 from components.pusher.models_config import write_models_config
 from components.pusher.publish import next_version, prune, publish
+from schemas import features
 
 KEEP_VERSIONS_KEY = "keep_versions"
 MODEL_NAME_KEY = "model_name"
@@ -43,6 +46,12 @@ class AtomicPushExecutor(tfx_pusher_executor.Executor):
         options = json.loads(exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "{}")
 
         model_path = self.GetModelPath(input_dict)
+        served = newest_identical_version(model_path, model_dir)
+        if served:
+            logging.info("Not pushed: the candidate is already the served model %s", served)
+            self._MarkNotPushed(model_push)
+            model_push.set_string_custom_property(features.ALREADY_SERVED_PROPERTY, served)
+            return
         version = next_version(model_dir)
         serving_path = publish(model_path, model_dir, version)
         pruned = prune(model_dir, int(options[KEEP_VERSIONS_KEY]))

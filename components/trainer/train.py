@@ -37,6 +37,18 @@ _DECODE_BATCH = 64  # raw examples decoded per Transform call
 PROGRESS_LOG = py_logging.getLogger(PROGRESS_LOGGER)
 
 
+# The config the Trainer reads, and so the only part in its settings: with caching on, changing a knob
+# of another component (eval.*, serving.keep_versions, ...) does not retrain.
+TRAINER_KEYS = {"train": None, "model": None, "augment": None, "serving": ("model_name", "warmup_images")}
+
+
+def trainer_config(cfg: Config) -> Dict[str, dict]:
+    """The sections (or keys) of `cfg` in TRAINER_KEYS; run_fn's from_dict() gives the rest their defaults."""
+    full = cfg.to_dict()
+    return {section: {k: v for k, v in full[section].items() if keys is None or k in keys}
+            for section, keys in TRAINER_KEYS.items()}
+
+
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     """Train the residual CNN and export a SavedModel with both serving signatures."""
     skip_autograph_for_tf_keras()

@@ -1,0 +1,345 @@
+"""`make bench`: the benchmark suite. One table; every row names its yardstick and a ratio measured
+side by side in this same process (timings on a shared machine are noisy, ratios less so).
+
+    python bench/suite.py                      # everything, ~6 minutes on 2 cores
+    python bench/suite.py --images-per-class 200 --work /tmp/bench
+
+What it does, in order (docs/performance.md explains each yardstick):
+  1. draws N shape images per class as 160 px JPEG files and runs the real pipeline on them
+     (LocalDagRunner, in-memory DirectRunner, 64 px, a few epochs), then again unchanged (cached):
+     the TFRecords, schema and model the other parts measure on, and the components' wall times;
+  2. input pipeline at 64 and 128 px: the Trainer's own tf.data (TFRecords -> Transform layer ->
+     augmentation -> batches), uncached and cached, vs the seed's tf.data on the same JPEG files,
+     vs TF's JPEG decoder alone on the same bytes; and vs what training consumes (part 3);
+  3. training: the `default` vs `seed` preset, images/s at 32, 64 and 128 px, and test accuracy on
+     scikit-learn's digits after the same number of epochs;
+  4. Evaluator: the pipeline's own Evaluator executor (TFMA, with and without a baseline model) vs a
+     plain batched predict of the same SavedModel over the same test split.
+Not a test: it prints figures and asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import statistics
+import sys
+import tempfile
+import time
+from typing import Callable, Dict, List, Tuple
+
+import components  # noqa: F401  (sets Keras 2 before TensorFlow is imported)
+
+import numpy as np
+import tensorflow as tf
+
+import bench_presets
+import seed_input
+
+from schemas import features
+from schemas.config import build_config
+
+ROUNDS = 3
+
+
+class Table:
+    """The suite's one table: each row is ours vs a yardstick measured in the same run, and their ratio."""
+
+    def __init__(self):
+        self.rows: List[Tuple[str, ...]] = []
+
+    def row(self, area: str, ours: str, ours_value: float, yardstick: str, yard_value: float, goal: str,
+            note: str = "", unit: str = "images/s") -> None:
+        fmt = (lambda v: f"{v:,.0f} {unit}") if unit == "images/s" else (lambda v: f"{v:.2f} {unit}".rstrip())
+        self.rows.append((area, f"{ours}: {fmt(ours_value)}", f"{yardstick}: {fmt(yard_value)}",
+                          f"{ours_value / yard_value:.2f}x", goal, note))
+
+    def print(self) -> None:
+        header = ("area", "ours", "yardstick", "ratio", "goal", "note")
+        widths = [max(len(r[i]) for r in self.rows + [header]) for i in range(len(header))]
+        for r in [header, tuple("-" * w for w in widths)] + self.rows:
+            print(" | ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", default="", help="scratch folder (default: a fresh temporary one)")
+    parser.add_argument("--images-per-class", type=int, default=200, help="3 classes of 160 px JPEGs")
+    parser.add_argument("--pipeline-epochs", type=int, default=3)
+    parser.add_argument("--train-sizes", default="32,64,128", help="input sizes for training throughput")
+    parser.add_argument("--accuracy-epochs", type=int, default=10, help="epochs of each preset on digits")
+    return parser.parse_args()
+
+
+def timed(fn: Callable[[], int]) -> float:
+    """Items per second of `fn`, which returns how many items it processed."""
+    start = time.perf_counter()
+    count = fn()
+    return count / (time.perf_counter() - start)
+
+
+def drain(dataset: tf.data.Dataset, epochs: int = 1) -> Callable[[], int]:
+    """Iterates the dataset `epochs` times; returns the images seen (first element of each batch)."""
+    def run() -> int:
+        return sum(int(tf.shape(batch[0] if isinstance(batch, tuple) else batch)[0])
+                   for _ in range(epochs) for batch in dataset)
+    return run
+
+
+# --------------------------------------------------------------------------- 1. data and one pipeline run
+
+def write_jpeg_folder(root: str, per_class: int, size: int = 160) -> str:
+    """The demo's shapes (pipeline/demo_data.py), all as JPEG: the seed's pipeline reads JPEG only."""
+    from pipeline.demo_data import DEMO_CLASSES, draw_shape_image
+    if os.path.isdir(root):
+        return root
+    for class_index, name in enumerate(DEMO_CLASSES):
+        os.makedirs(os.path.join(root, name))
+        for i in range(per_class):
+            image = draw_shape_image(name, size, np.random.default_rng([7, class_index, i]))
+            image.save(os.path.join(root, name, f"{name}_{i:04d}.jpg"), format="JPEG", quality=90)
+    return root
+
+
+def run_pipeline(data: str, output: str, epochs: int):
+    """The real pipeline at 64 px with caching on (the default), then the same run again, unchanged.
+
+    Returns the first run's record (its artifacts and wall times) and both runs' wall-clock seconds.
+    """
+    from pipeline.local_runner import run_local
+    from pipeline.run_record import list_run_ids, open_store, read_run_record
+    cfg = build_config(overrides=["data.image_size=64", f"train.epochs={epochs}", "eval.min_accuracy=0"])
+    seconds = []
+    for _ in range(2):
+        start = time.perf_counter()
+        summary = run_local(cfg, data, output)
+        seconds.append(time.perf_counter() - start)
+        if summary.error:
+            sys.exit(f"the bench's pipeline run failed: {summary.error}")
+    store = open_store(os.path.join(output, "metadata.sqlite"))
+    first = read_run_record(store, cfg.run.pipeline_name, list_run_ids(store, cfg.run.pipeline_name)[0])
+    return first, seconds, cfg, summary
+
+
+def split_files(examples_uri: str, split: str) -> List[str]:
+    return sorted(glob.glob(os.path.join(examples_uri, f"Split-{split}", "*.gz")))
+
+
+def read_split(examples_uri: str, split: str) -> List[tf.train.Example]:
+    dataset = tf.data.TFRecordDataset(split_files(examples_uri, split), compression_type="GZIP")
+    return [tf.train.Example.FromString(r.numpy()) for r in dataset]
+
+
+def feature(example: tf.train.Example, key: str):
+    values = example.features.feature[key]
+    return values.bytes_list.value[0] if values.bytes_list.value else values.int64_list.value[0]
+
+
+# --------------------------------------------------------------------------- 2. input pipeline
+
+def write_transform_graph(examples_uri: str, schema, image_size: int, out_dir: str) -> str:
+    """Our preprocessing_fn at `image_size` through real tf.Transform, as ImageTransform would build it."""
+    import functools
+    import apache_beam as beam
+    import tensorflow_transform as tft
+    import tensorflow_transform.beam as tft_beam
+    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
+    from tfx.components.util import tfxio_utils
+    from tfx.proto import example_gen_pb2
+    from components.transform.preprocessing import IMAGE_SIZE_KEY, preprocessing_fn
+
+    tfxio = tfxio_utils.make_tfxio(file_pattern=split_files(examples_uri, features.TEST_SPLIT),
+                                   telemetry_descriptors=["bench"], schema=schema,
+                                   payload_format=example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE)
+    fn = functools.partial(preprocessing_fn, custom_config={IMAGE_SIZE_KEY: image_size})
+    with beam.Pipeline(argv=["--direct_running_mode=in_memory"]) as p, \
+            tft_beam.Context(temp_dir=tempfile.mkdtemp(dir=out_dir), force_tf_compat_v1=False):
+        transform_fn = (p | tfxio.BeamSource(), tfxio.TensorAdapterConfig()) | tft_beam.AnalyzeDataset(fn)
+        _ = transform_fn | tft_beam.WriteTransformFn(os.path.join(out_dir, f"transform_{image_size}"))
+    graph_dir = os.path.join(out_dir, f"transform_{image_size}")
+    metadata_io.write_metadata(dataset_metadata.DatasetMetadata(schema),  # the raw schema, as Transform writes it
+                               os.path.join(graph_dir, tft.TFTransformOutput.RAW_METADATA_DIR))
+    return graph_dir
+
+
+def trainer_dataset(examples_uri: str, transform_dir: str, cfg, cache: bool) -> tf.data.Dataset:
+    """The Trainer's own training input (components/trainer/train.py make_dataset) on the train split."""
+    import tensorflow_transform as tft
+    from tfx.components.trainer.fn_args_utils import DataAccessor
+    from tfx.components.util import tfxio_utils
+    from tfx.types import standard_artifacts
+    from components.trainer.train import make_dataset
+
+    examples = standard_artifacts.Examples()
+    examples.uri = examples_uri
+    accessor = DataAccessor(tfxio_utils.get_tf_dataset_factory_from_artifact([examples], ["bench"]), None, None)
+    return make_dataset([os.path.join(examples_uri, f"Split-{features.TRAIN_SPLIT}", "*")], accessor,
+                        tft.TFTransformOutput(transform_dir), cfg, training=True, cache=cache, num_classes=3)
+
+
+def input_pipeline(table: Table, examples_uri: str, data: str, schema, cfg, work: str,
+                   training_rates: Dict[int, float]) -> None:
+    """Images/s of each input pipeline, measured round by round in turn; the median of each is reported."""
+    train = read_split(examples_uri, features.TRAIN_SPLIT)
+    paths = [os.path.join(data, feature(e, features.PATH_KEY).decode()) for e in train]
+    labels = [int(feature(e, features.LABEL_KEY)) for e in train]
+    encoded = [feature(e, features.IMAGE_KEY) for e in train]
+    for size in (64, 128):
+        transform_dir = write_transform_graph(examples_uri, schema, size, work)
+        cached = trainer_dataset(examples_uri, transform_dir, cfg, cache=True)
+        contenders = {
+            "ours": drain(trainer_dataset(examples_uri, transform_dir, cfg, cache=False)),
+            "ours_cached": drain(cached),
+            "seed": drain(seed_input.seed_dataset(paths, labels, size)),
+            "decode": drain(seed_input.decode_limit_dataset(encoded)),
+        }
+        drain(cached)()  # fills the cache: the cached rate is every epoch after the first
+        rates: Dict[str, List[float]] = {k: [] for k in contenders}
+        for _ in range(ROUNDS):
+            for name, run in contenders.items():
+                rates[name].append(timed(run))
+        med = {k: statistics.median(v) for k, v in rates.items()}
+        n = f"{len(train)} images"
+        table.row(f"input {size}px", "Trainer tf.data, uncached (decode+Transform+augment)", med["ours"],
+                  "seed tf.data, JPEG files", med["seed"], ">= 3x", n)
+        table.row(f"input {size}px", "Trainer tf.data, uncached", med["ours"],
+                  "decode_jpeg alone, same bytes", med["decode"], ">= 0.6x", n)
+        table.row(f"input {size}px", "Trainer tf.data, cached epochs (shuffle+augment)", med["ours_cached"],
+                  "seed tf.data, JPEG files", med["seed"], ">= 3x", n)
+        if size in training_rates:
+            table.row(f"input {size}px", "Trainer tf.data, uncached", med["ours"],
+                      "default preset training consumes", training_rates[size], ">= 5x", "")
+
+
+# --------------------------------------------------------------------------- 3. training
+
+def training(table: Table, sizes: List[int], accuracy_epochs: int) -> Dict[int, float]:
+    """default vs seed preset: images/s per size (alternating rounds), and digits accuracy at equal epochs."""
+    train_cfg = bench_presets.TRAIN
+    default_rates = {}
+    for size in sizes:
+        rates, _ = bench_presets.measure_throughput(["seed", "default"], size, train_cfg.batch_size, steps=8,
+                                                    rounds=ROUNDS, learning_rate=train_cfg.learning_rate,
+                                                    seed=train_cfg.seed)
+        paired = statistics.median(d / s for d, s in zip(rates["default"], rates["seed"]))
+        default_rates[size] = statistics.median(rates["default"])
+        table.row(f"train {size}px", "default preset, images/s", default_rates[size],
+                  "seed preset", statistics.median(rates["seed"]), ">= 3x", f"median per-round ratio {paired:.2f}x")
+    accuracy = {p: digits_accuracy(p, 32, accuracy_epochs) for p in ("seed", "default")}
+    table.row("train 32px", f"default preset, digits test accuracy after {accuracy_epochs} epochs",
+              accuracy["default"], "seed preset, same epochs", accuracy["seed"], ">= 1x", "", unit="")
+    return default_rates
+
+
+def digits_accuracy(preset: str, size: int, epochs: int) -> float:
+    import tf_keras as keras
+    seed = bench_presets.TRAIN.seed
+    keras.utils.set_random_seed(seed)
+    x_train, x_test, y_train, y_test = bench_presets.digits_split(size, seed)
+    model = bench_presets.compiled_model(bench_presets.model_config(preset), size, 10,
+                                         bench_presets.TRAIN.learning_rate)
+    model.fit(x_train, y_train, batch_size=bench_presets.TRAIN.batch_size, epochs=epochs, verbose=0)
+    return float(model.evaluate(x_test, y_test, verbose=0)[1])
+
+
+# --------------------------------------------------------------------------- 4. Evaluator
+
+def evaluator(table: Table, record, work: str) -> None:
+    """The pipeline's own Evaluator executor on its own test split, vs a plain batched predict of the same
+    SavedModel; with and without a baseline model, so the table also says where TFMA's time goes."""
+    from tfx.types import standard_artifacts
+    from pipeline.run_record import artifact_property
+
+    examples_proto = record.outputs("ImageExampleGen", "Examples")[0]
+    examples = standard_artifacts.Examples()
+    examples.uri, examples.split_names = examples_proto.uri, artifact_property(examples_proto, "split_names")
+    model = standard_artifacts.Model()
+    model.uri = record.outputs("Trainer", "Model")[0].uri
+    properties = record.node("Evaluator").properties
+    test = read_split(examples.uri, features.TEST_SPLIT)
+    serialized = [e.SerializeToString() for e in test]
+    labels = np.array([feature(e, features.LABEL_KEY) for e in test])
+    model_dir = os.path.join(model.uri, "Format-Serving")
+    seconds: Dict[str, List[float]] = {"plain": [], "load": [], "tfma": [], "tfma_baseline": []}
+    for i in range(2):
+        seconds["load"].append(1 / timed(lambda: (tf.saved_model.load(model_dir), 1)[1]))
+        seconds["plain"].append(1 / timed(lambda: plain_predict(model_dir, serialized, labels)))
+        for name, baseline in (("tfma", None), ("tfma_baseline", model)):
+            out = os.path.join(work, f"eval_{name}_{i}")
+            seconds[name].append(1 / timed(lambda: run_evaluator(examples, model, baseline, properties, out)))
+    med = {k: statistics.median(v) for k, v in seconds.items()}
+    n = f"{len(test)} test images"
+    pipeline_eval = record.node("Evaluator").seconds
+    table.row("evaluator", "Evaluator executor (TFMA), with baseline", med["tfma_baseline"],
+              "plain batched predict (incl. model load)", med["plain"], "<= 2x", n, unit="s")
+    table.row("evaluator", "Evaluator executor (TFMA), no baseline", med["tfma"],
+              "plain batched predict (incl. model load)", med["plain"], "<= 2x", n, unit="s")
+    table.row("evaluator", "Evaluator in the pipeline run (first run: no baseline)", pipeline_eval,
+              "plain batched predict (incl. model load)", med["plain"], "<= 2x", "MLMD wall time", unit="s")
+    table.row("evaluator", "SavedModel load alone", med["load"], "plain batched predict (incl. model load)",
+              med["plain"], "", "profile", unit="s")
+
+
+def plain_predict(model_dir: str, serialized: List[bytes], labels: np.ndarray, batch: int = 64) -> int:
+    """Load, predict the test split through `serving_default` in batches, and score it: what the
+    Evaluator does at its core, without Beam or TFMA."""
+    signature = tf.saved_model.load(model_dir).signatures[features.EXAMPLES_SIGNATURE]
+    predicted = np.concatenate([
+        signature(**{features.EXAMPLES_INPUT: tf.constant(serialized[i:i + batch])})[
+            features.PROBABILITIES_OUTPUT].numpy().argmax(axis=1)
+        for i in range(0, len(serialized), batch)])
+    assert predicted.shape == labels.shape and 0 <= float((predicted == labels).mean()) <= 1
+    return 1
+
+
+def run_evaluator(examples, model, baseline, properties: dict, out: str) -> int:
+    """components/evaluator's executor, in process, with the exec properties the pipeline run recorded."""
+    import apache_beam as beam
+    from tfx.types import standard_artifacts
+    from components.evaluator.executor import Executor
+
+    evaluation, blessing = standard_artifacts.ModelEvaluation(), standard_artifacts.ModelBlessing()
+    evaluation.uri, blessing.uri = os.path.join(out, "evaluation"), os.path.join(out, "blessing")
+    inputs = {"examples": [examples], "model": [model]}
+    if baseline is not None:
+        inputs["baseline_model"] = [baseline]
+    context = Executor.Context(make_beam_pipeline_fn=lambda: beam.Pipeline(argv=["--direct_running_mode=in_memory"]),
+                               tmp_dir=os.path.join(out, "tmp"))
+    Executor(context).Do(inputs, {"evaluation": [evaluation], "blessing": [blessing]}, dict(properties))
+    return 1
+
+
+# --------------------------------------------------------------------------- main
+
+def main() -> None:
+    from components.trainer.tf_runtime import skip_autograph_for_tf_keras
+    from tfx.utils import io_utils
+
+    args = parse_args()
+    skip_autograph_for_tf_keras()
+    started = time.perf_counter()
+    if args.work:
+        os.makedirs(args.work, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="imgpipe-bench-", dir=args.work or None)
+    print(f"CPU cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.2f}, scratch: {work}")
+    data = write_jpeg_folder(os.path.join(work, "images"), args.images_per_class)
+    record, run_seconds, cfg, rerun = run_pipeline(data, os.path.join(work, "output"), args.pipeline_epochs)
+    schema = io_utils.SchemaReader().read(
+        os.path.join(record.outputs("SchemaGen", "Schema")[0].uri, "schema.pbtxt"))
+    table = Table()
+    table.row("re-run", "unchanged re-run (cached)", run_seconds[1], "full run", run_seconds[0], "<= 0.1x, <= 15 s",
+              "reused: " + ", ".join(c.component for c in rerun.components if c.state == "cached"), unit="s")
+    training_rates = training(table, [int(s) for s in args.train_sizes.split(",")], args.accuracy_epochs)
+    input_pipeline(table, record.outputs("ImageExampleGen", "Examples")[0].uri, data, schema, cfg, work,
+                   training_rates)
+    evaluator(table, record, work)
+    print(f"\n== imgpipe bench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+    table.print()
+    print(f"\npipeline run ({3 * args.images_per_class} images of 160 px, 64 px, {args.pipeline_epochs} epochs): "
+          f"{run_seconds[0]:.1f} s wall; " + ", ".join(f"{n.node} {n.seconds:.1f} s" for n in record.nodes))
+    print(f"suite wall time {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

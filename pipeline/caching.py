@@ -1,0 +1,68 @@
+"""What a cached local run needs from its runner: a token unique to the run, and the data's fingerprint.
+
+With caching on, TFX reuses a component's earlier outputs when its input artifacts and its settings
+(exec properties) match an earlier execution. Two things escape that key, and each gets a value here
+that create_pipeline() puts into the settings of the nodes concerned:
+
+- state outside the pipeline: the served model (ServedModelBaseline) and the previous validated run
+  (ImageDataValidator's reference) can change between runs with nothing in the pipeline changing.
+  `run_token` is new on every run, so those nodes always execute;
+- the image files: TFX's ExampleGen driver fingerprints the class folders only (a folder's mtime
+  changes when a file is added, removed or renamed, not when one is rewritten in place).
+  `data_fingerprint` covers every file's path, size and mtime, so any change re-ingests.
+
+The Kubeflow compile gets no RunCache: a compiled spec is the same for every run, so it cannot carry
+a per-run token, and it stays uncached (docs/performance.md#caching).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import uuid
+
+
+@dataclasses.dataclass(frozen=True)
+class RunCache:
+    run_token: str
+    data_fingerprint: str
+
+
+def local_run_cache(data_root: str) -> RunCache:
+    return RunCache(run_token=uuid.uuid4().hex, data_fingerprint=folder_fingerprint(data_root))
+
+
+def folder_fingerprint(root: str) -> str:
+    """sha256 over every entry's relative path, size and mtime (ns) under `root`, hidden ones included.
+
+    Entries are lstat-ed, never opened or followed: a broken link or an unreadable file counts by its
+    own stat, and what cannot be stat-ed at all counts by its name, so ingestion still gets to
+    quarantine it. Not local (gs:// ...): the same through tf.io.gfile, slower.
+    """
+    digest = hashlib.sha256()
+    for rel, size, mtime in sorted(_entries(root)):
+        digest.update(f"{rel}\0{size}\0{mtime}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def _entries(root: str):
+    if "://" in root:
+        yield from _gfile_entries(root)
+        return
+    for directory, dirs, files in os.walk(root, onerror=lambda e: None):
+        for name in dirs + files:
+            path = os.path.join(directory, name)
+            try:
+                stat = os.lstat(path)
+                yield os.path.relpath(path, root), stat.st_size, stat.st_mtime_ns
+            except OSError:
+                yield os.path.relpath(path, root), -1, -1
+
+
+def _gfile_entries(root: str):
+    import tensorflow as tf
+    for directory, _, files in tf.io.gfile.walk(root):
+        for name in files:
+            path = f"{directory.rstrip('/')}/{name}"
+            stat = tf.io.gfile.stat(path)
+            yield path[len(root):], stat.length, stat.mtime_nsec
