@@ -231,6 +231,16 @@ def training(table: Table, sizes: List[int], accuracy_epochs: int) -> Dict[int, 
     return default_rates
 
 
+def determinism(table: Table) -> None:
+    """train.deterministic=true vs false: training images/s in fresh processes, alternating (bench_determinism)."""
+    import bench_determinism
+    m = bench_determinism.measure(rounds=2)
+    table.row(f"determinism {bench_determinism.SIZE}px", "train.deterministic=true, training images/s",
+              m["rate_deterministic"], "false (the default)", m["rate_default"], "(its cost)",
+              f"distinct weight digests over {m['rounds']} runs: true {m['digests_deterministic']}, "
+              f"false {m['digests_default']}")
+
+
 def digits_accuracy(preset: str, size: int, epochs: int) -> float:
     import tf_keras as keras
     seed = bench_presets.TRAIN.seed
@@ -332,6 +342,7 @@ def main() -> None:
     training_rates = training(table, [int(s) for s in args.train_sizes.split(",")], args.accuracy_epochs)
     input_pipeline(table, record.outputs("ImageExampleGen", "Examples")[0].uri, data, schema, cfg, work,
                    training_rates)
+    determinism(table)
     evaluator(table, record, work)
     print(f"\n== imgpipe bench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")

@@ -179,6 +179,7 @@ class TrainConfig:
     early_stopping_patience: int = 6  # epochs without validation-loss improvement; 0 disables
     cache_max_mb: int = 2048          # cache decoded images in memory when they fit in this
     seed: int = 42
+    deterministic: bool = False       # bit-identical weights for the same data, config and machine (slower)
     warm_start: bool = False          # start from the served model's weights when classes, size and network match
 
     def validate(self) -> None:

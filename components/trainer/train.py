@@ -26,7 +26,7 @@ from components.trainer.distribution import export_dir, make_strategy
 from components.trainer.model import build_model
 from components.trainer.serving import make_serving_signatures
 from components.trainer.schedule import TRAINING_REPORT_FILE, early_stopping, learning_rate, training_report
-from components.trainer.tf_runtime import skip_autograph_for_tf_keras
+from components.trainer.tf_runtime import seed_and_determinism, skip_autograph_for_tf_keras
 from components.trainer.warm_start import warm_start
 from components.trainer.warmup import read_eval_examples, trained_model_probabilities, write_warmup
 from schemas import features
@@ -53,7 +53,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     """Train the residual CNN and export a SavedModel with both serving signatures."""
     skip_autograph_for_tf_keras()
     cfg = from_dict(fn_args.custom_config["config"])
-    tf.keras.utils.set_random_seed(cfg.train.seed)
+    seed_and_determinism(cfg.train.seed, cfg.train.deterministic)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     image_size = graph_image_size(tft_output)
     labels_path, manifest = _read_class_list(fn_args.train_files)
@@ -133,6 +133,11 @@ def make_dataset(file_patterns: List[str], data_accessor, tft_output: tft.TFTran
     ds = raw.map(transform, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
     if cache:
         ds = ds.cache()
+    return batches(ds, cfg, training)
+
+
+def batches(ds: tf.data.Dataset, cfg: Config, training: bool) -> tf.data.Dataset:
+    """(image, label) pairs -> batches: shuffled and augmented (parallel) when `training`, then prefetched."""
     if training:
         ds = ds.shuffle(cfg.train.shuffle_buffer, seed=cfg.train.seed, reshuffle_each_iteration=True)
         ds = ds.map(lambda image, label: (augment_image(image, cfg.augment), label),
