@@ -13,21 +13,10 @@ from absl import logging
 from tfx import v1 as tfx
 from tfx.utils import path_utils
 
-from components.pusher.publish import SAVED_MODEL_FILE, served_versions
+from components.pusher.publish import latest_served_version
 
 BASELINE_FOUND_PROPERTY = "baseline_found"
 BASELINE_SOURCE_PROPERTY = "baseline_source"
-
-
-def latest_served_version(model_dir: str) -> str | None:
-    """The newest `<model_dir>/<version>` (TF Serving layout) holding a SavedModel, or None.
-
-    Only numeric folders count, as for TF Serving: after `imgpipe rollback` the
-    baseline is the version rolled back to, not the hidden newer ones.
-    """
-    complete = [v for v in served_versions(model_dir)
-                if tf.io.gfile.exists(f"{model_dir.rstrip('/')}/{v}/{SAVED_MODEL_FILE}")]
-    return f"{model_dir.rstrip('/')}/{complete[-1]}" if complete else None
 
 
 def copy_tree(src: str, dst: str) -> None:

@@ -12,7 +12,7 @@ import os
 from typing import List, Optional, Sequence, Tuple
 
 from components.image_example_gen.spans import SpanFolder
-from components.pusher.publish import SAVED_MODEL_FILE, served_versions
+from components.pusher.publish import latest_served_version
 from schemas import features
 
 
@@ -23,16 +23,15 @@ def served_spans(serving_model_dir: str) -> Tuple[Optional[int], List[int]]:
     a rollback: the version rolled back to). A model pushed before spans were
     recorded has no `spans`: it counts as trained on none.
     """
-    for version in reversed(served_versions(serving_model_dir)):
-        path = os.path.join(serving_model_dir, str(version))
-        if not os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
-            continue
-        facts_path = os.path.join(path, *features.MODEL_FACTS_FILE.split("/"))
-        if not os.path.isfile(facts_path):
-            return version, []
-        with open(facts_path, encoding="utf-8") as f:
-            return version, [int(s) for s in json.load(f).get(features.SPANS_KEY, [])]
-    return None, []
+    path = latest_served_version(serving_model_dir)
+    if path is None:
+        return None, []
+    version = int(path.rsplit("/", 1)[1])
+    facts_path = os.path.join(path, *features.MODEL_FACTS_FILE.split("/"))
+    if not os.path.isfile(facts_path):
+        return version, []
+    with open(facts_path, encoding="utf-8") as f:
+        return version, [int(s) for s in json.load(f).get(features.SPANS_KEY, [])]
 
 
 def nothing_new(folders: Sequence[SpanFolder], serving_model_dir: str) -> str:

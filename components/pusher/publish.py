@@ -73,6 +73,19 @@ def served_versions(model_dir: str) -> List[int]:
     return sorted(int(name) for name in _listdir(model_dir) if name.isdigit())
 
 
+def latest_served_version(model_dir: str) -> Optional[str]:
+    """The newest `<model_dir>/<version>` (TF Serving layout) holding a SavedModel, or None.
+
+    Only numeric folders count, as for TF Serving: after `imgpipe rollback` this is
+    the version rolled back to, not the hidden newer ones. Local paths need no TensorFlow.
+    """
+    base = model_dir.rstrip("/")
+    readable = local_path(base) if is_local(base) else base
+    fs = _fs(base)
+    complete = [v for v in served_versions(model_dir) if fs.exists(f"{readable}/{v}/{SAVED_MODEL_FILE}")]
+    return f"{base}/{complete[-1]}" if complete else None
+
+
 def rolled_back_versions(model_dir: str) -> List[int]:
     """Versions hidden by a rollback, oldest first."""
     names = [name[len(ROLLED_BACK_PREFIX):] for name in _listdir(model_dir) if name.startswith(ROLLED_BACK_PREFIX)]
