@@ -1,9 +1,10 @@
 """Benchmark: what `train.deterministic=true` costs, and whether it gives bit-identical weights.
 
 Op determinism is process-wide and cannot be switched off again, so every round trains in a fresh
-process: the default model at 32 px on random images through the Trainer's own shuffle + augment
-stage (`components.trainer.train.batches`), one warm-up epoch, then EPOCHS timed. Rounds alternate
-false / true so both see the same machine load; the ratio is the median of the per-round ratios.
+process (tests/determinism_probe.py, shared with the unit test): the default model at 32 px on random
+images through the Trainer's own shuffle + augment stage (`components.trainer.train.batches`), one
+warm-up epoch, then EPOCHS timed. Rounds alternate false / true so both see the same machine load;
+the ratio is the median of the per-round ratios.
 
     .venv/bin/python bench/bench_determinism.py      # ~1-2 minutes on 2 cores, no pipeline
 """
@@ -18,35 +19,12 @@ from typing import Dict, List, Tuple
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGES, SIZE, EPOCHS = 512, 32, 2
 
-PROBE = f"""
-import hashlib, time
-import numpy as np
-import tensorflow as tf
-import tf_keras as keras
-from components.trainer.model import build_model
-from components.trainer.tf_runtime import seed_and_determinism, skip_autograph_for_tf_keras
-from components.trainer.train import batches
-from schemas.config import build_config
-
-cfg = build_config(overrides=["train.deterministic=" + DETERMINISTIC])
-skip_autograph_for_tf_keras()
-seed_and_determinism(cfg.train.seed, cfg.train.deterministic)
-rng = np.random.default_rng(0)
-data = (rng.random(({IMAGES}, {SIZE}, {SIZE}, 3), dtype=np.float32), tf.one_hot(rng.integers(0, 3, {IMAGES}), 3))
-model = build_model(cfg.model, {SIZE}, 3)
-model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
-ds = batches(tf.data.Dataset.from_tensor_slices(data), cfg, training=True)
-model.fit(ds, epochs=1, verbose=0)
-start = time.perf_counter()
-model.fit(ds, epochs={EPOCHS}, verbose=0)
-rate = {IMAGES} * {EPOCHS} / (time.perf_counter() - start)
-print(hashlib.sha256(b"".join(w.tobytes() for w in model.get_weights())).hexdigest(), rate)
-"""
-
 
 def one_round(deterministic: bool) -> Tuple[str, float]:
-    code = f"DETERMINISTIC = {'true' if deterministic else 'false'!r}\n" + PROBE
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False,
+    """(weights' SHA-256, training images/s) of one fresh process (tests/determinism_probe.py)."""
+    command = [sys.executable, "-m", "tests.determinism_probe", "true" if deterministic else "false",
+               str(IMAGES), str(SIZE), str(EPOCHS)]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     if done.returncode != 0:
         raise SystemExit(f"determinism probe failed:\n{done.stderr[-3000:]}")

@@ -113,39 +113,17 @@ def test_warm_start_says_why_it_trains_from_scratch(tmp_path, classes, size, ove
 
 # --------------------------------------------------------------------------- train.deterministic
 
-DETERMINISM_PROBE = """
-import hashlib
-import numpy as np
-import tensorflow as tf
-import tf_keras as keras
-from components.trainer.model import build_model
-from components.trainer.tf_runtime import seed_and_determinism, skip_autograph_for_tf_keras
-from components.trainer.train import batches
-from schemas.config import build_config
-
-cfg = build_config(overrides=SMALL + ["train.batch_size=8", "train.deterministic=true", "augment.flip_left_right=true"])
-skip_autograph_for_tf_keras()
-seed_and_determinism(cfg.train.seed, cfg.train.deterministic)
-rng = np.random.default_rng(0)
-images = rng.random((96, 16, 16, 3), dtype=np.float32)
-labels = tf.one_hot(rng.integers(0, 3, 96), 3)
-model = build_model(cfg.model, 16, 3)
-model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
-model.fit(batches(tf.data.Dataset.from_tensor_slices((images, labels)), cfg, training=True), epochs=3, verbose=0)
-print(hashlib.sha256(b"".join(w.tobytes() for w in model.get_weights())).hexdigest())
-"""
-
-
 def test_deterministic_training_gives_bit_identical_weights_in_two_processes():
     """The Trainer's seeding and its shuffle + parallel augmentation stage (batches()), trained twice in
-    fresh processes with train.deterministic=true: the weights must match to the bit. (With the default,
-    false, the two hashes differed in every try while this was written: augmentation draws race.)"""
-    code = f"SMALL = {SMALL!r}\n" + DETERMINISM_PROBE
+    fresh processes (tests/determinism_probe.py: a warm-up and two more epochs) with
+    train.deterministic=true: the weights must match to the bit. (With the default, false, the two
+    hashes differed in every try while this was written: augmentation draws race.)"""
+    command = [sys.executable, "-m", "tests.determinism_probe", "true", "96", "16", "2",
+               *SMALL, "train.batch_size=8", "augment.flip_left_right=true"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     digests = []
     for _ in range(2):
-        done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
-                              timeout=300)
+        done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
-        digests.append(done.stdout.split()[-1])
+        digests.append(done.stdout.split()[-2])  # the last line is '<sha256> <images/s>'
     assert len(digests[0]) == 64 and digests[0] == digests[1]
