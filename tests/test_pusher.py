@@ -80,3 +80,13 @@ def test_a_candidate_identical_to_the_served_model_is_not_pushed_again(model_art
     assert served_versions(model_dir) == [int(os.path.basename(first))]
     changed = push(retrained(model_artifact, tmp_path, 1), model_dir, tmp_path, 1)
     assert changed.get_int_custom_property("pushed") == 1 and len(served_versions(model_dir)) == 2
+
+
+def test_an_empty_newer_version_folder_does_not_hide_the_served_model(model_artifact, tmp_path):
+    """The dedup check and the baseline agree on which version is served: the newest holding a SavedModel."""
+    model_dir = str(tmp_path.parent / "stray" / "m")
+    first = push(model_artifact, model_dir, tmp_path, 1).get_string_custom_property("pushed_destination")
+    os.makedirs(os.path.join(model_dir, str(int(os.path.basename(first)) + 5)))  # e.g. a hand-made folder
+    again = push(model_artifact, model_dir, tmp_path, 1)
+    assert again.get_int_custom_property("pushed") == 0
+    assert again.get_string_custom_property("already_served") == first

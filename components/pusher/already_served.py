@@ -8,19 +8,20 @@ from __future__ import annotations
 import hashlib
 from typing import Dict, Optional
 
-from components.pusher.publish import SAVED_MODEL_FILE, served_versions
+from components.pusher.publish import SAVED_MODEL_FILE, latest_served_version
 
 
 def newest_identical_version(model_path: str, model_dir: str) -> Optional[str]:
     """`<model_dir>/<newest version>` when it holds exactly the files of `model_path`, byte for byte; else None.
 
     Only the newest version counts: it is what TF Serving serves. A candidate equal to an older
-    version (after a rollback) is a real change and gets pushed.
+    version (after a rollback) is a real change and gets pushed. "Newest" is the newest version holding
+    a SavedModel, the one ServedModelBaseline gave the gate, so a left-over empty version folder does
+    not make the candidate look new.
     """
-    versions = served_versions(model_dir)
-    if not versions:
+    newest = latest_served_version(model_dir)
+    if newest is None:
         return None
-    newest = f"{model_dir.rstrip('/')}/{versions[-1]}"
     return newest if _digests(model_path) == _digests(newest) else None
 
 
