@@ -7,13 +7,17 @@ per batch, 1 epoch), one output folder:
 2. round 3 arrives: the next run trains on rounds 2 and 3, starting from the served model's
    weights, and pushes a new version;
 3. nothing arrives: `imgpipe run` stops in seconds, exit 0, saying which span and version,
-   and pushes nothing.
+   and pushes nothing;
+4. a drifted round arrives (images 40 px instead of 16, in a copy of the data root): the run stops at
+   the image validator, before training, with the validation exit code; the served versions are unchanged.
 Every run is also judged on a fixed golden folder (data.golden_dir, 6 images) that is never trained on.
 What each run trained on is read back from the Examples artifact, the summary and the served model.
 """
 import glob
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -21,10 +25,11 @@ import time
 import pytest
 
 from components.image_example_gen.eval_sets import hash_split
+from pipeline import cli
 from pipeline.local_runner import run_local
 from pipeline.summary import format_summary
 from schemas.config import build_config
-from tests.fixtures import make_colour_folder, make_span_folders, read_splits
+from tests.fixtures import make_colour_folder, make_span_folders, read_splits, tree_digest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPANS = ["data.span_pattern=round-{SPAN}", "data.window_spans=2", "train.warm_start=true"]
@@ -131,3 +136,18 @@ def test_a_run_with_no_new_span_stops_in_seconds_and_pushes_nothing(sequence):
     assert elapsed < 15 and "Running pipeline" not in result.stdout
     assert served(output) == before
 
+
+def test_a_drifted_span_is_blocked_before_training_and_the_served_model_is_untouched(sequence, tmp_path, capsys):
+    data = str(tmp_path / "data")  # a copy: the sequence's own data root keeps round-3 as its newest span
+    shutil.copytree(sequence["data"], data)
+    make_span_folders(data, ["round-4"], per_class=10, size=40)
+    serving = os.path.join(sequence["output"], "serving")
+    before, digest = served(sequence["output"]), tree_digest(serving)
+    code = cli.main(["run", "--data", data, "--output", sequence["output"]]
+                    + [a for o in overrides(sequence["golden"]) for a in ("--set", o)])
+    out = capsys.readouterr().out
+    assert code == cli.EXIT_FAILED, out
+    assert "ImageValidationError" in out and "BLOCKING [size_drift]" in out and "Data: spans 3-4" in out
+    assert re.search(r"^\[\d+/\d+\] ImageDataValidator \.\.\. [\d.]+ s failed$", out, re.M), out
+    assert not re.search(r"^\s+(Transform|Trainer|Evaluator|Pusher)\s", out, re.M) and "Pushed model: none" in out
+    assert served(sequence["output"]) == before and tree_digest(serving) == digest
