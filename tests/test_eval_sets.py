@@ -102,6 +102,17 @@ def test_the_example_gen_writes_the_newest_test_split_and_a_golden_split(tmp_pat
     assert manifest["num_examples"] == sum(len(paths[s]) for s in ("train", "validation", "test"))
 
 
+def test_the_flat_layout_keeps_its_three_hash_splits_and_gains_the_golden_one(tmp_path):
+    root = make_colour_folder(str(tmp_path / "data"), per_class=6, size=16, seed=3)
+    golden = make_colour_folder(str(tmp_path / "gold"), per_class=1, size=16, seed=4)
+    splits = read_splits(run_example_gen(root, tmp_path / "out", golden_dir=golden))
+    paths = {split: sorted(e.features.feature[features.PATH_KEY].bytes_list.value[0].decode() for e in rows)
+             for split, rows in splits.items()}
+    assert paths.pop("golden") == ["gold/blue/blue_000.jpg", "gold/green/green_000.jpg", "gold/red/red_000.jpg"]
+    assert sum(len(p) for p in paths.values()) == 18  # every image of the data root, in its hash split
+    assert all(hash_split(p, SPLITS) == split for split, ps in paths.items() for p in ps)
+
+
 def test_the_gate_threshold_is_judged_on_all_images_and_golden_is_a_slice():
     import tensorflow_model_analysis as tfma
     from tensorflow_model_analysis.evaluators import metrics_validator
