@@ -41,7 +41,7 @@ def test_older_spans_keep_train_and_validation_but_their_test_images_go(tmp_path
 
 @pytest.fixture
 def data_and_golden(tmp_path):
-    data = make_colour_folder(str(tmp_path / "data"), per_class=4, size=16, seed=1)
+    data = make_colour_folder(str(tmp_path / "data"), per_class=5, size=16, seed=1)
     golden = make_colour_folder(str(tmp_path / "golden"), per_class=2, size=16, seed=2)
     return data, golden
 
@@ -139,3 +139,24 @@ def test_the_summary_shows_the_golden_figure():
     assert "Golden set: accuracy 0.950 (40 images), served model 0.925" in text
     text = format_summary(RunSummary(golden={"accuracy": 1.0, "images": 6, "served": None}))
     assert "Golden set: accuracy 1.000 (6 images)\n" in text
+
+
+def imgpipe_run(*args):
+    import subprocess
+    import sys
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return subprocess.run([sys.executable, "-m", "pipeline", "run", *args], cwd=repo, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_imgpipe_run_refuses_a_bad_golden_folder_or_schema_before_anything_runs(data_and_golden, tmp_path):
+    data, golden = data_and_golden
+    result = imgpipe_run("--data", data, "--output", str(tmp_path / "o"), "--set", f"data.golden_dir={data}/red")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"data.golden_dir={data}/red overlaps the data root {data}" in result.stderr
+    result = imgpipe_run("--data", data, "--output", str(tmp_path / "o"), "--set", f"data.golden_dir={golden}",
+                         "--set", "data.schema_path=schemas/demo/schema.pbtxt")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert ("data.golden_dir needs the feature 'split' in the curated schema schemas/demo/schema.pbtxt "
+            "(data.schema_path): add feature { name: \"split\"") in result.stderr
+    assert not os.path.exists(tmp_path / "o" / "pipeline_root")

@@ -105,6 +105,21 @@ def scan_golden_folder(golden_dir: str, data_root: str, class_names: Sequence[st
     return FolderScan(parent, sorted(class_names), sorted(files, key=lambda f: f.rel_path), sorted(skipped))
 
 
+def curated_schema_problem(schema_path: str) -> str:
+    """With a golden folder every example carries the `split` feature: a curated schema without it would
+    make the data gate stop on a new column after ingestion. '' when the schema lists it."""
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    with open(schema_path, encoding="utf-8") as f:
+        schema = text_format.Parse(f.read(), schema_pb2.Schema())
+    if any(feature.name == features.SPLIT_KEY for feature in schema.feature):
+        return ""
+    return (f"{GOLDEN_KEY} needs the feature '{features.SPLIT_KEY}' in the curated schema {schema_path} "
+            f"(data.schema_path): add feature {{ name: \"{features.SPLIT_KEY}\" type: BYTES presence "
+            "{ min_fraction: 1.0 min_count: 1 } shape { dim { size: 1 } } } (docs/scheduled-runs.md)")
+
+
 def _split_parent(path: str) -> Tuple[str, str]:
     path = path.rstrip("/")
     if _is_remote(path):
