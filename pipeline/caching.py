@@ -28,8 +28,10 @@ class RunCache:
     data_fingerprint: str
 
 
-def local_run_cache(data_root: str) -> RunCache:
-    return RunCache(run_token=uuid.uuid4().hex, data_fingerprint=folder_fingerprint(data_root))
+def local_run_cache(data_root: str, golden_dir: str = "") -> RunCache:
+    """A new run token; the fingerprint of the data root, and of the golden folder (data.golden_dir) if any."""
+    fingerprint = folder_fingerprint(data_root) + (f"+{folder_fingerprint(golden_dir)}" if golden_dir else "")
+    return RunCache(run_token=uuid.uuid4().hex, data_fingerprint=fingerprint)
 
 
 def folder_fingerprint(root: str) -> str:

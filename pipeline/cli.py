@@ -247,6 +247,15 @@ def _check_data_folder(data_root: str, cfg: Config, span: Optional[int] = None) 
     if len(folders) > 1:
         _checked_scan(data_root, folders[-1:], cfg)
     scan = _checked_scan(data_root, folders, cfg)
+    if cfg.data.golden_dir:
+        from components.image_example_gen.eval_sets import curated_schema_problem, scan_golden_folder
+        try:
+            scan_golden_folder(cfg.data.golden_dir, data_root, scan.class_names)
+        except ImageFolderError as e:
+            raise InputError(str(e)) from None
+        problem = curated_schema_problem(cfg.data.schema_path) if cfg.data.schema_path else ""
+        if problem:
+            raise InputError(problem)
     print(f"Data: {data_root}" + (f" {describe(folders)}" if folders else "")
           + f": {len(scan.files)} image files in {len(scan.class_names)} classes "
           f"({', '.join(scan.class_names)}); {len(scan.skipped)} other entries skipped")

@@ -16,7 +16,7 @@ from tfx import v1 as tfx
 
 from components.baseline import ServedModelBaseline
 from components.data_gate import DataGate
-from components.evaluator import GatedEvaluator, make_eval_config
+from components.evaluator import GatedEvaluator, judged_splits, make_eval_config
 from components.image_example_gen import IngestLimits, create_image_example_gen
 from components.image_validation.component import create_image_data_validator
 from components.infra_check.component import InfraCheck
@@ -58,7 +58,10 @@ def create_pipeline(
     example_gen = create_image_example_gen(
         data_root, cfg.data.validation_percent, cfg.data.test_percent, IngestLimits.from_data_config(cfg.data),
         cfg.data.span_pattern, cfg.data.window_spans, span,
-        content_fingerprint=cache.data_fingerprint if cache else "")
+        content_fingerprint=cache.data_fingerprint if cache else "", golden_dir=cfg.data.golden_dir)
+    golden = bool(cfg.data.golden_dir)
+    # The golden images judge models only: the schema is inferred from, and checked against, the training data.
+    not_golden = [features.GOLDEN_SPLIT] if golden else []
     statistics_gen = tfx.components.StatisticsGen(
         examples=example_gen.outputs["examples"],
         stats_options=tfdv.StatsOptions(enable_semantic_domain_stats=True))
@@ -66,9 +69,10 @@ def create_pipeline(
         schema_gen = tfx.components.ImportSchemaGen(schema_file=cfg.data.schema_path)
     else:
         schema_gen = tfx.components.SchemaGen(
-            statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)
+            statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True, exclude_splits=not_golden)
     example_validator = tfx.components.ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
+        exclude_splits=not_golden)
     data_gate = DataGate(anomalies=example_validator.outputs["anomalies"])
     image_validator = create_image_data_validator(
         cfg, example_gen.outputs["examples"], statistics_gen.outputs["statistics"],
@@ -100,8 +104,8 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["baseline"],
-        eval_config=make_eval_config(cfg.eval),
-        example_splits=[features.TEST_SPLIT]).with_id("Evaluator")
+        eval_config=make_eval_config(cfg.eval, golden),
+        example_splits=judged_splits(golden)).with_id("Evaluator")
     infra_check = InfraCheck(
         model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
         atol=cfg.serving.infra_check_atol)

@@ -32,6 +32,8 @@ class RunSummary:
     baseline_accuracy: Optional[float] = None  # the served model, same test images; None on a first run
     class_accuracy: Dict[str, float] = dataclasses.field(default_factory=dict)  # recall per class on test
     gate_sentence: str = ""            # the paired gate's verdict in words (components/evaluator/paired.py)
+    # With data.golden_dir: the golden images alone (a slice of the gate's images): {accuracy, images, served}
+    golden: Dict[str, object] = dataclasses.field(default_factory=dict)
     forced: bool = False               # eval.force_bless overrode the gate
     force_reason: str = ""
     split_sizes: Dict[str, int] = dataclasses.field(default_factory=dict)  # images per split
@@ -122,6 +124,10 @@ def _fill_gate(summary: RunSummary, artifact) -> None:
             summary.accuracy, summary.baseline_accuracy = gate.accuracy, gate.baseline_accuracy
             summary.class_accuracy = gate.class_recall
             summary.gate_sentence = gate.verdict.sentence
+            golden = read_gate(artifact.uri, features.GOLDEN_SPLIT)
+            if golden is not None and golden.counts.images:
+                summary.golden = {"accuracy": golden.accuracy, "images": golden.counts.images,
+                                  "served": golden.baseline_accuracy}
 
 
 def _split_sizes(validation_uri: str) -> Dict[str, int]:
@@ -195,6 +201,12 @@ def _size_and_training_lines(summary: RunSummary) -> List[str]:
     return lines
 
 
+def golden_line(golden: Dict[str, object]) -> str:
+    """`Golden set: accuracy 0.950 (40 images), served model 0.925`: the golden slice of the gate's counts."""
+    served = "" if golden["served"] is None else f", served model {golden['served']:.3f}"
+    return f"Golden set: accuracy {golden['accuracy']:.3f} ({golden['images']} images){served}"
+
+
 def format_summary(summary: RunSummary) -> str:
     """Human-readable lines; the last three say blessed or not, test accuracy, and the pushed path."""
     lines = ["", f"Run {summary.run_id or '(none recorded)'}", "Component wall times:"]
@@ -207,8 +219,9 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"Quarantined at ingestion: {summary.quarantined} file(s)"
                      + (f", listed in {summary.quarantine_report}" if summary.quarantined else ""))
     if summary.split_sizes:
+        shown = SPLIT_ORDER + ((features.GOLDEN_SPLIT,) if features.GOLDEN_SPLIT in summary.split_sizes else ())
         lines.append("Splits: " + ", ".join(f"{split} {summary.split_sizes.get(split, 0):,}"
-                                            for split in SPLIT_ORDER) + " images")
+                                            for split in shown) + " images")
     if summary.image_validation_report:
         lines.append(f"Image validation: passed with {len(summary.data_warnings)} warning(s); "
                      f"report {summary.image_validation_report}")
@@ -226,6 +239,8 @@ def format_summary(summary: RunSummary) -> str:
     if summary.gate_sentence:
         source = f" (served: {summary.baseline_source})" if summary.baseline_source else ""
         lines.append(f"Gate: {summary.gate_sentence}{source}")
+    if summary.golden:
+        lines.append(golden_line(summary.golden))
     if summary.forced:
         lines.append(f"Forced push (eval.force_bless): {summary.force_reason}")
     if summary.infra_check is not None:  # after the gate, as in the pipeline: it runs only on what was blessed

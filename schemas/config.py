@@ -43,6 +43,8 @@ class DataConfig:
     # batch folders under it, with TFX's span tokens, e.g. "round-{SPAN}" or "day={YYYY}-{MM}-{DD}".
     span_pattern: str = ""
     window_spans: int = 1           # train on the newest N spans (needs data.span_pattern)
+    # A fixed folder of class folders every run is also judged on, never trained on; "" = none.
+    golden_dir: str = ""
 
     def validate(self) -> None:
         _check(self.image_size == AUTO or 8 <= self.image_size <= 1024, "data.image_size", self.image_size,

@@ -19,6 +19,11 @@ TRAIN_SPLIT = "train"
 VALIDATION_SPLIT = "validation"
 TEST_SPLIT = "test"
 HELD_OUT_SPLITS = (VALIDATION_SPLIT, TEST_SPLIT)
+# With data.golden_dir: a fixed folder every run is scored on, never trained on (docs/scheduled-runs.md).
+GOLDEN_SPLIT = "golden"
+# Written on every example when data.golden_dir is set: the example's split, so the Evaluator (which pools
+# its splits) reports the golden images as a slice of their own. Serving parses `image` only.
+SPLIT_KEY = "split"
 
 # Transformed features (output of preprocessing_fn).
 IMAGE_XF_KEY = "image_xf"      # float32 [H, W, 3] in [0, 1]

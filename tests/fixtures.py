@@ -100,7 +100,7 @@ def ingest_limits(**overrides):
 
 
 def run_example_gen(data_root, out_dir, validation_percent=10, test_percent=20, limits=None,
-                    span_pattern="", window_spans=1, span=None, driver=False):
+                    span_pattern="", window_spans=1, span=None, driver=False, golden_dir=""):
     """Run the executor with the component's exec properties on Beam's DirectRunner.
 
     The Beam args go in through the context's pipeline factory rather than its
@@ -117,7 +117,7 @@ def run_example_gen(data_root, out_dir, validation_percent=10, test_percent=20, 
     from components.image_example_gen import Executor, create_image_example_gen
 
     component = create_image_example_gen(str(data_root), validation_percent, test_percent, limits or ingest_limits(),
-                                         span_pattern, window_spans, span)
+                                         span_pattern, window_spans, span, golden_dir=golden_dir)
     exec_properties = dict(component.exec_properties)
     if driver:
         exec_properties = FileBasedDriver(None).resolve_exec_properties(exec_properties, None, None)

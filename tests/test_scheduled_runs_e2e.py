@@ -7,21 +7,29 @@ per batch, 1 epoch), one output folder:
 2. round 3 arrives: the next run trains on rounds 2 and 3, starting from the served model's
    weights, and pushes a new version;
 3. nothing arrives: `imgpipe run` stops in seconds, exit 0, saying which span and version,
-   and pushes nothing.
+   and pushes nothing;
+4. a drifted round arrives (images 40 px instead of 16, in a copy of the data root): the run stops at
+   the image validator, before training, with the validation exit code; the served versions are unchanged.
+Every run is also judged on a fixed golden folder (data.golden_dir, 6 images) that is never trained on.
 What each run trained on is read back from the Examples artifact, the summary and the served model.
 """
+import glob
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
 
 import pytest
 
+from components.image_example_gen.eval_sets import hash_split
+from pipeline import cli
 from pipeline.local_runner import run_local
 from pipeline.summary import format_summary
 from schemas.config import build_config
-from tests.fixtures import make_span_folders
+from tests.fixtures import make_colour_folder, make_span_folders, read_splits, tree_digest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPANS = ["data.span_pattern=round-{SPAN}", "data.window_spans=2", "train.warm_start=true"]
@@ -30,6 +38,14 @@ TINY = SPANS + ["data.image_size=16", "train.epochs=1", "train.batch_size=16", "
                 "model.stage_filters=[8]", "model.stage_strides=[2]", "model.stem_filters=8",
                 "data.test_percent=20", "eval.min_accuracy=0", "eval.min_class_recall=0",
                 "eval.max_class_recall_drop=1", "eval.confidence=0.5", "data.min_images_per_class=3"]
+
+
+HASH_SPLITS = [("train", 70), ("validation", 10), ("test", 20)]  # data.test_percent=20, the default 10% validation
+GOLDEN_IMAGES = 6
+
+
+def overrides(golden):
+    return TINY + [f"data.golden_dir={golden}"]
 
 
 def served(output):
@@ -45,13 +61,27 @@ def trained_spans(output, version):
 @pytest.fixture(scope="module")
 def sequence(tmp_path_factory):
     root = tmp_path_factory.mktemp("scheduled")
-    data, output = str(root / "data"), str(root / "output")
+    data, output, golden = str(root / "data"), str(root / "output"), str(root / "golden")
+    make_colour_folder(golden, per_class=GOLDEN_IMAGES // 3, size=16, seed=11)
     make_span_folders(data, ["round-1", "round-2"], per_class=10, size=16)
-    first = run_local(build_config(overrides=TINY), data, output)
+    first = run_local(build_config(overrides=overrides(golden)), data, output)
     first_versions = served(output)
     make_span_folders(data, ["round-3"], per_class=10, size=16)
-    second = run_local(build_config(overrides=TINY), data, output)
-    return {"data": data, "output": output, "first": first, "first_versions": first_versions, "second": second}
+    second = run_local(build_config(overrides=overrides(golden)), data, output)
+    return {"data": data, "output": output, "golden": golden, "first": first, "first_versions": first_versions,
+            "second": second}
+
+
+def example_paths(output):
+    """{split: [path feature]} of the newest run's Examples artifact."""
+    from tfx.types import artifact_utils, standard_artifacts
+    uris = glob.glob(os.path.join(output, "pipeline_root", "ImageExampleGen", "examples", "*"))
+    examples = standard_artifacts.Examples()
+    examples.uri = max(uris, key=lambda u: int(os.path.basename(u)))
+    examples.split_names = artifact_utils.encode_split_names(
+        [n[len("Split-"):] for n in os.listdir(examples.uri) if n.startswith("Split-")])
+    return {split: [e.features.feature["path"].bytes_list.value[0].decode() for e in rows]
+            for split, rows in read_splits(examples).items()}
 
 
 def test_each_run_trains_on_the_newest_window_of_spans_and_records_it(sequence):
@@ -60,12 +90,32 @@ def test_each_run_trains_on_the_newest_window_of_spans_and_records_it(sequence):
     assert first.data_spans == "spans 1-2 (round-1, round-2)"
     assert second.data_spans == "spans 2-3 (round-2, round-3)"
     assert "Data: spans 2-3 (round-2, round-3)" in format_summary(second)
-    assert first.split_sizes and sum(first.split_sizes.values()) == 60  # two spans of 30 images each
+    # Two spans of 30 images each, less round-1's test-hashed ones (judged in round-1's own run), plus golden.
+    older_test = [p for p in glob.glob(os.path.join(sequence["data"], "round-1", "*", "*"))
+                  if hash_split(os.path.relpath(p, sequence["data"]), HASH_SPLITS) == "test"]
+    assert older_test and first.split_sizes["golden"] == GOLDEN_IMAGES
+    assert sum(first.split_sizes.values()) == 60 - len(older_test) + GOLDEN_IMAGES
     (v1,) = sequence["first_versions"]
     assert trained_spans(output, v1) == [1, 2]
     v1_again, v2 = served(output)
     assert v1_again == v1 and trained_spans(output, v2) == [2, 3]
     assert second.pushed_path.endswith(str(v2))
+
+
+def test_the_gate_judges_the_newest_span_and_the_golden_set_which_is_never_trained_on(sequence):
+    paths = example_paths(sequence["output"])  # the second run's: window round-2, round-3
+    assert paths["test"] and all(p.startswith("round-3/") for p in paths["test"])
+    assert sorted(paths["golden"]) == sorted(
+        os.path.relpath(p, os.path.dirname(sequence["golden"]))
+        for p in glob.glob(os.path.join(sequence["golden"], "*", "*")))
+    trained_on = paths["train"] + paths["validation"]  # the Trainer's splits (TrainArgs, EvalArgs)
+    assert trained_on and not any(p.startswith("golden/") for p in trained_on)
+    second = sequence["second"]
+    assert second.split_sizes["train"] + second.split_sizes["validation"] == len(trained_on)
+    assert second.golden["images"] == GOLDEN_IMAGES and second.golden["served"] is not None
+    assert f"Golden set: accuracy {second.golden['accuracy']:.3f} ({GOLDEN_IMAGES} images), served model " \
+        in format_summary(second)
+    assert sequence["first"].golden["served"] is None  # nothing was served yet
 
 
 def test_warm_start_starts_from_the_served_model_once_there_is_one(sequence):
@@ -78,10 +128,26 @@ def test_a_run_with_no_new_span_stops_in_seconds_and_pushes_nothing(sequence):
     output, before = sequence["output"], served(sequence["output"])
     started = time.monotonic()
     result = subprocess.run([sys.executable, "-m", "pipeline", "run", "--data", sequence["data"], "--output", output,
-                             *[a for o in TINY for a in ("--set", o)]],
+                             *[a for o in overrides(sequence["golden"]) for a in ("--set", o)]],
                             cwd=REPO, capture_output=True, text=True, timeout=120)
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     assert f"No new data since span 3, served by version {before[-1]}" in result.stdout
     assert elapsed < 15 and "Running pipeline" not in result.stdout
     assert served(output) == before
+
+
+def test_a_drifted_span_is_blocked_before_training_and_the_served_model_is_untouched(sequence, tmp_path, capsys):
+    data = str(tmp_path / "data")  # a copy: the sequence's own data root keeps round-3 as its newest span
+    shutil.copytree(sequence["data"], data)
+    make_span_folders(data, ["round-4"], per_class=10, size=40)
+    serving = os.path.join(sequence["output"], "serving")
+    before, digest = served(sequence["output"]), tree_digest(serving)
+    code = cli.main(["run", "--data", data, "--output", sequence["output"]]
+                    + [a for o in overrides(sequence["golden"]) for a in ("--set", o)])
+    out = capsys.readouterr().out
+    assert code == cli.EXIT_FAILED, out
+    assert "ImageValidationError" in out and "BLOCKING [size_drift]" in out and "Data: spans 3-4" in out
+    assert re.search(r"^\[\d+/\d+\] ImageDataValidator \.\.\. [\d.]+ s failed$", out, re.M), out
+    assert not re.search(r"^\s+(Transform|Trainer|Evaluator|Pusher)\s", out, re.M) and "Pushed model: none" in out
+    assert served(sequence["output"]) == before and tree_digest(serving) == digest

@@ -1,4 +1,4 @@
 """The Evaluator, gated on the served baseline when there is one."""
-from components.evaluator.component import GatedEvaluator, make_eval_config
+from components.evaluator.component import GatedEvaluator, judged_splits, make_eval_config
 
-__all__ = ["GatedEvaluator", "make_eval_config"]
+__all__ = ["GatedEvaluator", "judged_splits", "make_eval_config"]

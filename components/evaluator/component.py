@@ -29,7 +29,12 @@ def gate_rules(eval_cfg: EvalConfig) -> GateRules:
     return GateRules(**{f.name: getattr(eval_cfg, f.name) for f in dataclasses.fields(GateRules)})
 
 
-def make_eval_config(eval_cfg: EvalConfig) -> tfma.EvalConfig:
+def judged_splits(golden: bool) -> list:
+    """The Examples splits the Evaluator pools: the test split, and the golden folder's when there is one."""
+    return [features.TEST_SPLIT, features.GOLDEN_SPLIT] if golden else [features.TEST_SPLIT]
+
+
+def make_eval_config(eval_cfg: EvalConfig, golden: bool = False) -> tfma.EvalConfig:
     """Accuracy, a confusion matrix, and the paired gate whose verdict is the blessing.
 
     The models are fed serialized tf.Examples through `serving_default`, the
@@ -42,6 +47,11 @@ def make_eval_config(eval_cfg: EvalConfig) -> tfma.EvalConfig:
     `tf_generic` loads it as a plain SavedModel (not revived as a Keras model, ~3x faster here, and
     no Keras load just to detect the type), and without the default metrics TFMA does not load the
     model again per metrics stage to read the metrics it was compiled with: we name ours.
+
+    With `golden`, the pooled test and golden images are also sliced by `split`, so the golden figure
+    is reported apart. The gate's threshold is a per-slice one on the overall slice only: TFMA checks
+    a plain `threshold` on every slice (metrics_validator.validate_metrics), and the verdict must rest
+    on all the images judged, not on each part alone.
     """
     def spec(name: str, is_baseline: bool) -> tfma.ModelSpec:
         return tfma.ModelSpec(name=name, is_baseline=is_baseline, model_type=tfma.constants.TF_GENERIC,
@@ -53,10 +63,12 @@ def make_eval_config(eval_cfg: EvalConfig) -> tfma.EvalConfig:
                    "force_reason": eval_cfg.force_reason if eval_cfg.force_bless else ""}
     gate = tfma.MetricConfig(
         class_name=PairedGate.__name__, module=PairedGate.__module__, config=json.dumps(gate_config),
-        threshold=tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(lower_bound={"value": 1.0})))
+        per_slice_thresholds=[tfma.PerSliceMetricThreshold(
+            slicing_specs=[tfma.SlicingSpec()],
+            threshold=tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(lower_bound={"value": 1.0})))])
     return tfma.EvalConfig(
         model_specs=[spec(CANDIDATE, False), spec(BASELINE, True)],
-        slicing_specs=[tfma.SlicingSpec()],
+        slicing_specs=[tfma.SlicingSpec()] + ([tfma.SlicingSpec(feature_keys=[features.SPLIT_KEY])] if golden else []),
         options=tfma.Options(include_default_metrics=BoolValue(value=False)),
         metrics_specs=[tfma.MetricsSpec(model_names=[CANDIDATE], metrics=[
             tfma.MetricConfig(class_name="ExampleCount"),

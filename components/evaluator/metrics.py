@@ -9,6 +9,7 @@ import tensorflow_model_analysis as tfma
 
 from components.evaluator.gate_metric import COUNTS_METRIC
 from components.evaluator.paired import GateRules, PairedCounts, Verdict, judge
+from schemas import features
 
 
 @dataclasses.dataclass
@@ -32,10 +33,13 @@ class GateResult:
         return {name: c.candidate_correct / c.images for name, c in self.counts.classes.items() if c.images}
 
 
-def read_gate(evaluation_uri: str) -> Optional[GateResult]:
-    """The gate's record on the overall slice, judged again with the rules it was run with."""
+def read_gate(evaluation_uri: str, split: str = "") -> Optional[GateResult]:
+    """The gate's record on the overall slice (or on the slice of one `split`, e.g. the golden images),
+    judged again with the rules it was run with."""
+    wanted = [(features.SPLIT_KEY, split)] if split else []
     for metrics in tfma.load_metrics(evaluation_uri):
-        if metrics.slice_key.single_slice_keys:
+        keys = [(k.column, k.bytes_value.decode("utf-8")) for k in metrics.slice_key.single_slice_keys]
+        if keys != wanted:
             continue
         for item in metrics.metric_keys_and_values:
             if item.key.name == COUNTS_METRIC and not item.key.is_diff:

@@ -10,7 +10,7 @@ from tfx import v1 as tfx
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base.executor_spec import BeamExecutorSpec
 
-from components.image_example_gen.executor import SPAN_PATTERN_KEY, WINDOW_SPANS_KEY, Executor
+from components.image_example_gen.executor import GOLDEN_DIR_KEY, SPAN_PATTERN_KEY, WINDOW_SPANS_KEY, Executor
 from components.image_example_gen.limits import IngestLimits
 from schemas import features
 
@@ -32,7 +32,8 @@ def create_image_example_gen(
         span_pattern: str = "",
         window_spans: int = 1,
         span: Optional[int] = None,
-        content_fingerprint: str = "") -> FileBasedExampleGen:
+        content_fingerprint: str = "",
+        golden_dir: str = "") -> FileBasedExampleGen:
     """ExampleGen for `<input_base>/<class_name>/<image files>`, split train/validation/test by path hash.
 
     Hashing the relative path (not the bytes) keeps each image in its split when
@@ -44,7 +45,9 @@ def create_image_example_gen(
 
     With `span_pattern` (e.g. `round-{SPAN}`) the data root holds one folder per
     batch: the split pattern `<span_pattern>/*` lets TFX's driver resolve the
-    newest span, or `span` through a static RangeConfig (components/image_example_gen/spans.py).
+    newest span, or `span` through a static RangeConfig (components/image_example_gen/spans.py);
+    with several spans, only the newest one's images make the test split.
+    With `golden_dir`, that folder's images are a `golden` split of their own (eval_sets.py).
     """
     train_buckets = HASH_BUCKETS - validation_percent - test_percent
     if min(validation_percent, test_percent, train_buckets) < 1:
@@ -68,7 +71,8 @@ def create_image_example_gen(
         custom_config=_custom_config({
             **(limits.to_dict() if limits else {}),
             **({SPAN_PATTERN_KEY: span_pattern, WINDOW_SPANS_KEY: window_spans} if span_pattern else {}),
-            **({CONTENT_FINGERPRINT_KEY: content_fingerprint} if content_fingerprint else {})}),
+            **({CONTENT_FINGERPRINT_KEY: content_fingerprint} if content_fingerprint else {}),
+            **({GOLDEN_DIR_KEY: golden_dir} if golden_dir else {})}),
         custom_executor_spec=BeamExecutorSpec(Executor),
     ).with_id(COMPONENT_ID)
 

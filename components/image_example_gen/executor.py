@@ -20,6 +20,7 @@ from tfx.proto import example_gen_pb2, range_config_pb2
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
+from components.image_example_gen.eval_sets import newest_span_test_only, scan_golden_folder
 from components.image_example_gen.folder import FolderScan, ImageFile, scan_image_folder, to_tf_example
 from components.image_example_gen.limits import (
     IngestLimits,
@@ -40,11 +41,16 @@ SPANS_PROPERTY = "spans"
 SPAN_FOLDERS_PROPERTY = "span_folders"
 SPAN_PATTERN_KEY = "span_pattern"   # custom_config keys, beside the limits
 WINDOW_SPANS_KEY = "window_spans"
+GOLDEN_DIR_KEY = "golden_dir"
+GOLDEN_MANIFEST_KEY = "golden"     # manifest.json: the golden folder and its images per class
 # Private exec properties: the scan made in Do (so the files ingested are exactly the ones
 # in the manifest), the limits, and where the Beam job leaves its per-file notes.
 _SCAN_KEY = "_image_folder_scan"
 _LIMITS_KEY = "_ingest_limits"
 _NOTES_KEY = "_ingest_notes_prefix"
+_GOLDEN_SCAN_KEY = "_golden_folder_scan"
+_GOLDEN_NOTES_KEY = "_golden_notes_prefix"
+_HASHED_CONFIG_KEY = "_hashed_output_config"
 _QUARANTINED, _CONVERTED, _SHORT_SIDES = "quarantined", "converted", "short_sides"
 _NOTES_DIR = ".ingest_notes"
 
@@ -83,12 +89,7 @@ def _ImageFolderToExample(  # pylint: disable=invalid-name
     scan = exec_properties.get(_SCAN_KEY) or scan_input(exec_properties, limits)[0]
     logging.info("Inspecting %d candidate images in %d classes from %s (split pattern %r).",
                  len(scan.files), len(scan.class_names), scan.root, split_pattern)
-    results = (pipeline
-               | "ListImages" >> beam.Create(scan.files)
-               # Create puts every file in one bundle; reshuffle so reads spread over workers.
-               | "SpreadReads" >> beam.Reshuffle()
-               | "InspectImage" >> beam.ParDo(_InspectImage(scan.root, limits)).with_outputs(
-                   _QUARANTINED, _CONVERTED, _SHORT_SIDES, main="examples"))
+    results = _inspect_all(pipeline, scan, limits, "")
     notes_prefix = exec_properties.get(_NOTES_KEY)
     if notes_prefix:
         short_sides = (results[_SHORT_SIDES] | "CountShortSides" >> beam.combiners.Count.PerElement()
@@ -98,6 +99,24 @@ def _ImageFolderToExample(  # pylint: disable=invalid-name
             _ = notes | f"Write{kind.title()}" >> beam.io.WriteToText(
                 f"{notes_prefix}-{kind}", file_name_suffix=".jsonl")
     return results.examples
+
+
+def _inspect_all(pipeline: beam.Pipeline, scan: FolderScan, limits: IngestLimits, label: str):
+    """Every file of `scan` through _InspectImage: examples (main output) and the tagged notes."""
+    return (pipeline
+            | f"List{label}Images" >> beam.Create(scan.files)
+            # Create puts every file in one bundle; reshuffle so reads spread over workers.
+            | f"Spread{label}Reads" >> beam.Reshuffle()
+            | f"Inspect{label}Image" >> beam.ParDo(_InspectImage(scan.root, limits)).with_outputs(
+                _QUARANTINED, _CONVERTED, _SHORT_SIDES, main="examples"))
+
+
+def _with_split(example: tf.train.Example, split: str) -> tf.train.Example:
+    """A copy of the example carrying its split name (features.SPLIT_KEY), for the Evaluator's slices."""
+    tagged = tf.train.Example()
+    tagged.CopyFrom(example)
+    tagged.features.feature[features.SPLIT_KEY].bytes_list.value.append(split.encode())
+    return tagged
 
 
 def limits_from_exec_properties(exec_properties: Dict[str, Any]) -> IngestLimits:
@@ -126,7 +145,38 @@ def scan_input(exec_properties: Dict[str, Any], limits: IngestLimits) -> Tuple[F
     if not pattern:
         return scan_image_folder(root, skip_empty), []
     folders = select_window(root, pattern, int(values.get(WINDOW_SPANS_KEY, 1)), _target_span(exec_properties))
-    return scan_span_folders(root, folders, skip_empty), folders
+    scan = scan_span_folders(root, folders, skip_empty)
+    if len(folders) > 1:
+        scan = newest_span_test_only(scan, folders[-1].name, _hash_splits(exec_properties))
+    return scan, folders
+
+
+def _hash_splits(exec_properties: Dict[str, Any]) -> List[Tuple[str, int]]:
+    """(split name, hash buckets) of the output config, in order: what TFX's partition hashes into."""
+    output_config = proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], example_gen_pb2.Output())
+    return [(split.name, split.hash_buckets) for split in output_config.split_config.splits]
+
+
+def _golden_output_config(exec_properties: Dict[str, Any], golden: Optional[FolderScan]) -> Dict[str, Any]:
+    """With a golden folder: an output config naming the `golden` split too, as TFX's Do lists the artifact's
+    splits from it (and writes only listed ones); the hash partition keeps the configured splits."""
+    if golden is None:
+        return {}
+    hashed = exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY]
+    listed = proto_utils.json_to_proto(hashed, example_gen_pb2.Output())
+    listed.split_config.splits.add(name=features.GOLDEN_SPLIT, hash_buckets=1)  # TFX wants > 0; never hashed into
+    return {standard_component_specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(listed),
+            _HASHED_CONFIG_KEY: hashed}
+
+
+def golden_scan(exec_properties: Dict[str, Any], scan: FolderScan) -> Optional[FolderScan]:
+    """The golden folder's images (data.golden_dir) labelled as the training classes; None when unset."""
+    golden_dir = _custom_values(exec_properties).get(GOLDEN_DIR_KEY) or ""
+    if not golden_dir:
+        return None
+    return scan_golden_folder(golden_dir, exec_properties[standard_component_specs.INPUT_BASE_KEY],
+                              scan.class_names)
 
 
 def _target_span(exec_properties: Dict[str, Any]) -> Optional[int]:
@@ -167,6 +217,26 @@ class Executor(BaseExampleGenExecutor):
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
         return _ImageFolderToExample
 
+    def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
+                               exec_properties: Dict[str, Any]) -> Dict[str, beam.pvalue.PCollection]:
+        """TFX's hash splits, plus the golden folder as a split of its own, every example tagged with its split.
+
+        Only with data.golden_dir: without it the examples are exactly TFX's.
+        """
+        golden = exec_properties.get(_GOLDEN_SCAN_KEY)
+        if golden is None:
+            return super().GenerateExamplesByBeam(pipeline, exec_properties)
+        splits = super().GenerateExamplesByBeam(pipeline, {
+            **exec_properties, standard_component_specs.OUTPUT_CONFIG_KEY: exec_properties[_HASHED_CONFIG_KEY]})
+        limits = exec_properties[_LIMITS_KEY]
+        results = _inspect_all(pipeline, golden, limits, "Golden")
+        for kind in (_QUARANTINED, _CONVERTED):
+            _ = results[kind] | f"WriteGolden{kind.title()}" >> beam.io.WriteToText(
+                f"{exec_properties[_GOLDEN_NOTES_KEY]}-{kind}", file_name_suffix=".jsonl")
+        splits[features.GOLDEN_SPLIT] = results.examples
+        return {name: examples | f"TagSplit[{name}]" >> beam.Map(_with_split, name)
+                for name, examples in splits.items()}
+
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
@@ -178,14 +248,18 @@ class Executor(BaseExampleGenExecutor):
                      len(scan.skipped), limits)
         # Found files are an upper bound on usable ones: a class short of files fails before any read.
         check_class_minimum(scan.class_counts(), limits, "image files")
+        golden = golden_scan(exec_properties, scan)
         (artifact,) = output_dict[standard_component_specs.EXAMPLES_KEY]
         notes_prefix = os.path.join(artifact.uri, _NOTES_DIR, "notes")
+        golden_notes = os.path.join(artifact.uri, _NOTES_DIR + "-golden", "notes")
         super().Do(input_dict, output_dict,
-                   {**exec_properties, _SCAN_KEY: scan, _LIMITS_KEY: limits, _NOTES_KEY: notes_prefix})
+                   {**exec_properties, **_golden_output_config(exec_properties, golden), _SCAN_KEY: scan,
+                    _LIMITS_KEY: limits, _NOTES_KEY: notes_prefix, _GOLDEN_SCAN_KEY: golden,
+                    _GOLDEN_NOTES_KEY: golden_notes})
         quarantined, converted, short_sides = _read_notes(notes_prefix)
         counts = ingested_counts(scan.class_names, scan.class_counts(), quarantined)
         report_path = write_folder_metadata(artifact.uri, scan, counts, quarantined, converted, short_sides,
-                                            folders)
+                                            folders, _golden_facts(golden, golden_notes, exec_properties))
         _record_spans(artifact, folders)
         artifact.set_string_custom_property(LABEL_NAMES_PROPERTY, json.dumps(scan.class_names))
         artifact.set_int_custom_property(NUM_EXAMPLES_PROPERTY, sum(counts.values()))
@@ -226,9 +300,22 @@ def _read_notes(prefix: str) -> Tuple[List[Quarantined], List[Dict[str, str]], D
             sorted(notes[_CONVERTED], key=lambda r: r["path"]), histogram)
 
 
+def _golden_facts(golden: Optional[FolderScan], notes_prefix: str,
+                  exec_properties: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The manifest's `golden` entry: the folder, images ingested per class, and any files set aside."""
+    if golden is None:
+        return None
+    quarantined, converted, _ = _read_notes(notes_prefix)
+    counts = ingested_counts(golden.class_names, golden.class_counts(), quarantined)
+    return {"dir": _custom_values(exec_properties)[GOLDEN_DIR_KEY], "class_counts": counts,
+            "num_examples": sum(counts.values()), "quarantined": [q.to_dict() for q in quarantined],
+            "converted": list(converted)}
+
+
 def write_folder_metadata(artifact_uri: str, scan: FolderScan, counts: Dict[str, int],
                           quarantined: Sequence[Quarantined], converted: Sequence[Dict[str, str]],
-                          short_sides: Dict[str, int], folders: Sequence[SpanFolder] = ()) -> str:
+                          short_sides: Dict[str, int], folders: Sequence[SpanFolder] = (),
+                          golden: Optional[Dict[str, Any]] = None) -> str:
     """Write labels.txt, manifest.json and quarantine.json beside the Split-* folders; return the report's path.
 
     The manifest's short-side histogram ({px: images}) is what data.image_size=auto is chosen from;
@@ -239,7 +326,8 @@ def write_folder_metadata(artifact_uri: str, scan: FolderScan, counts: Dict[str,
     manifest = {**scan.manifest(), "class_counts": counts, "num_examples": sum(counts.values()),
                 "num_quarantined": len(quarantined), "converted": list(converted),
                 features.SHORT_SIDE_HISTOGRAM: short_sides,
-                features.SPANS_KEY: [f.span for f in folders], "span_folders": [f.name for f in folders]}
+                features.SPANS_KEY: [f.span for f in folders], "span_folders": [f.name for f in folders],
+                **({GOLDEN_MANIFEST_KEY: golden} if golden else {})}
     with tf.io.gfile.GFile(os.path.join(artifact_uri, features.MANIFEST_FILE), "w") as f:
         f.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     report_path = os.path.join(artifact_uri, features.QUARANTINE_FILE)

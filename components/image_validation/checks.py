@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from components.image_validation.facts import ImageFacts
-from schemas.features import HELD_OUT_SPLITS, TEST_SPLIT, TRAIN_SPLIT
+from schemas.features import GOLDEN_SPLIT, HELD_OUT_SPLITS, TEST_SPLIT, TRAIN_SPLIT
 
 BLOCKING = "blocking"
 WARNING = "warning"
@@ -28,11 +28,13 @@ class Finding:
 
 
 def class_counts(facts: Iterable[ImageFacts]) -> Dict[str, Dict[str, int]]:
-    """{split: {class: images}}, classes sorted, plus an "all" split summing them."""
+    """{split: {class: images}}, classes sorted, plus an "all" split summing the training data's splits
+    (not the golden folder's: it judges models, and the class checks are about what is trained on)."""
     counts: Dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for f in facts:
         counts[f.split][f.label_name] += 1
-        counts["all"][f.label_name] += 1
+        if f.split != GOLDEN_SPLIT:
+            counts["all"][f.label_name] += 1
     return {split: dict(sorted(c.items())) for split, c in sorted(counts.items())}
 
 

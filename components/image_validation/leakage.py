@@ -36,7 +36,7 @@ import numpy as np
 
 from components.image_validation.checks import BLOCKING, WARNING, Finding
 from components.image_validation.facts import DHASH_BITS, THUMB_SIDE, ImageFacts
-from schemas.features import HELD_OUT_SPLITS, TRAIN_SPLIT
+from schemas.features import GOLDEN_SPLIT, HELD_OUT_SPLITS, TRAIN_SPLIT
 
 ALL_PAIRS_BUDGET = 200_000_000  # train x held-out pairs compared exhaustively (a few seconds); above: dHash candidates
 _BLOCK_CELLS = 20_000_000       # similarity-matrix cells computed at once (~80 MB each in float32)
@@ -187,9 +187,9 @@ def near_leaks(train: Sequence[ImageFacts], eval_: Sequence[ImageFacts], max_dis
 
 
 def find_leaks(facts: Sequence[ImageFacts], max_distance: int, min_similarity: float, ratio: float) -> List[Leak]:
-    """Train against validation and test together: exact copies first, then near-duplicates, each pair once."""
+    """Train against validation, test and golden together: exact copies first, then near-duplicates, each pair once."""
     train = [f for f in facts if f.split == TRAIN_SPLIT]
-    eval_ = [f for f in facts if f.split in HELD_OUT_SPLITS]
+    eval_ = [f for f in facts if f.split in (*HELD_OUT_SPLITS, GOLDEN_SPLIT)]
     return exact_leaks(train, eval_) + near_leaks(train, eval_, max_distance, min_similarity, ratio)
 
 

@@ -11,7 +11,7 @@ import json
 import platform
 import time
 from importlib import metadata
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 
 from absl import logging
 
@@ -69,12 +69,13 @@ def _train_images(record: RunRecord) -> list:
     return images
 
 
-def held_out_split(record: RunRecord, examples) -> str:
-    """The split the Evaluator judged (its example_splits), else the first split that is not train."""
+def held_out_splits(record: RunRecord, examples) -> List[str]:
+    """The splits the Evaluator judged (its example_splits: test, and golden with data.golden_dir),
+    else the first split that is not train."""
     evaluator = record.node("Evaluator")
     chosen = json.loads((evaluator.properties.get("example_splits") if evaluator else "") or "[]")
     others = [s for s in split_names(examples) if s != TRAIN_SPLIT]
-    return chosen[0] if chosen else (others[0] if others else "")
+    return chosen or others[:1]
 
 
 def evaluation_section(record: RunRecord) -> dict:
@@ -91,15 +92,18 @@ def evaluation_section(record: RunRecord) -> dict:
         return {"unavailable": "the Evaluator did not run"}
     names = model_facts.read_class_names(examples.uri)
     matrices = model_facts.confusion_matrices(evaluations[0].uri, len(names))
-    split = held_out_split(record, examples)
+    splits = held_out_splits(record, examples)
+
+    def predict(model_dir: str) -> list:  # over every judged split, as TFMA pooled them
+        return [row for split in splits for row in model_facts.predict_split(model_dir, examples.uri, split)]
+
     models = record.outputs("Trainer", "Model")
-    mistakes = model_facts.confident_mistakes(model_facts.predict_split(
-        path_utils.serving_model_path(models[0].uri), examples.uri, split)) if models and split else []
+    mistakes = model_facts.confident_mistakes(
+        predict(path_utils.serving_model_path(models[0].uri))) if models and splits else []
     served = model_facts.served_model_dir(record)
-    if served and split:
-        rows = model_facts.predict_split(served, examples.uri, split)
-        matrices["served"] = model_facts.confusion_from_predictions(rows, len(names))
-    return {"class_names": names, "split": split, "evaluation_uri": evaluations[0].uri,
+    if served and splits:
+        matrices["served"] = model_facts.confusion_from_predictions(predict(served), len(names))
+    return {"class_names": names, "split": " + ".join(splits), "evaluation_uri": evaluations[0].uri,
             "confusion": {m: cells.tolist() for m, cells in matrices.items()},
             "scores": {m: model_facts.per_class_scores(cells, names) for m, cells in matrices.items()},
             "mistakes": [{**m, "true": names[m["label"]], "predicted": names[int(m["probabilities"].argmax())],
