@@ -28,7 +28,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 POLL_SECONDS = 0.25
-IMAGE_SIDE = 32
+IMAGE_SIDE = 32  # px; --side changes it (the images' bytes are what ingestion holds in memory)
 CLASSES = {"red": 0, "green": 1, "blue": 2}
 TRAINING = ("Trainer",)  # capped here, so its marginal cost says nothing about training
 # The non-training components that go over every image (the others' cost does not grow with the data)
@@ -56,6 +56,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sizes", default="1000,10000", help="image counts run in memory (comma-separated)")
     parser.add_argument("--mp-sizes", default="10000", help="image counts also run multi-process ('' for none)")
     parser.add_argument("--work", default="/tmp/imgpipe-bench-scale", help="image folders and results are kept here")
+    parser.add_argument("--side", type=int, default=IMAGE_SIDE, help="px of the generated images")
     parser.add_argument("--reuse", action="store_true",
                         help="take a size's figures from an earlier run in --work when there are some")
     return parser.parse_args()
@@ -63,8 +64,8 @@ def parse_args() -> argparse.Namespace:
 
 # --------------------------------------------------------------------------- data and the yardstick
 
-def image_folder(work: str, count: int) -> str:
-    """`count` noisy 32 px JPEGs in 3 colour classes (the dominant channel is the class), drawn once."""
+def image_folder(work: str, count: int, side: int) -> str:
+    """`count` noisy `side` px JPEGs in 3 colour classes (the dominant channel is the class), drawn once."""
     from PIL import Image
     root = os.path.join(work, f"images-{count}")
     marker = os.path.join(root, ".complete")
@@ -73,7 +74,7 @@ def image_folder(work: str, count: int) -> str:
     rng = np.random.default_rng(count)
     for name, channel in CLASSES.items():
         os.makedirs(os.path.join(root, name), exist_ok=True)
-        pixels = rng.integers(0, 90, (count // 3, IMAGE_SIDE, IMAGE_SIDE, 3), dtype=np.uint8)
+        pixels = rng.integers(0, 90, (count // 3, side, side, 3), dtype=np.uint8)
         pixels[..., channel] = rng.integers(150, 256, pixels.shape[:3], dtype=np.uint8)
         for i, image in enumerate(pixels):
             Image.fromarray(image).save(os.path.join(root, name, f"{name}_{i:06d}.jpg"), format="JPEG", quality=90)
@@ -226,13 +227,13 @@ def mode_table(memory: ScaleRun, multi: ScaleRun) -> str:
     return table(["component", "in_memory s", "multi_processing (2 workers) s", "speed-up"], rows)
 
 
-def measured(work: str, count: int, mode: str, reuse: bool) -> ScaleRun:
+def measured(work: str, count: int, side: int, mode: str, reuse: bool) -> ScaleRun:
     """One run of `count` images in `mode`, kept as JSON in `work` (and taken from there with `reuse`)."""
     path = os.path.join(work, f"result-{count}-{mode}.json")
     if reuse and os.path.isfile(path):
         with open(path, encoding="utf-8") as f:
             return ScaleRun(**json.load(f))
-    run = run_once(image_folder(work, count), count, tempfile.mkdtemp(prefix=f"out-{count}-{mode}-", dir=work), mode)
+    run = run_once(image_folder(work, count, side), count, tempfile.mkdtemp(prefix=f"out-{count}-{mode}-", dir=work), mode)
     with open(path, "w", encoding="utf-8") as f:
         json.dump(dataclasses.asdict(run), f)
     return run
@@ -243,27 +244,30 @@ class ScaleResult:
     runs: List[ScaleRun]             # in_memory, smallest first
     multi: Dict[int, ScaleRun]       # multi_processing, by size
     decode_per_1000: float           # seconds TF's decoder alone takes per 1,000 of these images
+    side: int                        # px of the generated images
 
     def fixed_and_marginal(self, node: str) -> Tuple[float, float]:
         return fit([r.images for r in self.runs], [r.seconds.get(node, 0.0) for r in self.runs])
 
 
-def measure(sizes: List[int], mp_sizes: List[int], work: str, reuse: bool = False) -> ScaleResult:
-    """Runs every size in memory (and the `mp_sizes` multi-process too)."""
+def measure(sizes: List[int], mp_sizes: List[int], work: str, reuse: bool = False,
+            side: int = IMAGE_SIDE) -> ScaleResult:
+    """Runs every size in memory (and the `mp_sizes` multi-process too) on `side` px images."""
+    work = os.path.join(work, f"{side}px")
     os.makedirs(work, exist_ok=True)
     runs, multi, decode = [], {}, {}
     for count in sorted(set(sizes) | set(mp_sizes)):
-        decode[count] = decode_seconds_per_1000(image_folder(work, count))
+        decode[count] = decode_seconds_per_1000(image_folder(work, count, side))
         for mode in ["in_memory"] * (count in sizes) + ["multi_processing"] * (count in mp_sizes):
-            run = measured(work, count, mode, reuse)
+            run = measured(work, count, side, mode, reuse)
             print(f"  {count:,} images, {mode}: {run.wall_seconds:.0f} s, peak {run.peak_mb:,.0f} MB", flush=True)
             (runs.append(run) if mode == "in_memory" else multi.__setitem__(count, run))
-    return ScaleResult(runs, multi, float(np.median([decode[r.images] for r in runs])))
+    return ScaleResult(runs, multi, float(np.median([decode[r.images] for r in runs])), side)
 
 
 def report(result: ScaleResult) -> str:
     text, misses = component_table(result.runs, result.decode_per_1000)
-    parts = [f"end to end, in_memory ({IMAGE_SIDE} px JPEGs, caching off, training capped at 1 epoch):", text,
+    parts = [f"end to end, in_memory ({result.side} px JPEGs, caching off, training capped at 1 epoch):", text,
              *goals(result.runs, result.decode_per_1000, misses)]
     by_size = {r.images: r for r in result.runs}
     for count, run in sorted(result.multi.items()):
@@ -276,7 +280,7 @@ def main() -> None:
     args = parse_args()
     started = time.perf_counter()
     to_ints = lambda s: [int(x) for x in s.split(",") if x.strip()]  # noqa: E731
-    print(report(measure(to_ints(args.sizes), to_ints(args.mp_sizes), args.work, args.reuse)))
+    print(report(measure(to_ints(args.sizes), to_ints(args.mp_sizes), args.work, args.reuse, args.side)))
     print(f"bench_scale wall time {time.perf_counter() - started:.0f} s")
 
 

@@ -344,7 +344,7 @@ def scale(table: Table, sizes: str, mp_sizes: str, work: str) -> str:
         memory = next((r for r in result.runs if r.images == count), None)
         if memory is not None:
             table.row("scale", f"multi_processing (2 workers), whole run, {count:,} images", multi.wall_seconds,
-                      "in_memory", memory.wall_seconds, "(measure)", "ratio > 1x: slower", unit="s")
+                      "in_memory", memory.wall_seconds, "(measured)", "ratio > 1x: slower", unit="s")
     return bench_scale.report(result)
 
 
