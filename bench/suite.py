@@ -1,7 +1,7 @@
 """`make bench`: the benchmark suite. One table; every row names its yardstick and a ratio measured
 side by side in this same process (timings on a shared machine are noisy, ratios less so).
 
-    python bench/suite.py                      # everything, ~6 minutes on 2 cores
+    python bench/suite.py                      # everything, ~17 minutes on 2 cores
     python bench/suite.py --images-per-class 200 --work /tmp/bench
 
 What it does, in order (docs/performance.md explains each yardstick):
@@ -14,7 +14,10 @@ What it does, in order (docs/performance.md explains each yardstick):
   3. training: the `default` vs `seed` preset, images/s at 32, 64 and 128 px, and test accuracy on
      scikit-learn's digits after the same number of epochs;
   4. Evaluator: the pipeline's own Evaluator executor (TFMA, with and without a baseline model) vs a
-     plain batched predict of the same SavedModel over the same test split.
+     plain batched predict of the same SavedModel over the same test split;
+  5. end to end at scale (bench/bench_scale.py): `imgpipe run` on 1,000 and 10,000 generated 32 px images,
+     per component fixed and marginal cost vs TF's decoder alone, peak memory, and the multi-process
+     DirectRunner at 10,000 (--scale-sizes / --scale-mp-sizes change the sizes).
 Not a test: it prints figures and asserts nothing.
 """
 from __future__ import annotations
@@ -68,6 +71,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pipeline-epochs", type=int, default=3)
     parser.add_argument("--train-sizes", default="32,64,128", help="input sizes for training throughput")
     parser.add_argument("--accuracy-epochs", type=int, default=10, help="epochs of each preset on digits")
+    parser.add_argument("--scale-sizes", default="1000,10000", help="end to end at scale: image counts, in memory")
+    parser.add_argument("--scale-mp-sizes", default="10000", help="... and also with the multi-process DirectRunner")
     return parser.parse_args()
 
 
@@ -319,6 +324,30 @@ def run_evaluator(examples, model, baseline, properties: dict, out: str) -> int:
     return 1
 
 
+# --------------------------------------------------------------------------- 5. end to end at scale
+
+def scale(table: Table, sizes: str, mp_sizes: str, work: str) -> str:
+    """bench_scale: `imgpipe run` on generated folders of each size; rows for the goals, its report returned."""
+    import bench_scale
+    to_ints = lambda s: [int(x) for x in s.split(",") if x.strip()]  # noqa: E731
+    result = bench_scale.measure(to_ints(sizes), to_ints(mp_sizes), os.path.join(work, "scale"))
+    decode, largest = result.decode_per_1000, result.runs[-1]
+    span = f"fit over {', '.join(f'{r.images:,}' for r in result.runs)} images"
+    for node in largest.seconds:
+        _, marginal = result.fixed_and_marginal(node)
+        if node in bench_scale.READS_IMAGES:
+            table.row("scale", f"{node}, marginal cost per 1k images", marginal, "decode alone, same images",
+                      decode, "<= 2x", span, unit="s")
+    fixed, _ = bench_scale.fit([r.images for r in result.runs], [r.wall_seconds for r in result.runs])
+    table.row("scale", "fixed cost of a whole run (intercept)", fixed, "the goal", 30.0, "<= 1x", span, unit="s")
+    for count, multi in sorted(result.multi.items()):
+        memory = next((r for r in result.runs if r.images == count), None)
+        if memory is not None:
+            table.row("scale", f"multi_processing (2 workers), whole run, {count:,} images", multi.wall_seconds,
+                      "in_memory", memory.wall_seconds, "(measured)", "ratio > 1x: slower", unit="s")
+    return bench_scale.report(result)
+
+
 # --------------------------------------------------------------------------- main
 
 def main() -> None:
@@ -344,11 +373,13 @@ def main() -> None:
                    training_rates)
     determinism(table)
     evaluator(table, record, work)
+    scale_report = scale(table, args.scale_sizes, args.scale_mp_sizes, work)
     print(f"\n== imgpipe bench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
     table.print()
     print(f"\npipeline run ({3 * args.images_per_class} images of 160 px, 64 px, {args.pipeline_epochs} epochs): "
           f"{run_seconds[0]:.1f} s wall; " + ", ".join(f"{n.node} {n.seconds:.1f} s" for n in record.nodes))
+    print("\n" + scale_report)
     print(f"suite wall time {time.perf_counter() - started:.0f} s")
 
 

@@ -18,3 +18,22 @@ def with_setup_file(beam_args: Sequence[str], setup_py: str) -> List[str]:
     if any(arg.split("=")[0].startswith(DEPENDENCY_FLAGS) for arg in beam_args):
         return list(beam_args)
     return list(beam_args) + [f"--setup_file={setup_py}"]
+
+
+def in_memory_direct_runner(beam_args: Sequence[str]) -> bool:
+    """True when these args run Beam's DirectRunner in one process (also Beam's default when they name
+    neither a runner nor a running mode)."""
+    flags = dict(arg.lstrip("-").split("=", 1) for arg in beam_args if "=" in arg)
+    return (flags.get("runner", "DirectRunner") in ("DirectRunner", "direct")
+            and flags.get("direct_running_mode", "in_memory") == "in_memory")
+
+
+def large_data_hint(image_files: int, beam_args: Sequence[str], threshold: int) -> str:
+    """One line suggesting the multi-process DirectRunner (or a distributed runner) for a large folder; ''
+    below `threshold` (run.large_data_images; 0: never) or when the args already leave the in-memory mode."""
+    if not threshold or image_files < threshold or not in_memory_direct_runner(beam_args):
+        return ""
+    return (f"Hint: {image_files} image files reach run.large_data_images={threshold}: the in-memory "
+            "DirectRunner holds them in one process on one core; with many cores try --beam-arg "
+            "--direct_running_mode=multi_processing --beam-arg --direct_num_workers=0, past this machine's "
+            "memory a distributed runner (docs/scaling.md)")

@@ -13,6 +13,7 @@ import time
 from typing import List, Optional
 
 import schemas
+from pipeline.beam_args import large_data_hint
 from pipeline.cli_help import add_command
 from pipeline.exit_codes import EXIT_FAILED, EXIT_NOT_BLESSED, EXIT_OK, EXIT_USAGE
 from pipeline.kubeflow.cli import add_beam_arg, add_commands, join_beam_args
@@ -259,6 +260,9 @@ def _check_data_folder(data_root: str, cfg: Config, span: Optional[int] = None) 
     print(f"Data: {data_root}" + (f" {describe(folders)}" if folders else "")
           + f": {len(scan.files)} image files in {len(scan.class_names)} classes "
           f"({', '.join(scan.class_names)}); {len(scan.skipped)} other entries skipped")
+    hint = large_data_hint(len(scan.files), cfg.run.beam_args, cfg.run.large_data_images)
+    if hint:
+        print(hint)
     return folders
 
 

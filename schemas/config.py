@@ -254,10 +254,15 @@ class RunConfig:
     # Local runs (`imgpipe run`) reuse a component's earlier outputs when its inputs and settings are
     # unchanged; what reads state outside the pipeline (the served model) always runs (docs/performance.md#caching).
     enable_cache: bool = True
+    # `imgpipe run` suggests leaving the in-memory DirectRunner from this many image files on
+    # (docs/scaling.md#when-in-memory-stops-being-sensible); 0: never.
+    large_data_images: int = 50_000
 
     def validate(self) -> None:
         ok = bool(self.pipeline_name) and all(c.isalnum() or c in "-_" for c in self.pipeline_name)
         _check(ok, "run.pipeline_name", self.pipeline_name, "letters, digits, '-' or '_'")
+        _check(self.large_data_images >= 0, "run.large_data_images", self.large_data_images,
+               "an integer >= 0 (0: never suggest another runner)")
 
 
 @dataclass

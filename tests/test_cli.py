@@ -220,3 +220,29 @@ def test_a_class_folder_with_a_newline_is_refused_before_the_run_naming_it(tmp_p
 def test_rollback_refuses_an_empty_serving_folder_in_one_line(tmp_path):
     result = imgpipe("rollback", "--serving-dir", str(tmp_path), timeout=30)
     assert_clean_error(result, f"no pushed versions in {tmp_path}/image_classifier")
+
+
+@pytest.mark.parametrize("extra, hinted", [
+    ([], True),                                                            # 15 files reach the threshold of 15
+    (["--set", "run.large_data_images=16"], False),                        # below it
+    (["--set", "run.large_data_images=0"], False),                         # 0: never
+    (["--beam-arg", "--direct_running_mode=multi_processing"], False),     # already left the in-memory mode
+    (["--beam-arg", "--runner=DataflowRunner"], False),
+])
+def test_a_large_folder_gets_a_one_line_runner_hint_after_the_data_line(tmp_path, capsys, extra, hinted):
+    """Counted from the listing the run makes anyway (no file is read); the pipeline is not started here."""
+    from pipeline.cli import _parser, resolve_inputs
+    from pipeline.kubeflow.cli import join_beam_args
+    root = make_colour_folder(str(tmp_path / "data"), per_class=5)
+    argv = ["run", "--data", root, "--set", "run.large_data_images=15", *extra]
+    resolve_inputs(_parser().parse_args(join_beam_args(argv)))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"Data: {root}: 15 image files in 3 classes")
+    if hinted:
+        assert lines[1:] == [
+            "Hint: 15 image files reach run.large_data_images=15: the in-memory DirectRunner holds them in one "
+            "process on one core; with many cores try --beam-arg --direct_running_mode=multi_processing "
+            "--beam-arg --direct_num_workers=0, past this machine's memory a distributed runner (docs/scaling.md)"]
+    else:
+        assert lines[1:] == []
+

@@ -80,6 +80,7 @@ def test_json_file_and_cli_override_order(tmp_path):
     (["serving.keep_versions=0"], "serving.keep_versions: 0; expected an integer >= 1"),
     (["serving.warmup_images=0"], "serving.warmup_images"),
     (["serving.infra_check_atol=0"], "serving.infra_check_atol"),
+    (["run.large_data_images=-1"], "run.large_data_images: -1; expected an integer >= 0"),
     (["epochs=3"], "section.key=value"),
 ])
 def test_bad_keys_and_values_are_rejected_with_their_name(overrides, message):

@@ -5,19 +5,24 @@ Five runs share one output folder, as a user's successive runs would:
    pushes a model that classifies held-out images through both serving signatures;
    the same run again is cached (run.enable_cache) and pushes no duplicate;
 2. after one image is rewritten in place, a run that cannot meet the bar is not blessed, pushes nothing, leaves the
-   served model byte-for-byte as it was, and makes --fail-if-not-blessed exit 3;
+   served model byte-for-byte as it was, and makes --fail-if-not-blessed exit 3; it runs Beam's
+   multi-process DirectRunner (2 workers), the suite's one run in that mode;
 3. the same hopeless model forced through with a reason: pushed, the reason
    read back from ML Metadata into the summary;
 4. a run whose data violates the schema stops before Transform and training.
 The gate's other verdicts (better, clearly worse, one class collapsing) run the
 real Evaluator on scripted SavedModels in test_evaluation_gate.py.
 """
+import contextlib
 import io
 import json
 import os
 import re
 import subprocess
 import sys
+import threading
+import time
+from typing import Iterator, List
 
 import pytest
 import tensorflow as tf
@@ -29,6 +34,7 @@ from pipeline.exit_codes import EXIT_NOT_BLESSED, EXIT_OK
 from pipeline.local_runner import run_local
 from pipeline.report.component import REPORT_FILE
 from pipeline.report.render import SECTIONS
+from pipeline.run_record import open_store, read_run_record
 from pipeline.summary import format_summary
 from schemas import features
 from schemas.config import build_config
@@ -38,7 +44,10 @@ from tests.fixtures import COLOUR_CLASSES, FAST, encoded_colour_image, make_colo
 ALL_COMPONENTS = {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "DataGate",
                   "ImageDataValidator", "Transform", "Trainer", "ServedModelBaseline", "Evaluator", "InfraCheck",
                   "Pusher", "RunReport"}
-HOPELESS = FAST + ["train.epochs=1", "train.learning_rate=1e-9"]
+# Beam's multi-process DirectRunner (docs/scaling.md); the cache keys hold the Beam args, so the forced run shares them.
+MULTI_PROCESS = ['run.beam_args=["--direct_running_mode=multi_processing", "--direct_num_workers=2"]']
+HOPELESS = FAST + ["train.epochs=1", "train.learning_rate=1e-9"] + MULTI_PROCESS
+BEAM_COMPONENTS = ("ImageExampleGen", "StatisticsGen", "ImageDataValidator", "Evaluator")
 RUNS_AND_MODULES = """
 import sys
 from pipeline.cli import main
@@ -181,12 +190,43 @@ def rewrite_in_place(path: str, colour: str) -> None:
     os.utime(folder, ns=folder_times)
 
 
+@contextlib.contextmanager
+def beam_worker_sightings(every: float = 0.2) -> Iterator[List[float]]:
+    """Epoch ms of each poll that found a Beam SDK worker process (multi_processing mode) under this one."""
+    import psutil
+    seen, stop, me = [], threading.Event(), psutil.Process()
+
+    def poll() -> None:
+        while not stop.wait(every):
+            for child in me.children(recursive=True):
+                try:
+                    if "apache_beam.runners.worker.sdk_worker_main" in child.cmdline():
+                        seen.append(time.time() * 1000)
+                        break
+                except psutil.Error:  # ended between the listing and the read
+                    continue
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        watcher.join()
+
+
 def test_a_model_below_the_bar_is_not_pushed_and_the_served_model_is_untouched(first_run, workspace):
+    """Also the suite's one run on the multi-process DirectRunner: every component runs again here anyway."""
     before = tree_digest(os.path.join(workspace["output"], "serving"))
     rewrite_in_place(os.path.join(workspace["data"], "red", "red_001.png"), "red")
-    second = run_local(build_config(overrides=HOPELESS), workspace["data"], workspace["output"])
+    with beam_worker_sightings() as seen:
+        second = run_local(build_config(overrides=HOPELESS), workspace["data"], workspace["output"])
     assert second.error == ""
     assert cached(second) == set()  # one image rewritten in place: ingested again, and all that follows
+    record = read_run_record(open_store(os.path.join(workspace["output"], "metadata.sqlite")), "imgpipe",
+                             second.run_id)
+    for name in BEAM_COMPONENTS:  # each ran its Beam pipeline in worker processes, not in this one
+        node = record.node(name)
+        assert any(node.started_ms <= t <= node.started_ms + node.seconds * 1000 for t in seen), name
     assert second.blessed is False and second.pushed_path == ""
     assert run_exit_code(second, fail_if_not_blessed=True) == EXIT_NOT_BLESSED
     assert run_exit_code(second, fail_if_not_blessed=False) == EXIT_OK
