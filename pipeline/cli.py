@@ -199,8 +199,10 @@ def cmd_run_spec(args) -> int:
         raise InputError(str(e)) from None
     failed = result.failed
     total = sum(t.seconds for t in result.tasks)
-    print(f"Failed at task {failed.name}" if failed else f"All {len(result.tasks)} task(s) succeeded "
-          f"in {total:.1f} s")
+    skipped = [t.name for t in result.tasks if t.skipped]
+    print(f"Failed at task {failed.name}" if failed else
+          f"{len(result.tasks) - len(skipped)} task(s) succeeded, {len(skipped)} skipped by their trigger condition, "
+          f"in {total:.1f} s" if skipped else f"All {len(result.tasks)} task(s) succeeded in {total:.1f} s")
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -285,7 +287,7 @@ def _checked_scan(data_root: str, folders: list, cfg: Config):
 def cmd_run(args) -> int:
     """One run per output at a time (pipeline/run_lock.py); a scheduled run with no new span stops at once."""
     from pipeline.layout import OutputLayout
-    from pipeline.new_data import nothing_new
+    from components.new_data.check import nothing_new
     from pipeline.run_lock import RunLockedError, run_lock
     cfg, data_root, folders = resolve_inputs(args)
     try:

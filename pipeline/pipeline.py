@@ -1,6 +1,7 @@
 """`create_pipeline()`: the one place where the components are wired together.
 
-Data comes in (ImageExampleGen), is checked (StatisticsGen, schema,
+With batch folders (data.span_pattern), NewDataCheck comes first and the rest runs only when it
+finds a span the served model has not been trained on. Data comes in (ImageExampleGen), is checked (StatisticsGen, schema,
 ExampleValidator, DataGate, ImageDataValidator), transformed (Transform), trained on (Trainer),
 judged against the bar and the served model (ServedModelBaseline, Evaluator),
 checked for serving in a fresh process (InfraCheck), pushed atomically (Pusher) and reported on
@@ -8,6 +9,7 @@ checked for serving in a fresh process (InfraCheck), pushed atomically (Pusher) 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import List, Optional, Union
 
@@ -20,6 +22,7 @@ from components.evaluator import GatedEvaluator, judged_splits, make_eval_config
 from components.image_example_gen import IngestLimits, create_image_example_gen
 from components.image_validation.component import create_image_data_validator
 from components.infra_check.component import InfraCheck
+from components.new_data.component import ANY_SPAN, NEW_DATA_PROPERTY, NewDataCheck
 from components.pusher.component import create_pusher
 from components.transform.component import ImageTransform
 from components.transform.executor import AUTO_MAX_KEY, AUTO_MIN_KEY
@@ -54,6 +57,35 @@ def create_pipeline(
     `span` (with data.span_pattern) ingests that span instead of the newest (`imgpipe run --span N`).
     With `cache` (pipeline/caching.py) the run reuses unchanged components' outputs; without, it is uncached.
     """
+    run_token = cache.run_token if cache else ""
+    check = (NewDataCheck(data_root=data_root, span_pattern=cfg.data.span_pattern, serving_model_dir=serving_model_dir,
+                          span=ANY_SPAN if span is None else span, run_token=run_token)
+             if cfg.data.span_pattern else None)
+    with _only_with_new_data(check):
+        components = _components(cfg, data_root, pipeline_root, serving_model_dir, train_args, span, cache)
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=cfg.run.pipeline_name,
+        pipeline_root=pipeline_root,
+        components=([check] if check else []) + components,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(cfg.run.beam_args if beam_pipeline_args is None else beam_pipeline_args),
+        enable_cache=cache is not None)
+
+
+def _only_with_new_data(check):
+    """With batch folders, every other component runs only when NewDataCheck found a span not yet trained on.
+
+    TFX compiles the Cond into each KFP task's trigger condition; without a span pattern there is no check.
+    """
+    if check is None:
+        return contextlib.nullcontext()
+    return tfx.dsl.Cond(check.outputs["report"].future()[0].custom_property(NEW_DATA_PROPERTY) == 1)
+
+
+def _components(cfg: Config, data_root, pipeline_root: str, serving_model_dir: str, train_args,
+                span: Optional[int], cache: Optional[RunCache]) -> list:
+    """Ingest, validate, transform, train, judge, check, push and report: the components, wired."""
     run_token = cache.run_token if cache else ""
     example_gen = create_image_example_gen(
         data_root, cfg.data.validation_percent, cfg.data.test_percent, IngestLimits.from_data_config(cfg.data),
@@ -121,12 +153,5 @@ def create_pipeline(
         blessing=evaluator.outputs["blessing"], infra_blessing=infra_check.outputs["blessing"],
         pushed_model=pusher.outputs["pushed_model"],
         config=json.dumps(cfg.to_dict(), sort_keys=True), eval_split=features.TEST_SPLIT)
-
-    return tfx.dsl.Pipeline(
-        pipeline_name=cfg.run.pipeline_name,
-        pipeline_root=pipeline_root,
-        components=[example_gen, statistics_gen, schema_gen, example_validator, data_gate,
-                    image_validator, transform, trainer, baseline, evaluator, infra_check, pusher, report],
-        metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=list(cfg.run.beam_args if beam_pipeline_args is None else beam_pipeline_args),
-        enable_cache=cache is not None)
+    return [example_gen, statistics_gen, schema_gen, example_validator, data_gate,
+            image_validator, transform, trainer, baseline, evaluator, infra_check, pusher, report]

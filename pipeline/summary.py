@@ -41,6 +41,7 @@ class RunSummary:
     pushed_path: str = ""
     data_spans: str = ""               # "span 3 (round-3)": what ImageExampleGen read, with data.span_pattern
     already_served: str = ""           # not pushed: the candidate is this served version already (cached re-run)
+    nothing_new: str = ""              # NewDataCheck's stop message: every later component was skipped
     quarantined: Optional[int] = None  # files ImageExampleGen set aside, listed in quarantine_report
     quarantine_report: str = ""
     data_warnings: List[str] = dataclasses.field(default_factory=list)  # from ImageDataValidator
@@ -92,6 +93,8 @@ def _fill_decision(summary: RunSummary, outputs: Dict[str, List]) -> None:
         summary.data_warnings = image_validation_warnings(artifact.uri)
         summary.image_validation_report = image_validation_report(artifact.uri)
         summary.split_sizes = _split_sizes(artifact.uri)
+    for artifact in outputs.get("NewDataCheck", []):
+        summary.nothing_new = _custom(artifact, "message") or ""
     for artifact in outputs.get("ImageExampleGen", []):
         _fill_quarantine(summary, artifact)
         summary.data_spans = _spans_read(artifact)
@@ -213,6 +216,8 @@ def format_summary(summary: RunSummary) -> str:
     for c in summary.components:
         lines.append(f"  {c.component:<22} {c.seconds:7.1f} s  {c.state}")
     lines.append(f"  {'total':<22} {summary.pipeline_seconds:7.1f} s")
+    if summary.nothing_new:
+        lines.append(f"{summary.nothing_new}: nothing to train on, nothing pushed (every step after NewDataCheck skipped).")
     if summary.data_spans:
         lines.append(f"Data: {summary.data_spans}")
     if summary.quarantined is not None:

@@ -60,7 +60,7 @@ def compiled_spec(tmp_path_factory):
     make_colour_folder(os.path.join(data, "round-1"), per_class=5, seed=1)
     make_colour_folder(os.path.join(data, "round-2"))
     cfg = build_config(overrides=FAST + ["data.span_pattern=round-{SPAN}"])
-    paths = {"serving": str(root / "serving"), "work": str(root / "work"), "root": root}
+    paths = {"serving": str(root / "serving"), "work": str(root / "work"), "root": root, "data": data}
     for target, name in (("kfp", "pipeline.yaml"), ("vertex", "pipeline.json")):
         paths[target] = compile_pipeline(
             cfg, target, image="imgpipe:test", pipeline_root=str(root / "pipeline_root"),

@@ -104,7 +104,7 @@ def test_rollback_hides_newer_versions_and_restore_brings_them_back(tiny_model, 
     assert served_versions(model_dir) == [10, 11] and rolled_back_versions(model_dir) == [12]
     result = rollback(model_dir, to=10)
     assert served_versions(model_dir) == [10] and rolled_back_versions(model_dir) == [11, 12]
-    from components.pusher.publish import latest_served_version  # the baseline's and new_data's choice
+    from components.pusher.publish import latest_served_version  # the baseline's and the nothing-new check's choice
     assert latest_served_version(model_dir) == f"{model_dir}/10"  # the next run's baseline
     assert next_version(model_dir, now=5) == 13  # a new push outranks rolled-back versions
     result = rollback(model_dir, to=11)  # forward again, to a rolled-back version

@@ -137,6 +137,19 @@ def test_a_run_with_no_new_span_stops_in_seconds_and_pushes_nothing(sequence):
     assert served(output) == before
 
 
+def test_inside_the_pipeline_nothing_new_skips_every_step_after_the_check(sequence):
+    """What a scheduled Kubeflow run does (no pre-flight there): NewDataCheck answers 0, the Cond skips the rest.
+
+    run_local goes straight to the pipeline, as the compiled spec does; LocalDagRunner evaluates the same Cond.
+    """
+    output, before = sequence["output"], served(sequence["output"])
+    summary = run_local(build_config(overrides=overrides(sequence["golden"])), sequence["data"], output)
+    assert summary.error == "" and [c.component for c in summary.components] == ["NewDataCheck"]
+    assert summary.nothing_new == f"No new data since span 3, served by version {before[-1]}"
+    assert summary.pushed_path == "" and served(output) == before
+    assert "nothing to train on, nothing pushed" in format_summary(summary)
+
+
 def test_a_drifted_span_is_blocked_before_training_and_the_served_model_is_untouched(sequence, tmp_path, capsys):
     data = str(tmp_path / "data")  # a copy: the sequence's own data root keeps round-3 as its newest span
     shutil.copytree(sequence["data"], data)

@@ -14,7 +14,7 @@ import pytest
 from components.image_example_gen import ImageFolderError
 from components.image_example_gen.eval_sets import hash_split
 from components.image_example_gen.spans import list_span_folders, scan_span_folders, select_window
-from pipeline.new_data import nothing_new, served_spans
+from components.new_data.check import nothing_new, served_spans
 from schemas.config import ConfigError, build_config
 from tests.fixtures import SPLITS, make_colour_folder, make_span_folders, read_splits, run_example_gen, save_image
 

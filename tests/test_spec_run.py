@@ -11,10 +11,12 @@ The stock TFX entrypoint fails the open-source imitation in both of the ways our
 """
 import json
 import os
+import shutil
 
 import pytest
 from kfp.pipeline_spec import pipeline_spec_pb2 as pb
 
+from components.pusher.publish import served_versions
 from pipeline.cli import main
 from pipeline.kubeflow import spec_check, spec_run
 from pipeline.report.component import REPORT_FILE
@@ -32,7 +34,15 @@ def oss_run(compiled_spec):
 
 
 @pytest.fixture(scope="module")
-def vertex_like_run(compiled_spec, oss_run):
+def nothing_new_run(compiled_spec, oss_run):
+    """The same spec again on the same data root: the served model was trained on its newest span."""
+    return run(compiled_spec, oss=True)
+
+
+@pytest.fixture(scope="module")
+def vertex_like_run(compiled_spec, nothing_new_run):
+    """A new batch arrives (round-3, a copy of round-2's images), then a Vertex-like run reads it."""
+    shutil.copytree(os.path.join(compiled_spec["data"], "round-2"), os.path.join(compiled_spec["data"], "round-3"))
     return run(compiled_spec, until="StatisticsGen")
 
 
@@ -52,8 +62,8 @@ def test_run_spec_as_vertex_runs_the_driver_hook_and_hands_on_typed_artifacts(ve
     with open(os.path.join(tasks, "ImageExampleGen", "driver_output.json")) as f:
         driver_output = json.load(f)["parameterValues"]  # the driver hook ran, and told the executor:
     # the compiled spec carries the span pattern and TFX's driver resolves the newest batch folder
-    assert driver_output["span"] == 2 and driver_output["input_fingerprint"].startswith("split:images,")
-    assert "round-2/*" in driver_output["input_config"]
+    assert driver_output["span"] == 3 and driver_output["input_fingerprint"].startswith("split:images,")
+    assert "round-3/*" in driver_output["input_config"]
     with open(os.path.join(tasks, "StatisticsGen", "executor_input.json")) as f:
         (examples,) = json.load(f)["inputs"]["artifacts"]["examples"]["artifacts"]
     assert examples["type"]["instanceSchema"].startswith("title: tfx.Examples")  # typed by the launcher
@@ -103,6 +113,26 @@ def report_page(result, compiled_spec) -> str:
         return f.read()
 
 
+def test_a_scheduled_run_with_nothing_new_skips_every_task_after_the_check(nothing_new_run, oss_run, compiled_spec):
+    """As the KFP driver does: NewDataCheck runs, its answer is 0, every other task's trigger condition is false."""
+    assert nothing_new_run.failed is None
+    first, *rest = nothing_new_run.tasks
+    assert first.name == "NewDataCheck" and first.exit_code == 0 and not first.skipped
+    assert [t.name for t in rest] == [t.name for t in oss_run.tasks if t.name != "NewDataCheck"]
+    condition = "trigger condition false: (inputs.artifacts['_NewDataCheck.report'].artifacts[0].metadata['new_data']"
+    # the tasks fed by NewDataCheck alone are skipped by their condition; those needing a skipped task's outputs too
+    by_condition = sorted(t.name for t in rest if t.skipped.startswith(condition))
+    assert by_condition == ["ImageExampleGen", "ServedModelBaseline"], by_condition
+    assert all(t.skipped.startswith(condition) or t.skipped.startswith("upstream ") for t in rest), rest
+    (report,) = nothing_new_run.outputs["NewDataCheck"]["report"]
+    pushed_version = os.path.basename(pushed_model(oss_run)[1])
+    assert dict(report.metadata) == {"new_data": 0,
+                                     "message": f"No new data since span 2, served by version {pushed_version}"}
+    assert "Pusher" not in nothing_new_run.outputs
+    model_dir = os.path.dirname(pushed_model(oss_run)[1])
+    assert served_versions(model_dir) == [int(pushed_version)]  # nothing pushed: the one version is the first run's
+
+
 def test_the_runreport_task_writes_the_report_on_open_source_kfp(oss_run, compiled_spec):
     """Open-source KFP passes the blessing without its properties: the report reads the marker files."""
     page = report_page(oss_run, compiled_spec)
@@ -116,7 +146,7 @@ def test_the_stock_tfx_entrypoint_cannot_write_minio_uris(compiled_spec, oss_run
                  "--entrypoint", "stock"])
     out = capsys.readouterr().out
     assert code == 1
-    assert "ImageExampleGen: FAILED (exit 1)" in out and out.strip().endswith("Failed at task ImageExampleGen")
+    assert "NewDataCheck: FAILED (exit 1)" in out and out.strip().endswith("Failed at task NewDataCheck")
     assert "Unable to get filesystem from specified path" in out and "Path specified: minio://" in out
 
 
@@ -139,7 +169,7 @@ def test_run_spec_refuses_unknown_parameters_before_running_anything(compiled_sp
 def test_until_names_a_task_of_the_spec_and_does_not_mix_with_only(compiled_spec, capsys):
     base = ["run-spec", compiled_spec["kfp"], "--workdir", compiled_spec["work"]]
     assert main(base + ["--until", "Trainr"]) == 2
-    assert "--until Trainr: no such task; tasks: ImageExampleGen, " in capsys.readouterr().err
+    assert "--until Trainr: no such task; tasks: NewDataCheck, ImageExampleGen, " in capsys.readouterr().err
     assert main(base + ["--until", "Trainer", "--only", "Trainer"]) == 2
     assert "--until and --only do not go together" in capsys.readouterr().err
 

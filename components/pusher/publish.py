@@ -22,13 +22,17 @@ imported only then): no TFX, and `imgpipe rollback` answers without loading Tens
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
 from types import SimpleNamespace
 from typing import List, Optional
 
+from schemas import features
+
 SAVED_MODEL_FILE = "saved_model.pb"
+MODEL_FACTS_FILE = features.MODEL_FACTS_FILE
 STAGING_PREFIX = ".staging-"
 ROLLED_BACK_PREFIX = ".rolled-back-"
 PRUNED_PREFIX = ".pruned-"
@@ -84,6 +88,26 @@ def latest_served_version(model_dir: str) -> Optional[str]:
     fs = _fs(base)
     complete = [v for v in served_versions(model_dir) if fs.exists(f"{readable}/{v}/{SAVED_MODEL_FILE}")]
     return f"{base}/{complete[-1]}" if complete else None
+
+
+def read_model_facts(model_path: str) -> dict:
+    """What the Trainer recorded about a model (`assets.extra/imgpipe.json`: classes, spans, ...); {} if nothing.
+
+    The one reader of that file for served models: local paths without TensorFlow (the nothing-new
+    check must answer in a second), gs:// and other schemes through tf.io.gfile.
+    """
+    path = f"{model_path.rstrip('/')}/{MODEL_FACTS_FILE}"
+    if is_local(path):
+        path = local_path(path)
+        if not os.path.isfile(path):
+            return {}
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    import tensorflow as tf
+    if not tf.io.gfile.exists(path):
+        return {}
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
 
 
 def rolled_back_versions(model_dir: str) -> List[int]:

@@ -93,7 +93,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     signatures = make_serving_signatures(model, tft_output, labels_path)
     export = export_dir(strategy, fn_args.serving_model_dir)
     model.save(export, save_format="tf", signatures=signatures)
-    # class_names and spans: what warm start and the "nothing new" check read (warm_start.py, pipeline/new_data.py)
+    # class_names and spans: what warm start and the "nothing new" check read (warm_start.py, components/new_data/check.py)
     _write_json(os.path.join(export, features.MODEL_FACTS_FILE),
                 {"image_size": image_size, "training": report, "class_names": manifest["class_names"],
                  features.SPANS_KEY: manifest.get(features.SPANS_KEY, [])})

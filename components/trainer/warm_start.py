@@ -9,14 +9,13 @@ served model is the ServedModelBaseline's copy (the Trainer's `base_model`), its
 """
 from __future__ import annotations
 
-import json
 import os
 from typing import Optional, Sequence
 
 import tensorflow as tf
 import tf_keras as keras
 
-from schemas import features
+from components.pusher.publish import read_model_facts
 
 
 def warm_start(model: keras.Model, base_model: Optional[str], class_names: Sequence[str], image_size: int) -> str:
@@ -39,11 +38,7 @@ def _mismatch(base_model: Optional[str], class_names: list, image_size: int) -> 
     """Why the served model's weights cannot seed this training, or '' when they can."""
     if not base_model or not tf.io.gfile.exists(os.path.join(base_model, "saved_model.pb")):
         return "no model is served yet"
-    facts_path = os.path.join(base_model, *features.MODEL_FACTS_FILE.split("/"))
-    facts = {}
-    if tf.io.gfile.exists(facts_path):
-        with tf.io.gfile.GFile(facts_path) as f:
-            facts = json.load(f)
+    facts = read_model_facts(base_model)
     if facts.get("class_names") != class_names:
         return (f"the class list changed (served model: {facts.get('class_names') or 'not recorded'}; "
                 f"this data: {class_names})")

@@ -20,6 +20,7 @@ resolved to its class, which the stock entrypoint tries to import by its type na
 Everything else (parsing, running the executor, writing the executor output) is
 TFX's `kubeflow_v2_run_executor`, called in-process.
 """
+import importlib
 import os
 from typing import Optional
 
@@ -33,6 +34,8 @@ from tfx.types.artifact import Artifact  # not tfx.v1: it adds ~3 s of imports t
 from tfx.utils import import_utils
 
 from pipeline.kubeflow.mirrors import mirror_root, to_local, to_remote
+
+CONDITION_TYPES_MODULE = "components.new_data.component"  # NewDataReport, the input every Cond'ed task gets
 
 
 class EntrypointError(ValueError):
@@ -67,9 +70,12 @@ def resolve_custom_types(executor_input: pipeline_spec_pb2.ExecutorInput, execut
     TFX's compiler requires a custom type's TYPE_NAME to look like `namespace.TypeName`,
     and TFX's entrypoint imports that title as a class path, so the two only agree when
     a top-level module `namespace` exports the class. The executor's module defines (or
-    imports) the types it reads and writes: find them there by TYPE_NAME instead.
+    imports) the types it reads and writes: find them there by TYPE_NAME instead. Tasks inside
+    the pipeline's Cond also receive NewDataCheck's report (the condition reads it), whose type
+    their own modules do not import: CONDITION_TYPES_MODULE is imported for it.
     """
     import_utils.import_class_by_path(executor_class_path)
+    importlib.import_module(CONDITION_TYPES_MODULE)
     by_type_name = {cls.TYPE_NAME: f"{cls.__module__}.{cls.__qualname__}" for cls in _artifact_classes()}
     changed = 0
     for side in (executor_input.inputs, executor_input.outputs):

@@ -27,6 +27,7 @@ from typing import Dict, List, Optional
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2 as pb
 
+from pipeline.kubeflow.conditions import condition_holds
 from pipeline.kubeflow.mirrors import MIRROR_ROOT_ENV, REMOTE_SCHEMES, mirror_path
 from pipeline.kubeflow.spec import ENTRYPOINT_COMMAND
 from pipeline.kubeflow.spec_check import OSS_SCHEMA, CompiledSpec, SpecError, structure_problems, topological_order
@@ -57,6 +58,7 @@ class TaskResult:
     exit_code: int
     stderr_tail: str = ""
     log_dir: str = ""
+    skipped: str = ""  # why the task did not run (its trigger condition was false), as the KFP driver skips it
 
 
 @dataclasses.dataclass
@@ -80,6 +82,7 @@ class _Run:
     pipeline_params: Dict[str, object]
     outputs: Dict[str, Dict[str, List[pb.RuntimeArtifact]]]
     output_params: Dict[str, Dict[str, object]]
+    skipped: set = dataclasses.field(default_factory=set)
 
     @property
     def schema_2_1(self) -> bool:
@@ -117,7 +120,8 @@ def run_spec(compiled: CompiledSpec, options: RunOptions, echo=None) -> RunResul
         echo(f"[{i:2d}/{len(to_run)}] {name}: start")
         result = _run_task(run, name)
         results.append(result)
-        status = "ok" if result.exit_code == 0 else f"FAILED (exit {result.exit_code})"
+        status = (f"skipped ({result.skipped})" if result.skipped
+                  else "ok" if result.exit_code == 0 else f"FAILED (exit {result.exit_code})")
         echo(f"[{i:2d}/{len(to_run)}] {name}: {status} in {result.seconds:.1f} s")
         if result.exit_code != 0:
             echo(f"--- last lines of {name}'s stderr (full logs: {result.log_dir}) ---\n{result.stderr_tail}")
@@ -218,11 +222,17 @@ def _run_task(run: _Run, name: str) -> TaskResult:
                         f"'{executor.WhichOneof('spec')}'")
     task_dir = os.path.join(run.run_dir, "tasks", name)
     os.makedirs(task_dir, exist_ok=True)
+    started = time.monotonic()
+    skipped_upstream = sorted(set(task.dependent_tasks) & run.skipped)
+    if skipped_upstream:
+        return _skip(run, name, started, f"upstream {', '.join(skipped_upstream)} skipped")
     executor_input = build_executor_input(run, name, task, component, task_dir)
     with open(os.path.join(task_dir, "executor_input.json"), "w") as f:
         f.write(json_format.MessageToJson(executor_input))
+    condition = task.trigger_policy.condition
+    if condition and not condition_holds(name, condition, executor_input):
+        return _skip(run, name, started, "trigger condition false: " + " ".join(condition.split()))
     container = executor.container
-    started = time.monotonic()
     code = _run_driver_hook(run, container, executor_input, task_dir)
     if code != 0:
         return _result(name, started, code, task_dir, "driver")
@@ -236,6 +246,12 @@ def _run_task(run: _Run, name: str) -> TaskResult:
                 f.write(f"\nrun-spec: {e}\n")
             code = 1
     return _result(name, started, code, task_dir, "executor")
+
+
+def _skip(run: _Run, name: str, started: float, reason: str) -> TaskResult:
+    """A task the driver does not launch: no outputs, and the tasks that need them are skipped too."""
+    run.skipped.add(name)
+    return TaskResult(name, time.monotonic() - started, 0, skipped=reason)
 
 
 def _run_driver_hook(run: _Run, container, executor_input: pb.ExecutorInput, task_dir: str) -> int:

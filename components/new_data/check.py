@@ -1,23 +1,22 @@
-"""Before a scheduled run starts: is there a span the served model has not been trained on?
+"""Is there a span the served model has not been trained on? (data.span_pattern runs only)
 
-Answered from a listing of the data root (components/image_example_gen/spans.py)
-and the served model's `assets.extra/imgpipe.json`, where the Trainer records
-the spans it trained on. Neither needs TFX or TensorFlow, so a run with nothing
-new stops in seconds instead of re-ingesting and retraining on the same data.
+Answered from a listing of the data root (components/image_example_gen/spans.py) and the served
+model's `assets.extra/imgpipe.json`, where the Trainer records the spans it trained on. Locally
+neither needs TFX or TensorFlow, so `imgpipe run` asks before starting the pipeline and a scheduled
+run with nothing new stops in a second; on Kubeflow the NewDataCheck component asks the same
+question as the pipeline's first step (components/new_data/component.py).
 """
 from __future__ import annotations
 
-import json
-import os
 from typing import List, Optional, Sequence, Tuple
 
 from components.image_example_gen.spans import SpanFolder
-from components.pusher.publish import latest_served_version
+from components.pusher.publish import latest_served_version, read_model_facts
 from schemas import features
 
 
 def served_spans(serving_model_dir: str) -> Tuple[Optional[int], List[int]]:
-    """(version, spans trained on) of the model TF Serving serves from this local dir; (None, []) if none.
+    """(version, spans trained on) of the model TF Serving serves from this dir; (None, []) if none.
 
     The served model is the highest numeric version holding a SavedModel (after
     a rollback: the version rolled back to). A model pushed before spans were
@@ -26,12 +25,8 @@ def served_spans(serving_model_dir: str) -> Tuple[Optional[int], List[int]]:
     path = latest_served_version(serving_model_dir)
     if path is None:
         return None, []
-    version = int(path.rsplit("/", 1)[1])
-    facts_path = os.path.join(path, *features.MODEL_FACTS_FILE.split("/"))
-    if not os.path.isfile(facts_path):
-        return version, []
-    with open(facts_path, encoding="utf-8") as f:
-        return version, [int(s) for s in json.load(f).get(features.SPANS_KEY, [])]
+    version = int(path.rstrip("/").rsplit("/", 1)[1])
+    return version, [int(s) for s in read_model_facts(path).get(features.SPANS_KEY, [])]
 
 
 def nothing_new(folders: Sequence[SpanFolder], serving_model_dir: str) -> str:
