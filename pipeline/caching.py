@@ -26,12 +26,23 @@ import uuid
 class RunCache:
     run_token: str
     data_fingerprint: str
+    served_model: str = ""  # the served version's path when the run started ("" when none)
+
+    @property
+    def new_data_token(self) -> str:
+        """NewDataCheck's token: its answer depends on the data and the served model only, so it is reused
+        (and with it every later component, which all take its output as the Cond's input) exactly when
+        neither changed; a fresh token per run would make every span pipeline re-run everything."""
+        return f"{self.data_fingerprint}|{self.served_model}"
 
 
-def local_run_cache(data_root: str, golden_dir: str = "") -> RunCache:
-    """A new run token; the fingerprint of the data root, and of the golden folder (data.golden_dir) if any."""
+def local_run_cache(data_root: str, golden_dir: str = "", serving_model_dir: str = "") -> RunCache:
+    """A new run token; the fingerprint of the data root, and of the golden folder (data.golden_dir) if any;
+    the version served from `serving_model_dir` now."""
+    from components.pusher.publish import latest_served_version
     fingerprint = folder_fingerprint(data_root) + (f"+{folder_fingerprint(golden_dir)}" if golden_dir else "")
-    return RunCache(run_token=uuid.uuid4().hex, data_fingerprint=fingerprint)
+    served = (latest_served_version(serving_model_dir) or "") if serving_model_dir else ""
+    return RunCache(run_token=uuid.uuid4().hex, data_fingerprint=fingerprint, served_model=served)
 
 
 def folder_fingerprint(root: str) -> str:

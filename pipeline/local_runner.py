@@ -34,7 +34,8 @@ def run_local(cfg: Config, data_root: str, output_dir: str, progress: Optional[T
             layout.metadata_path),
         beam_pipeline_args=with_local_dependency_flag(cfg.run.beam_args),
         span=span,
-        cache=local_run_cache(data_root, cfg.data.golden_dir) if cfg.run.enable_cache else None)
+        cache=(local_run_cache(data_root, cfg.data.golden_dir, layout.serving_model_dir(cfg.serving.model_name))
+               if cfg.run.enable_cache else None))
     error = None
     try:
         with progress_lines(len(pipeline.components), progress) if progress else contextlib.nullcontext():

@@ -57,9 +57,9 @@ def create_pipeline(
     `span` (with data.span_pattern) ingests that span instead of the newest (`imgpipe run --span N`).
     With `cache` (pipeline/caching.py) the run reuses unchanged components' outputs; without, it is uncached.
     """
-    run_token = cache.run_token if cache else ""
-    check = (NewDataCheck(data_root=data_root, span_pattern=cfg.data.span_pattern, serving_model_dir=serving_model_dir,
-                          span=ANY_SPAN if span is None else span, run_token=run_token)
+    check = (NewDataCheck(data_root=data_root, span_pattern=cfg.data.span_pattern,
+                          serving_model_dir=serving_model_dir, span=ANY_SPAN if span is None else span,
+                          state_token=cache.new_data_token if cache else "")
              if cfg.data.span_pattern else None)
     with _only_with_new_data(check):
         components = _components(cfg, data_root, pipeline_root, serving_model_dir, train_args, span, cache)

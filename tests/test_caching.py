@@ -57,6 +57,24 @@ def test_a_cached_pipeline_keys_each_node_on_what_it_depends_on(tmp_path):
     assert "content_fingerprint" not in (node_properties(uncached, "ImageExampleGen")["custom_config"] or "")
 
 
+def test_the_new_data_check_is_keyed_on_the_data_and_the_served_model_not_on_the_run(tmp_path):
+    """Every span-pipeline node takes NewDataCheck's output (the Cond's input): a per-run token there
+    would re-run everything on every run; keyed on what its answer depends on, it is reused only while
+    the answer holds."""
+    from pipeline.pipeline import create_pipeline
+    cfg = build_config(overrides=["data.span_pattern=round-{SPAN}"])
+    args = dict(data_root="/data", pipeline_root=str(tmp_path), serving_model_dir=str(tmp_path / "serving"))
+
+    def token(**cache):
+        pipeline = create_pipeline(cfg, cache=RunCache(**cache), **args)
+        return node_properties(pipeline, "NewDataCheck")["state_token"]
+
+    same = token(run_token="run-1", data_fingerprint="abc", served_model="/s/1")
+    assert token(run_token="run-2", data_fingerprint="abc", served_model="/s/1") == same
+    assert token(run_token="run-2", data_fingerprint="abd", served_model="/s/1") != same
+    assert token(run_token="run-2", data_fingerprint="abc", served_model="/s/2") != same
+
+
 def test_run_enable_cache_is_a_boolean_knob():
     from schemas.config import ConfigError
     assert build_config().run.enable_cache is True

@@ -148,6 +148,10 @@ def test_inside_the_pipeline_nothing_new_skips_every_step_after_the_check(sequen
     assert summary.nothing_new == f"No new data since span 3, served by version {before[-1]}"
     assert summary.pushed_path == "" and served(output) == before
     assert "nothing to train on, nothing pushed" in format_summary(summary)
+    again = run_local(build_config(overrides=overrides(sequence["golden"])), sequence["data"], output)
+    # nothing changed, so the check's answer is reused (it is keyed on the data and the served model)
+    assert [(c.component, c.state) for c in again.components] == [("NewDataCheck", "cached")]
+    assert again.nothing_new == summary.nothing_new and served(output) == before
 
 
 def test_a_drifted_span_is_blocked_before_training_and_the_served_model_is_untouched(sequence, tmp_path, capsys):

@@ -31,12 +31,13 @@ def NewDataCheck(
     serving_model_dir: tfx.dsl.components.Parameter[str],
     report: tfx.dsl.components.OutputArtifact[NewDataReport],
     span: tfx.dsl.components.Parameter[int] = ANY_SPAN,
-    run_token: tfx.dsl.components.Parameter[str] = "",
+    state_token: tfx.dsl.components.Parameter[str] = "",
 ) -> None:
     """Sets `new_data` on `report`: 0 when the newest span is one the served model was trained on.
 
-    An explicit `span` (imgpipe run --span N) always trains. `run_token` is unused here: it differs on
-    every cached run (pipeline/caching.py), so a cached run never reuses an old answer. A data root with
+    An explicit `span` (imgpipe run --span N) always trains. `state_token` is unused here: on a cached
+    local run it changes whenever the data or the served model does (pipeline/caching.py), so an old
+    answer is reused only when it still holds. A data root with
     no batch folder fails here, with the same message ImageExampleGen would give.
     """
     folders = select_window(data_root, span_pattern, 1, None if span == ANY_SPAN else span)
