@@ -287,7 +287,7 @@ def _checked_scan(data_root: str, folders: list, cfg: Config):
 def cmd_run(args) -> int:
     """One run per output at a time (pipeline/run_lock.py); a scheduled run with no new span stops at once."""
     from pipeline.layout import OutputLayout
-    from components.new_data.check import nothing_new
+    from components.new_data.check import NOTHING_TO_DO, nothing_new
     from pipeline.run_lock import RunLockedError, run_lock
     cfg, data_root, folders = resolve_inputs(args)
     try:
@@ -295,7 +295,7 @@ def cmd_run(args) -> int:
             serving_dir = OutputLayout(os.path.abspath(args.output)).serving_model_dir(cfg.serving.model_name)
             stop = "" if args.span is not None else nothing_new(folders, serving_dir)
             if stop:
-                print(f"{stop}: nothing to train on, nothing pushed.")
+                print(f"{stop}: {NOTHING_TO_DO}.")
                 return EXIT_OK
             return _run_pipeline(args, cfg, data_root)
     except RunLockedError as e:

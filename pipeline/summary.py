@@ -10,6 +10,7 @@ import dataclasses
 import os
 from typing import Dict, List, Optional
 
+from components.new_data.check import NOTHING_TO_DO
 from pipeline.run_record import RunRecord, open_store, read_run_record, value_of
 from schemas import features
 
@@ -94,7 +95,7 @@ def _fill_decision(summary: RunSummary, outputs: Dict[str, List]) -> None:
         summary.image_validation_report = image_validation_report(artifact.uri)
         summary.split_sizes = _split_sizes(artifact.uri)
     for artifact in outputs.get("NewDataCheck", []):
-        summary.nothing_new = _custom(artifact, "message") or ""
+        summary.nothing_new = _custom(artifact, features.NOTHING_NEW_PROPERTY) or ""
     for artifact in outputs.get("ImageExampleGen", []):
         _fill_quarantine(summary, artifact)
         summary.data_spans = _spans_read(artifact)
@@ -217,7 +218,7 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"  {c.component:<22} {c.seconds:7.1f} s  {c.state}")
     lines.append(f"  {'total':<22} {summary.pipeline_seconds:7.1f} s")
     if summary.nothing_new:
-        lines.append(f"{summary.nothing_new}: nothing to train on, nothing pushed (every step after NewDataCheck skipped).")
+        lines.append(f"{summary.nothing_new}: {NOTHING_TO_DO} (every step after NewDataCheck skipped).")
     if summary.data_spans:
         lines.append(f"Data: {summary.data_spans}")
     if summary.quarantined is not None:

@@ -61,4 +61,5 @@ BLESSED_PROPERTY = "blessed"            # on a ModelBlessing / InfraBlessing: TF
 FORCED_PROPERTY = "forced_bless"        # on the ModelBlessing: eval.force_bless overrode the gate
 TEST_ACCURACY_PROPERTY = "test_accuracy"  # on the ModelEvaluation: the candidate's accuracy on the test split
 NUM_EXAMPLES_PROPERTY = "num_examples"  # on the Examples: images ingested (all splits)
+NOTHING_NEW_PROPERTY = "message"  # on NewDataCheck's report: the stop message when no span is new, else ""
 ALREADY_SERVED_PROPERTY = "already_served"  # on a PushedModel not pushed: the served version identical to the candidate

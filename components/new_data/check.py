@@ -15,6 +15,9 @@ from components.pusher.publish import latest_served_version, read_model_facts
 from schemas import features
 
 
+NOTHING_TO_DO = "nothing to train on, nothing pushed"  # what every "nothing new" line ends with
+
+
 def served_spans(serving_model_dir: str) -> Tuple[Optional[int], List[int]]:
     """(version, spans trained on) of the model TF Serving serves from this dir; (None, []) if none.
 

@@ -12,10 +12,10 @@ from absl import logging
 from tfx import v1 as tfx
 
 from components.image_example_gen.spans import select_window
-from components.new_data.check import nothing_new
+from components.new_data.check import NOTHING_TO_DO, nothing_new
+from schemas import features
 
 NEW_DATA_PROPERTY = "new_data"   # 1: train; 0: the newest span is one the served model was trained on
-MESSAGE_PROPERTY = "message"
 ANY_SPAN = -1                    # `span` parameter: the newest (a number: that span, always trained on)
 
 
@@ -43,6 +43,6 @@ def NewDataCheck(
     folders = select_window(data_root, span_pattern, 1, None if span == ANY_SPAN else span)
     stop = "" if span != ANY_SPAN else nothing_new(folders, serving_model_dir)
     report.set_int_custom_property(NEW_DATA_PROPERTY, 0 if stop else 1)
-    report.set_string_custom_property(MESSAGE_PROPERTY, stop)
-    logging.info("%s", f"{stop}: nothing to train on, nothing pushed; every other step is skipped." if stop
+    report.set_string_custom_property(features.NOTHING_NEW_PROPERTY, stop)
+    logging.info("%s", f"{stop}: {NOTHING_TO_DO}; every other step is skipped." if stop
                  else f"New data: span {folders[-1].span} ({folders[-1].name}); the run goes on.")
