@@ -87,10 +87,10 @@ def digits() -> List[Image.Image]:
 
 
 def demo_drawings() -> List[Image.Image]:
-    """The embedded demo data (pipeline/demo_data.py): 360 drawn shapes, many nearly alike."""
+    """The embedded demo data (pipeline/local/demo_data.py): 360 drawn shapes, many nearly alike."""
     import glob
     import os
-    from pipeline.demo_data import ensure_demo_data
+    from pipeline.local.demo_data import ensure_demo_data
     paths = sorted(glob.glob(os.path.join(ensure_demo_data(), "*", "*.*")))
     return [Image.open(p).convert("RGB") for p in paths]
 

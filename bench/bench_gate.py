@@ -155,8 +155,8 @@ def unseen_accuracy(model_path: str, folder: str) -> Tuple[float, int]:
 
 def heldout(args) -> None:
     from pipeline.cli import DEMO_SCHEMA
-    from pipeline.demo_data import ensure_demo_data, generate_demo_data
-    from pipeline.local_runner import run_local
+    from pipeline.local.demo_data import ensure_demo_data, generate_demo_data
+    from pipeline.local.runner import run_local
     root = args.output or tempfile.mkdtemp(prefix="bench_gate_")
     digits_folder, digits_unseen = export_digits(root)
     cases = [("demo", ensure_demo_data(), generate_demo_data(os.path.join(root, "demo_unseen"), seed=1),

@@ -135,7 +135,7 @@ class MemoryPoll:
 
 def run_once(data: str, count: int, output: str, mode: str) -> ScaleRun:
     """`imgpipe run` on `data` in a fresh process; its components' times from ML Metadata afterwards."""
-    from pipeline.run_record import open_store, read_run_record
+    from pipeline.history.run_record import open_store, read_run_record
     command = [sys.executable, "-m", "pipeline", "run", "--data", data, "--output", output, "--quiet",
                "--set", f"run.beam_args={MODES[mode]}".replace("'", '"')]
     command += [a for o in RUN_OVERRIDES for a in ("--set", o)]

@@ -23,8 +23,8 @@ from typing import Callable, List
 
 import numpy as np
 
-from pipeline.predict import resolve_model
-from pipeline.serving_cli import DEFAULT_SERVING_DIR
+from pipeline.serving.predict import resolve_model
+from pipeline.serving.cli import DEFAULT_SERVING_DIR
 from schemas import features
 from schemas.config import ServingConfig
 

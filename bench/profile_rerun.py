@@ -29,8 +29,8 @@ def main() -> None:
     parser.add_argument("--work", default="", help="scratch folder (default: a fresh temporary one)")
     parser.add_argument("--top", type=int, default=30, help="calls to list")
     args = parser.parse_args()
-    from pipeline.local_runner import run_local
-    from pipeline.run_record import list_run_ids, open_store, read_run_record
+    from pipeline.local.runner import run_local
+    from pipeline.history.run_record import list_run_ids, open_store, read_run_record
 
     work = tempfile.mkdtemp(prefix="imgpipe-rerun-", dir=args.work or None)
     data, output = write_jpeg_folder(os.path.join(work, "images"), 200), os.path.join(work, "output")

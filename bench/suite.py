@@ -94,8 +94,8 @@ def drain(dataset: tf.data.Dataset, epochs: int = 1) -> Callable[[], int]:
 # --------------------------------------------------------------------------- 1. data and one pipeline run
 
 def write_jpeg_folder(root: str, per_class: int, size: int = 160) -> str:
-    """The demo's shapes (pipeline/demo_data.py), all as JPEG: the seed's pipeline reads JPEG only."""
-    from pipeline.demo_data import DEMO_CLASSES, draw_shape_image
+    """The demo's shapes (pipeline/local/demo_data.py), all as JPEG: the seed's pipeline reads JPEG only."""
+    from pipeline.local.demo_data import DEMO_CLASSES, draw_shape_image
     if os.path.isdir(root):
         return root
     for class_index, name in enumerate(DEMO_CLASSES):
@@ -111,8 +111,8 @@ def run_pipeline(data: str, output: str, epochs: int):
 
     Returns the first run's record (its artifacts and wall times) and both runs' wall-clock seconds.
     """
-    from pipeline.local_runner import run_local
-    from pipeline.run_record import list_run_ids, open_store, read_run_record
+    from pipeline.local.runner import run_local
+    from pipeline.history.run_record import list_run_ids, open_store, read_run_record
     cfg = build_config(overrides=["data.image_size=64", f"train.epochs={epochs}", "eval.min_accuracy=0"])
     seconds = []
     for _ in range(2):
@@ -263,7 +263,7 @@ def evaluator(table: Table, record, work: str) -> None:
     """The pipeline's own Evaluator executor on its own test split, vs a plain batched predict of the same
     SavedModel; with and without a baseline model, so the table also says where TFMA's time goes."""
     from tfx.types import standard_artifacts
-    from pipeline.run_record import artifact_property
+    from pipeline.history.run_record import artifact_property
 
     examples_proto = record.outputs("ImageExampleGen", "Examples")[0]
     examples = standard_artifacts.Examples()

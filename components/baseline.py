@@ -37,7 +37,7 @@ def ServedModelBaseline(
 ) -> None:
     """Copies the newest pushed model under `serving_model_dir` into `baseline`.
 
-    `run_token` is unused here: it differs on every cached run (pipeline/caching.py), so the
+    `run_token` is unused here: it differs on every cached run (pipeline/local/caching.py), so the
     orchestrator never reuses an old baseline when the served model changed outside the pipeline.
 
     With nothing pushed yet the artifact stays empty and `baseline_found` is 0;

@@ -17,7 +17,7 @@ from pipeline.beam_args import large_data_hint
 from pipeline.cli_help import add_command
 from pipeline.exit_codes import EXIT_FAILED, EXIT_NOT_BLESSED, EXIT_OK, EXIT_USAGE
 from pipeline.kubeflow.cli import add_beam_arg, add_commands, join_beam_args
-from pipeline.serving_cli import add_serving_commands
+from pipeline.serving.cli import add_serving_commands
 from schemas.config import Config, ConfigError, build_config
 
 REPO_SCHEMAS = os.path.dirname(os.path.abspath(schemas.__file__))
@@ -78,13 +78,13 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     _add_history_commands(commands)
     add_commands(commands, _add_config_args)  # compile, submit, schedule (pipeline/kubeflow/cli.py)
-    add_serving_commands(commands)  # rollback, predict (pipeline/serving_cli.py)
+    add_serving_commands(commands)  # rollback, predict (pipeline/serving/cli.py)
     _add_spec_commands(commands)
     return parser
 
 
 def _add_history_commands(commands) -> None:
-    """report and runs: what past local runs did (pipeline/report/, pipeline/runs.py)."""
+    """report and runs: what past local runs did (pipeline/history/report/, pipeline/history/runs.py)."""
     report = add_command(commands, "report", "find (or rebuild) the HTML report of a run and print its path", [
         "imgpipe report                              # the newest run in ./output",
         "imgpipe report runs/photos                  # the newest run in that output folder",
@@ -106,9 +106,9 @@ def _add_history_commands(commands) -> None:
 
 
 def cmd_report(args) -> int:
-    from pipeline.layout import OutputLayout
-    from pipeline.report import report_path, write_run_report
-    from pipeline.run_record import open_store, read_run_record
+    from pipeline.local.layout import OutputLayout
+    from pipeline.history.report import report_path, write_run_report
+    from pipeline.history.run_record import open_store, read_run_record
     cfg = build_config(args.config, args.overrides)
     is_dir = bool(args.target) and os.path.isdir(args.target)
     layout = OutputLayout(os.path.abspath(args.target if is_dir else args.output))
@@ -122,7 +122,7 @@ def cmd_report(args) -> int:
                          "`imgpipe runs --output DIR` lists the runs")
     path = report_path(layout.pipeline_root, record.run_id)
     if args.rebuild or not os.path.isfile(path):
-        from pipeline.progress import native_stderr_to
+        from pipeline.local.progress import native_stderr_to
         with native_stderr_to(os.devnull):
             path = write_run_report(layout.metadata_path, layout.pipeline_root, cfg.run.pipeline_name,
                                     record.run_id, cfg)
@@ -131,7 +131,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from pipeline.runs import run_table
+    from pipeline.history.runs import run_table
     cfg = build_config(args.config, args.overrides)
     lines = run_table(args.output, cfg.run.pipeline_name)
     print("\n".join(lines) if lines else f"No runs of pipeline '{cfg.run.pipeline_name}' recorded in "
@@ -221,7 +221,7 @@ def resolve_inputs(args) -> tuple[Config, str, list]:
     if args.data:
         data_root = args.data
     else:
-        from pipeline.demo_data import ensure_demo_data
+        from pipeline.local.demo_data import ensure_demo_data
         data_root = ensure_demo_data()
         if not cfg.data.schema_path:
             cfg.data.schema_path = DEMO_SCHEMA
@@ -285,10 +285,10 @@ def _checked_scan(data_root: str, folders: list, cfg: Config):
 
 
 def cmd_run(args) -> int:
-    """One run per output at a time (pipeline/run_lock.py); a scheduled run with no new span stops at once."""
-    from pipeline.layout import OutputLayout
+    """One run per output at a time (pipeline/local/run_lock.py); a scheduled run with no new span stops at once."""
+    from pipeline.local.layout import OutputLayout
     from components.new_data.check import NOTHING_TO_DO, nothing_new
-    from pipeline.run_lock import RunLockedError, run_lock
+    from pipeline.local.run_lock import RunLockedError, run_lock
     cfg, data_root, folders = resolve_inputs(args)
     try:
         with run_lock(args.output):
@@ -305,9 +305,9 @@ def cmd_run(args) -> int:
 
 def _run_pipeline(args, cfg: Config, data_root: str) -> int:
     log_path = _route_logs(args.output, args.verbose)
-    from pipeline.local_runner import run_local
-    from pipeline.progress import native_stderr_to
-    from pipeline.summary import format_summary
+    from pipeline.local.runner import run_local
+    from pipeline.local.progress import native_stderr_to
+    from pipeline.history.summary import format_summary
 
     print(f"Running pipeline '{cfg.run.pipeline_name}' -> {os.path.abspath(args.output)}", flush=True)
     with contextlib.nullcontext() if args.verbose else native_stderr_to(log_path):

@@ -28,8 +28,8 @@ from components.transform.component import ImageTransform
 from components.transform.executor import AUTO_MAX_KEY, AUTO_MIN_KEY
 from components.trainer.train import trainer_config
 from components.transform.preprocessing import IMAGE_SIZE_KEY
-from pipeline.caching import RunCache
-from pipeline.report.component import RunReport
+from pipeline.local.caching import RunCache
+from pipeline.history.report.component import RunReport
 from schemas import features
 from schemas.config import Config
 
@@ -55,7 +55,7 @@ def create_pipeline(
     `train_args` defaults to the train split with no step cap; the Kubeflow runner
     passes a RuntimeParameter so a scheduled run can cap the training steps.
     `span` (with data.span_pattern) ingests that span instead of the newest (`imgpipe run --span N`).
-    With `cache` (pipeline/caching.py) the run reuses unchanged components' outputs; without, it is uncached.
+    With `cache` (pipeline/local/caching.py) the run reuses unchanged components' outputs; without, it is uncached.
     """
     check = (NewDataCheck(data_root=data_root, span_pattern=cfg.data.span_pattern,
                           serving_model_dir=serving_model_dir, span=ANY_SPAN if span is None else span,

@@ -14,5 +14,5 @@ def use_keras2() -> None:
 
 
 # Components log progress a person should see during `imgpipe run` (e.g. one line per epoch) here;
-# the CLI shows this logger's records on the console unless --quiet (pipeline/progress.py).
+# the CLI shows this logger's records on the console unless --quiet (pipeline/local/progress.py).
 PROGRESS_LOGGER = "imgpipe.progress"

@@ -73,8 +73,8 @@ def tree_digest(root: str) -> str:
 
 def report_facts(output: str, run_id: str, cfg=None) -> dict:
     """The report's facts for a run of an output folder, gathered again from MLMD as `imgpipe report` does."""
-    from pipeline.report.collect import collect
-    from pipeline.run_record import open_store, read_run_record
+    from pipeline.history.report.collect import collect
+    from pipeline.history.run_record import open_store, read_run_record
     record = read_run_record(open_store(os.path.join(output, "metadata.sqlite")), "imgpipe", run_id)
     return collect(record, os.path.join(output, "pipeline_root"), cfg)
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from pipeline.caching import RunCache, folder_fingerprint
+from pipeline.local.caching import RunCache, folder_fingerprint
 from schemas.config import build_config
 from tests.fixtures import make_colour_folder
 

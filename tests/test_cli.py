@@ -121,7 +121,7 @@ def test_run_help_names_data_set_and_the_not_blessed_exit_code():
 
 def test_exit_codes_for_ci_failed_not_blessed_forced_and_blessed():
     from pipeline.cli import run_exit_code
-    from pipeline.summary import RunSummary
+    from pipeline.history.summary import RunSummary
     assert run_exit_code(RunSummary(blessed=False), fail_if_not_blessed=True) == 3
     assert run_exit_code(RunSummary(blessed=False), fail_if_not_blessed=False) == 0
     assert run_exit_code(RunSummary(blessed=None), fail_if_not_blessed=True) == 3  # no verdict is no blessing

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from pipeline import demo_data
-from pipeline.demo_data import COMPLETE_MARKER, DEMO_CLASSES, DEMO_VERSION, ensure_demo_data, generate_demo_data
+from pipeline.local.demo_data import COMPLETE_MARKER, DEMO_CLASSES, DEMO_VERSION, ensure_demo_data, generate_demo_data
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -215,6 +215,6 @@ def test_an_empty_destination_folder_is_filled(tmp_path):
 
 def test_module_does_not_import_tensorflow():
     """The CLI draws demo data before the (slow) TensorFlow import, and tests stay fast."""
-    code = "import sys, pipeline.demo_data; sys.exit('tensorflow' in sys.modules)"
+    code = "import sys, pipeline.local.demo_data; sys.exit('tensorflow' in sys.modules)"
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     assert subprocess.run([sys.executable, "-c", code], cwd=root).returncode == 0

@@ -133,7 +133,7 @@ def test_the_gate_threshold_is_judged_on_all_images_and_golden_is_a_slice():
 
 
 def test_the_summary_shows_the_golden_figure():
-    from pipeline.summary import RunSummary, format_summary
+    from pipeline.history.summary import RunSummary, format_summary
 
     text = format_summary(RunSummary(golden={"accuracy": 0.95, "images": 40, "served": 0.925}))
     assert "Golden set: accuracy 0.950 (40 images), served model 0.925" in text

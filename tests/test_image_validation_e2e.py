@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from pipeline import cli
-from pipeline.local_runner import run_local
-from pipeline.summary import format_summary
+from pipeline.local.runner import run_local
+from pipeline.history.summary import format_summary
 from schemas.config import build_config
 from tests.browser import check_page
 from tests.fixtures import colour_image, make_colour_folder, report_facts, tree_digest

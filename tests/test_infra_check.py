@@ -9,7 +9,7 @@ from tensorflow_serving.apis import prediction_log_pb2
 
 from components.infra_check.check import check_candidate, judge, replay_in_fresh_process
 from components.trainer.warmup import ASSETS_EXTRA, WARMUP_FILE, read_expected, read_warmup
-from pipeline.summary import RunSummary, format_summary
+from pipeline.history.summary import RunSummary, format_summary
 from schemas import features
 from tests.serving_fixtures import class_list, save_colour_model
 

@@ -50,7 +50,7 @@ def finish(procs):
 
 
 def test_two_workers_train_the_demo_model_like_one_and_only_the_chief_exports(tmp_path):
-    from pipeline.demo_data import generate_demo_data
+    from pipeline.local.demo_data import generate_demo_data
 
     data = str(tmp_path / "demo")
     generate_demo_data(data, per_class=200, size=32)

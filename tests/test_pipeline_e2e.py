@@ -31,11 +31,11 @@ from components.trainer.warmup import read_warmup
 from pipeline import cli
 from pipeline.cli import run_exit_code
 from pipeline.exit_codes import EXIT_NOT_BLESSED, EXIT_OK
-from pipeline.local_runner import run_local
-from pipeline.report.component import REPORT_FILE
-from pipeline.report.render import SECTIONS
-from pipeline.run_record import open_store, read_run_record
-from pipeline.summary import format_summary
+from pipeline.local.runner import run_local
+from pipeline.history.report.component import REPORT_FILE
+from pipeline.history.report.render import SECTIONS
+from pipeline.history.run_record import open_store, read_run_record
+from pipeline.history.summary import format_summary
 from schemas import features
 from schemas.config import build_config
 from tests.browser import check_page

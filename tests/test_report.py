@@ -12,12 +12,12 @@ import numpy as np
 from absl import logging as absl_logging
 from PIL import Image
 
-from pipeline.progress import ProgressLines, progress_lines
-from pipeline.report import report_path
-from pipeline.report.data import leak_pairs
-from pipeline.report.model_facts import (augmentation_section, confident_mistakes, confusion_from_predictions,
+from pipeline.local.progress import ProgressLines, progress_lines
+from pipeline.history.report import report_path
+from pipeline.history.report.data import leak_pairs
+from pipeline.history.report.model_facts import (augmentation_section, confident_mistakes, confusion_from_predictions,
                                          per_class_scores)
-from pipeline.report.render import SECTIONS, render
+from pipeline.history.report.render import SECTIONS, render
 from tests.browser import check_page
 from tests.fixtures import encoded_colour_image
 
@@ -60,7 +60,7 @@ def test_the_served_models_matrix_counts_its_predictions_at_argmax():
 def test_properties_a_kubeflow_task_receives_as_struct_values_read_as_plain_values():
     from google.protobuf import json_format
     from ml_metadata.proto import metadata_store_pb2
-    from pipeline.run_record import value_of
+    from pipeline.history.run_record import value_of
     for plain in (1.0, "gs://bucket/serving/image_classifier/7"):  # e.g. `blessed`, `pushed_destination`
         value = metadata_store_pb2.Value()
         json_format.ParseDict({"__value__": plain}, value.struct_value)

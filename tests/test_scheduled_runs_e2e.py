@@ -26,8 +26,8 @@ import pytest
 
 from components.image_example_gen.eval_sets import hash_split
 from pipeline import cli
-from pipeline.local_runner import run_local
-from pipeline.summary import format_summary
+from pipeline.local.runner import run_local
+from pipeline.history.summary import format_summary
 from schemas.config import build_config
 from tests.fixtures import make_colour_folder, make_span_folders, read_splits, tree_digest
 

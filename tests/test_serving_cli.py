@@ -7,7 +7,7 @@ import pytest
 from components.pusher.publish import publish, rolled_back_versions, served_versions
 from pipeline.cli import main
 from pipeline.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from pipeline.predict import BATCH_SIZE, Predictor, predict_paths
+from pipeline.serving.predict import BATCH_SIZE, Predictor, predict_paths
 from tests.fixtures import encoded_colour_image
 from tests.serving_fixtures import save_colour_model
 

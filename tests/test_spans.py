@@ -202,7 +202,7 @@ def test_an_empty_newest_span_stops_before_the_run_naming_it(tmp_path):
 
 HOLD_LOCK = """
 import sys, time
-from pipeline.run_lock import run_lock
+from pipeline.local.run_lock import run_lock
 with run_lock(sys.argv[1]):
     print("holding", flush=True)
     time.sleep(120)
@@ -223,7 +223,7 @@ def test_a_second_run_on_the_same_output_refuses_at_once_and_a_killed_run_leaves
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
-    from pipeline.run_lock import run_lock
+    from pipeline.local.run_lock import run_lock
     with run_lock(output):  # the kernel released the killed holder's lock
         pass
 

@@ -19,8 +19,8 @@ from kfp.pipeline_spec import pipeline_spec_pb2 as pb
 from components.pusher.publish import served_versions
 from pipeline.cli import main
 from pipeline.kubeflow import spec_check, spec_run
-from pipeline.report.component import REPORT_FILE
-from pipeline.report.render import SECTIONS
+from pipeline.history.report.component import REPORT_FILE
+from pipeline.history.report.render import SECTIONS
 
 
 def run(compiled_spec, **options):

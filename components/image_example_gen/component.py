@@ -40,7 +40,7 @@ def create_image_example_gen(
     files are re-encoded or new images are added. `input_base` is passed through
     untouched, so it may be a RuntimeParameter resolved at run time. `limits`
     (default: the config's defaults) travel in FileBasedExampleGen's `custom_config`, and so does
-    `content_fingerprint` (every file's path, size, mtime: pipeline/caching.py), which the executor
+    `content_fingerprint` (every file's path, size, mtime: pipeline/local/caching.py), which the executor
     ignores: it is there so a cached run re-ingests when any file changed, not only a class folder.
 
     With `span_pattern` (e.g. `round-{SPAN}`) the data root holds one folder per

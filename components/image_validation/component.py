@@ -55,7 +55,7 @@ def ImageDataValidator(
 
     `limits` is the JSON of the `validation` config section plus `data.min_images_per_class`;
     `schema` is given only when it is curated (its label_name domain is then the expected classes).
-    `run_token` is unused: new on every cached run (pipeline/caching.py), it makes the validator always
+    `run_token` is unused: new on every cached run (pipeline/local/caching.py), it makes the validator always
     run, since it reads the previous validated run's reference, which lives outside its inputs.
     """
     ref.check_reachable(reference_dir)

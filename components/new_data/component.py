@@ -36,7 +36,7 @@ def NewDataCheck(
     """Sets `new_data` on `report`: 0 when the newest span is one the served model was trained on.
 
     An explicit `span` (imgpipe run --span N) always trains. `state_token` is unused here: on a cached
-    local run it changes whenever the data or the served model does (pipeline/caching.py), so an old
+    local run it changes whenever the data or the served model does (pipeline/local/caching.py), so an old
     answer is reused only when it still holds. A data root with
     no batch folder fails here, with the same message ImageExampleGen would give.
     """

@@ -1,6 +1,6 @@
 """Is the candidate already the served model? Then a push would only add a duplicate version.
 
-This happens on a cached re-run (pipeline/caching.py): the Trainer's earlier model is reused, and the
+This happens on a cached re-run (pipeline/local/caching.py): the Trainer's earlier model is reused, and the
 gate, run again against the served model (which is that same model), blesses it again.
 """
 from __future__ import annotations

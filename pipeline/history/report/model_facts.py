@@ -15,8 +15,8 @@ import numpy as np
 
 from schemas import features
 from schemas.config import Config
-from pipeline.report.data import iter_examples
-from pipeline.run_record import RunRecord
+from pipeline.history.report.data import iter_examples
+from pipeline.history.run_record import RunRecord
 
 AUGMENTED_IMAGES = 3     # training images shown in the augmentation preview
 AUGMENTED_VERSIONS = 5   # augmented versions of each

@@ -11,7 +11,7 @@ import os
 from typing import Dict, List, Optional
 
 from components.new_data.check import NOTHING_TO_DO
-from pipeline.run_record import RunRecord, open_store, read_run_record, value_of
+from pipeline.history.run_record import RunRecord, open_store, read_run_record, value_of
 from schemas import features
 
 SPLIT_ORDER = (features.TRAIN_SPLIT, features.VALIDATION_SPLIT, features.TEST_SPLIT)
@@ -55,7 +55,7 @@ class RunSummary:
     training: Dict[str, object] = dataclasses.field(default_factory=dict)  # the Trainer's training_report.json
     error: str = ""
     training_logdir: str = ""  # the Trainer's ModelRun artifact: TensorBoard logs and history.json
-    report_path: str = ""      # the run's HTML report, once written (pipeline/report)
+    report_path: str = ""      # the run's HTML report, once written (pipeline/history/report/)
     report_error: str = ""     # why the report could not be written
 
     @property

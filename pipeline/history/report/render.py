@@ -12,8 +12,8 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
-from pipeline.report import charts
-from pipeline.summary import SPLIT_ORDER
+from pipeline.history.report import charts
+from pipeline.history.summary import SPLIT_ORDER
 
 SECTIONS = (("decision", "Decision"), ("data", "Data"), ("augmentation", "Augmentation preview"),
             ("training", "Training"), ("evaluation", "Evaluation"), ("run", "Run facts"))

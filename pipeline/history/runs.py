@@ -10,9 +10,9 @@ import os
 import time
 from typing import List, Optional
 
-from pipeline.layout import OutputLayout
-from pipeline.report import report_path
-from pipeline.run_record import RunRecord, artifact_property, list_run_ids, open_store, read_run_record
+from pipeline.local.layout import OutputLayout
+from pipeline.history.report import report_path
+from pipeline.history.run_record import RunRecord, artifact_property, list_run_ids, open_store, read_run_record
 from schemas import features
 
 HEADER = ("when", "run", "data (span)", "images", "test acc", "verdict", "pushed", "duration", "report")

@@ -15,11 +15,11 @@ from typing import Callable, List, Optional
 
 from absl import logging
 
-from pipeline.report import model_facts
-from pipeline.report.data import data_section, examples_artifact, iter_examples, split_names
-from pipeline.run_record import RunRecord, artifact_property
+from pipeline.history.report import model_facts
+from pipeline.history.report.data import data_section, examples_artifact, iter_examples, split_names
+from pipeline.history.run_record import RunRecord, artifact_property
 from schemas import features
-from pipeline.summary import RunSummary, summary_of
+from pipeline.history.summary import RunSummary, summary_of
 from schemas.config import Config
 
 PACKAGES = ("imgpipe", "tfx", "tensorflow", "tf-keras", "tensorflow-transform", "tensorflow-data-validation",

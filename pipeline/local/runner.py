@@ -8,11 +8,11 @@ from typing import Optional, TextIO
 from tfx import v1 as tfx
 
 from pipeline.beam_args import with_setup_file
-from pipeline.caching import local_run_cache
-from pipeline.layout import OutputLayout
+from pipeline.local.caching import local_run_cache
+from pipeline.local.layout import OutputLayout
 from pipeline.pipeline import create_pipeline
-from pipeline.progress import progress_lines
-from pipeline.summary import RunSummary, read_run_summary
+from pipeline.local.progress import progress_lines
+from pipeline.history.summary import RunSummary, read_run_summary
 from schemas.config import Config
 
 
@@ -52,7 +52,7 @@ def run_local(cfg: Config, data_root: str, output_dir: str, progress: Optional[T
 def _add_report(summary: RunSummary, layout: OutputLayout, cfg: Config) -> None:
     """Write the run's HTML report (also for a run a component stopped); a failure is noted, not raised."""
     from absl import logging
-    from pipeline.report import write_run_report
+    from pipeline.history.report import write_run_report
     if not summary.run_id:
         return
     try:
@@ -63,7 +63,7 @@ def _add_report(summary: RunSummary, layout: OutputLayout, cfg: Config) -> None:
         summary.report_error = f"{type(e).__name__}: {e}"
 
 
-_SETUP_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "setup.py")
+_SETUP_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "setup.py")
 
 
 def with_local_dependency_flag(beam_args: list) -> list:

@@ -21,7 +21,7 @@ def report_path(pipeline_root: str, run_id: str) -> str:
 
 def write_report_file(facts: dict, path: str) -> str:
     import tensorflow as tf
-    from pipeline.report.render import render
+    from pipeline.history.report.render import render
     tf.io.gfile.makedirs(os.path.dirname(path))
     with tf.io.gfile.GFile(path, "w") as f:
         f.write(render(facts))
@@ -31,8 +31,8 @@ def write_report_file(facts: dict, path: str) -> str:
 def write_run_report(metadata_path: str, pipeline_root: str, pipeline_name: str, run_id: str = "",
                      cfg: Optional[Config] = None, error: str = "") -> str:
     """Write the report of run `run_id` (default: the newest) and return its path."""
-    from pipeline.report.collect import collect
-    from pipeline.run_record import open_store, read_run_record
+    from pipeline.history.report.collect import collect
+    from pipeline.history.run_record import open_store, read_run_record
     record = read_run_record(open_store(metadata_path), pipeline_name, run_id)
     if record is None:
         raise LookupError(f"no run {run_id or ''} of pipeline {pipeline_name!r} recorded in {metadata_path}")

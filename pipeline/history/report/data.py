@@ -14,7 +14,7 @@ import os
 from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 from schemas import features
-from pipeline.run_record import RunRecord, artifact_property
+from pipeline.history.run_record import RunRecord, artifact_property
 
 THUMBNAILS_PER_CLASS = 6
 LEAK_PAIRS_SHOWN = 6

@@ -5,7 +5,7 @@ So a Kubeflow run has its report in its pipeline root like every other output
 read, so the facts come from the input artifacts themselves, wired to the
 components that made them; what only MLMD knows (component times) the report
 marks as unavailable. A run stopped before the end never reaches this node:
-`imgpipe run` writes that run's report from MLMD instead (pipeline/report/__init__.py).
+`imgpipe run` writes that run's report from MLMD instead (pipeline/history/report/__init__.py).
 
 It lives above the components it reads (pipeline layer), not among them.
 """
@@ -16,7 +16,7 @@ from typing import Dict, List
 from tfx import v1 as tfx
 
 from components.image_validation.component import ImageValidation
-from pipeline.run_record import NodeRun, RunRecord
+from pipeline.history.run_record import NodeRun, RunRecord
 
 REPORT_FILE = "report.html"
 _A = tfx.types.standard_artifacts
@@ -62,8 +62,8 @@ def RunReport(
     eval_split: tfx.dsl.components.Parameter[str],
 ) -> None:
     """Writes `report.html` into its artifact from the run's artifacts (`config`: the run's config as JSON)."""
-    from pipeline.report import write_report_file
-    from pipeline.report.collect import collect
+    from pipeline.history.report import write_report_file
+    from pipeline.history.report.collect import collect
     from schemas.config import from_dict
     cfg = from_dict(json.loads(config))
     _blessing_from_files(blessing)

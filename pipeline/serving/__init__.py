@@ -1,0 +1,1 @@
+"""Tools on a serving directory: `imgpipe predict` and `imgpipe rollback`."""
