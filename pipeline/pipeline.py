@@ -16,8 +16,8 @@ from typing import List, Optional, Union
 import tensorflow_data_validation as tfdv
 from tfx import v1 as tfx
 
-from components.baseline import ServedModelBaseline
-from components.data_gate import DataGate
+from components.baseline.component import ServedModelBaseline
+from components.data_validation.gate import DataGate
 from components.evaluator import GatedEvaluator, judged_splits, make_eval_config
 from components.image_example_gen import IngestLimits, create_image_example_gen
 from components.image_validation.component import create_image_data_validator

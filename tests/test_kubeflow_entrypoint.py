@@ -16,7 +16,7 @@ from tfx.orchestration.kubeflow.v2 import compiler_utils
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
 from tfx.types import standard_artifacts
 
-from components.data_gate import ANOMALIES_FILE, DataValidationError
+from components.data_validation.gate import ANOMALIES_FILE, DataValidationError
 from pipeline.kubeflow import entrypoint as kfp_entrypoint
 from pipeline.kubeflow import mirrors as kfp_mirrors
 
@@ -88,7 +88,7 @@ def test_an_untyped_artifact_without_an_inputs_spec_is_a_clear_error(mirror):
 
 
 def run_entrypoint(executor_input: pb.ExecutorInput, inputs_spec: pb.ComponentInputsSpec) -> None:
-    argv = ["--executor_class_path", "components.data_gate.DataGate_Executor",
+    argv = ["--executor_class_path", "components.data_validation.gate.DataGate_Executor",
             "--json_serialized_invocation_args", json_format.MessageToJson(executor_input),
             "--json_serialized_inputs_spec_args", json_format.MessageToJson(inputs_spec)]
     kfp_entrypoint.run(kfp_entrypoint.stock._parse_flags(argv))  # pylint: disable=protected-access
@@ -146,14 +146,16 @@ def test_custom_artifact_types_are_found_through_the_executor_s_module(tmp_path)
     assert type(inputs["examples"][0]) is standard_artifacts.Examples
 
 
-def test_a_spec_compiled_before_the_move_is_told_to_recompile():
-    """Specs from imgpipe 0.1 run `python -m components.kfp_entrypoint ...`: one line, exit 2, no traceback."""
+def test_a_spec_compiled_by_another_version_is_told_to_recompile():
+    """A spec names executor class paths; one that this image lacks (the code moved): one line, exit 2."""
     import subprocess
     import sys
 
-    argv = [sys.executable, "-m", "components.kfp_entrypoint", "--executor_class_path",
-            "tfx.components.trainer.executor.GenericExecutor", "--json_serialized_invocation_args", "{}"]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    argv = [sys.executable, "-m", "pipeline.kubeflow.entrypoint", "--executor_class_path",
+            "components.data_gate.DataGate_Executor", "--json_serialized_invocation_args", "{}"]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
-    assert "compiled by imgpipe 0.1" in result.stderr and "Recompile it" in result.stderr
-    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+    assert "runs components.data_gate.DataGate_Executor" in result.stderr and "Recompile it" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("imgpipe: error:")] == [
+        result.stderr.strip().splitlines()[-1]]

@@ -19,7 +19,7 @@ import tensorflow_data_validation as tfdv
 from tfx import v1 as tfx
 from tfx.types import artifact_utils
 
-from components.data_gate import DataValidationError
+from components.data_validation.gate import DataValidationError
 from components.image_validation import reference as ref
 from components.image_validation.extract import extract_facts, read_facts
 from components.image_validation.report import blocking_message, write_report

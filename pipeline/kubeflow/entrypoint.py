@@ -22,6 +22,7 @@ TFX's `kubeflow_v2_run_executor`, called in-process.
 """
 import importlib
 import os
+import sys
 from typing import Optional
 
 import yaml
@@ -152,9 +153,22 @@ def map_output_uris_back(output_file: str) -> None:
         f.write(json_format.MessageToJson(output))
 
 
+def check_executor_class(executor_class_path: str) -> None:
+    """A spec compiled by another imgpipe version names executors this image does not have (code moves
+    between versions): say so in one line instead of failing deep inside TFX."""
+    try:
+        import_utils.import_class_by_path(executor_class_path)
+    except (ImportError, AttributeError):
+        raise EntrypointError(
+            f"this pipeline spec runs {executor_class_path}, which this image's imgpipe does not have: the spec "
+            "was compiled by another imgpipe version. Recompile it with this image's `imgpipe compile ...` "
+            "and upload the new spec.") from None
+
+
 def run(parsed_argv) -> None:
     """Repair the executor input, run TFX's entrypoint on it, map the output back."""
     args, beam_args = parsed_argv
+    check_executor_class(args.executor_class_path)
     executor_input = json_format.Parse(
         args.json_serialized_invocation_args, pipeline_spec_pb2.ExecutorInput(), ignore_unknown_fields=True)
     inputs_spec = None
@@ -172,9 +186,17 @@ def run(parsed_argv) -> None:
     map_output_uris_back(executor_input.outputs.output_file)
 
 
+def _run_or_explain(parsed_argv) -> None:
+    try:
+        run(parsed_argv)
+    except EntrypointError as e:
+        print(f"imgpipe: error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
 def main() -> None:
     # TFX's own flag parser: the same arguments, the unknown rest are Beam args.
-    app.run(run, flags_parser=stock._parse_flags)  # pylint: disable=protected-access
+    app.run(_run_or_explain, flags_parser=stock._parse_flags)  # pylint: disable=protected-access
 
 
 if __name__ == "__main__":

@@ -135,7 +135,7 @@ def _executor_problems(compiled: CompiledSpec) -> List[str]:
         if kind == "resolver" or (kind != "container" and "resolver" in label.lower()):
             problems.append(f"executor {label} is a resolver node: open-source KFP v2 does not run "
                             "resolvers; replace the Resolver with an ordinary component "
-                            "(see components/baseline.py)")
+                            "(see components/baseline/component.py)")
         elif kind == "container":
             if not executor.container.image.strip():
                 problems.append(f"executor {label} has no container image: compile with --image")
