@@ -161,7 +161,7 @@ EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def test_the_example_config_lists_every_key_with_its_default():
-    """configs/example.yaml is the reference users copy: it must never drift from schemas/config.py."""
+    """configs/example.yaml is the reference users copy: it must never drift from schemas/config/."""
     with open(EXAMPLE) as f:
         example = yaml.safe_load(f)
     defaults = Config().to_dict()

@@ -1,6 +1,6 @@
 """The ingestion limits: when quarantining bad files is no longer enough and the run must stop.
 
-The values come from `data.*` in schemas/config.py (defaults and validation
+The values come from `data.*` in schemas/config/ (defaults and validation
 live there) and reach the executor through the ExampleGen's `custom_config`.
 """
 from __future__ import annotations

@@ -33,7 +33,7 @@ class Schedule:
 
 @dataclasses.dataclass(frozen=True)
 class ScheduleRequest:
-    """One `imgpipe schedule`: what to run, when, and how (defaults: schemas/config.py kubeflow.*)."""
+    """One `imgpipe schedule`: what to run, when, and how (defaults: kubeflow.* in schemas/config/running.py)."""
     package: str
     params: Dict[str, str]
     experiment: str
