@@ -30,7 +30,7 @@ test: venv
 	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder tests
 
 bench: venv
-	$(PY) bench/suite.py $(ARGS)
+	$(PY) -m bench.suite $(ARGS)
 
 # Re-resolve and freeze the whole set after changing requirements.txt.
 constraints:

@@ -1,12 +1,12 @@
 """Benchmark: what `train.deterministic=true` costs, and whether it gives bit-identical weights.
 
 Op determinism is process-wide and cannot be switched off again, so every round trains in a fresh
-process (tests/determinism_probe.py, shared with the unit test): the default model at 32 px on random
+process (bench/determinism_probe.py, shared with the unit test): the default model at 32 px on random
 images through the Trainer's own shuffle + augment stage (`components.trainer.train.batches`), one
 warm-up epoch, then EPOCHS timed. Rounds alternate false / true so both see the same machine load;
 the ratio is the median of the per-round ratios.
 
-    .venv/bin/python bench/bench_determinism.py      # ~1-2 minutes on 2 cores, no pipeline
+    .venv/bin/python -m bench.bench_determinism      # ~1-2 minutes on 2 cores, no pipeline
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ IMAGES, SIZE, EPOCHS = 512, 32, 2
 
 
 def one_round(deterministic: bool) -> Tuple[str, float]:
-    """(weights' SHA-256, training images/s) of one fresh process (tests/determinism_probe.py)."""
-    command = [sys.executable, "-m", "tests.determinism_probe", "true" if deterministic else "false",
+    """(weights' SHA-256, training images/s) of one fresh process (bench/determinism_probe.py)."""
+    command = [sys.executable, "-m", "bench.determinism_probe", "true" if deterministic else "false",
                str(IMAGES), str(SIZE), str(EPOCHS)]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})

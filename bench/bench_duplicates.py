@@ -20,7 +20,7 @@ tf.Example) and the real finder:
 3. both of the above with the finder as it was before (dHash within the distance,
    no confirmation), for comparison.
 
-    .venv/bin/python bench/bench_duplicates.py      # ~1 minute, no pipeline, no lock needed
+    .venv/bin/python -m bench.bench_duplicates      # ~1 minute, no pipeline, no lock needed
 """
 from __future__ import annotations
 

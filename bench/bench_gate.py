@@ -1,7 +1,7 @@
 """Does the evaluation gate's verdict mean something? Prints figures; it is not a test. Run it under the lock:
 
-    flock /tmp/imgpipe-heavy.lock .venv/bin/python bench/bench_gate.py            # both parts
-    flock /tmp/imgpipe-heavy.lock .venv/bin/python bench/bench_gate.py --part separation --runs 8
+    flock /tmp/imgpipe-heavy.lock .venv/bin/python -m bench.bench_gate            # both parts
+    flock /tmp/imgpipe-heavy.lock .venv/bin/python -m bench.bench_gate --part separation --runs 8
 
 Two parts:
   separation  scikit-learn's 1797 digits (8x8, upscaled), split 80/10/10 by path hash as the pipeline
@@ -154,7 +154,7 @@ def unseen_accuracy(model_path: str, folder: str) -> Tuple[float, int]:
 
 
 def heldout(args) -> None:
-    from pipeline.cli import DEMO_SCHEMA
+    from pipeline.local.demo_data import DEMO_SCHEMA
     from pipeline.local.demo_data import ensure_demo_data, generate_demo_data
     from pipeline.local.runner import run_local
     root = args.output or tempfile.mkdtemp(prefix="bench_gate_")

@@ -8,9 +8,9 @@ Two parts:
               to the input size, stratified 80/20 split, Adam + early stopping on the eval loss
               (as the pipeline's Trainer does), with a hard wall-clock cap.
 
-    python bench/bench_presets.py                                   # both parts
-    python bench/bench_presets.py --part throughput --image-size 64
-    python bench/bench_presets.py --part digits --digits-sizes 32,64 --max-epochs 60
+    python -m bench.bench_presets                                   # both parts
+    python -m bench.bench_presets --part throughput --image-size 64
+    python -m bench.bench_presets --part digits --digits-sizes 32,64 --max-epochs 60
 """
 from __future__ import annotations
 

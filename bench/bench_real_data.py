@@ -14,7 +14,7 @@ matplotlib's grace_hopper.jpg), one class per photo: which photo is this patch f
 Texture and colour, no fixed orientation cue a flip would break.
 
 Run it under the shared lock (it trains):
-    flock /tmp/imgpipe-heavy.lock .venv/bin/python bench/bench_real_data.py --work /tmp/bench-digits
+    flock /tmp/imgpipe-heavy.lock .venv/bin/python -m bench.bench_real_data --work /tmp/bench-digits
 To measure another checkout (e.g. main before a change), put it first on PYTHONPATH.
 """
 from __future__ import annotations

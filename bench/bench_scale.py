@@ -2,8 +2,8 @@
 images for several N; per component wall time, fixed and marginal cost, peak memory, and the
 multi-process DirectRunner against the in-memory one.
 
-    python bench/bench_scale.py                                # 1,000 and 10,000 images, multi-process at 10,000
-    python bench/bench_scale.py --sizes 1000,10000,50000 --mp-sizes 10000,50000
+    python -m bench.bench_scale                                # 1,000 and 10,000 images, multi-process at 10,000
+    python -m bench.bench_scale --sizes 1000,10000,50000 --mp-sizes 10000,50000
 
 Each run is a fresh `imgpipe run` process; this process polls the resident memory of it and all its
 children (Beam workers included) every POLL_SECONDS and maps each sample to the component ML Metadata
@@ -27,12 +27,21 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
+from components.data_validation import spec as data_validation
+from components.evaluator import spec as evaluator
+from components.image_example_gen import spec as example_gen
+from components.image_validation import spec as image_validation
+from components.trainer import spec as trainer
+from components.transform import spec as transform
+from pipeline.history.report import spec as run_report
+
 POLL_SECONDS = 0.25
 IMAGE_SIDE = 32  # px; --side changes it (the images' bytes are what ingestion holds in memory)
 CLASSES = {"red": 0, "green": 1, "blue": 2}
-TRAINING = ("Trainer",)  # capped here, so its marginal cost says nothing about training
+TRAINING = (trainer.NODE_ID,)  # capped here, so its marginal cost says nothing about training
 # The non-training components that go over every image (the others' cost does not grow with the data)
-READS_IMAGES = ("ImageExampleGen", "StatisticsGen", "ImageDataValidator", "Transform", "Evaluator", "RunReport")
+READS_IMAGES = (example_gen.NODE_ID, data_validation.STATISTICS_GEN_ID, image_validation.NODE_ID, transform.NODE_ID,
+                evaluator.NODE_ID, run_report.NODE_ID)
 RUN_OVERRIDES = ["run.enable_cache=false", "data.image_size=32", "train.epochs=1", "train.early_stopping_patience=0",
                  "model.stage_filters=[16,32]", "model.stage_strides=[2,2]", "model.stem_filters=16",
                  "eval.min_accuracy=0", "serving.warmup_images=1"]
@@ -219,12 +228,13 @@ def goals(runs: List[ScaleRun], decode_per_1000: float, misses: List[str]) -> Li
 
 
 def mode_table(memory: ScaleRun, multi: ScaleRun) -> str:
+    """Seconds in each mode and multi_processing's time / in_memory's (> 1x: slower), as the suite prints it."""
     rows = [[node, f"{memory.seconds[node]:.1f}", f"{multi.seconds.get(node, 0.0):.1f}",
-             f"{memory.seconds[node] / max(multi.seconds.get(node, 0.0), 1e-9):.2f}x"] for node in memory.seconds]
+             f"{multi.seconds.get(node, 0.0) / max(memory.seconds[node], 1e-9):.2f}x"] for node in memory.seconds]
     rows.append(["whole run (wall)", f"{memory.wall_seconds:.1f}", f"{multi.wall_seconds:.1f}",
-                 f"{memory.wall_seconds / multi.wall_seconds:.2f}x"])
+                 f"{multi.wall_seconds / memory.wall_seconds:.2f}x"])
     rows.append(["peak MB", f"{memory.peak_mb:,.0f}", f"{multi.peak_mb:,.0f}", ""])
-    return table(["component", "in_memory s", "multi_processing (2 workers) s", "speed-up"], rows)
+    return table(["component", "in_memory s", "multi_processing (2 workers) s", "multi / in_memory time"], rows)
 
 
 def measured(work: str, count: int, side: int, mode: str, reuse: bool) -> ScaleRun:

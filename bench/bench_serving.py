@@ -8,7 +8,7 @@ Three measurements, each side by side in one run (timings are noisy: read the ra
            assets.extra/tf_serving_warmup_requests first (what TF Serving does on load).
 
     imgpipe run                     # pushes a model to output/serving/image_classifier
-    python bench/bench_serving.py   # or --model <SavedModel or model folder>
+    python -m bench.bench_serving   # or --model <SavedModel or model folder>
 """
 from __future__ import annotations
 

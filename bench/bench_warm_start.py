@@ -23,8 +23,8 @@ import numpy as np
 
 from bench.bench_gate import digits, path_bucket
 from components.trainer.model import build_model  # imports components first: Keras 2 before TensorFlow
+from components.trainer.spec import MODEL_FACTS_FILE
 from components.trainer.warm_start import warm_start
-from schemas import features
 from schemas.config import build_config
 
 import tf_keras as keras  # noqa: E402
@@ -54,7 +54,7 @@ def save_served(model: keras.Model, path: str) -> str:
     """The served model as the Trainer leaves it: a SavedModel and assets.extra/imgpipe.json."""
     model.save(path, save_format="tf")
     os.makedirs(os.path.join(path, "assets.extra"), exist_ok=True)
-    with open(os.path.join(path, *features.MODEL_FACTS_FILE.split("/")), "w") as f:
+    with open(os.path.join(path, *MODEL_FACTS_FILE.split("/")), "w") as f:
         json.dump({"image_size": SIZE, "class_names": CLASSES}, f)
     return path
 

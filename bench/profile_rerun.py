@@ -1,6 +1,6 @@
 """Where an unchanged, cached re-run spends its time (the `re-run` row of `make bench`).
 
-    python bench/profile_rerun.py            # the suite's data: 600 shapes of 160 px, 64 px, 3 epochs
+    python -m bench.profile_rerun            # the suite's data: 600 shapes of 160 px, 64 px, 3 epochs
 
 Runs the pipeline once (caching on), then again unchanged under cProfile, and prints the re-run's
 components as ML Metadata timed them, the time between them (the orchestrator's own work: resolving
@@ -21,7 +21,7 @@ import time
 import components  # noqa: F401  (Keras 2 before TensorFlow)
 
 from schemas.config import build_config
-from suite import write_jpeg_folder
+from bench.suite import write_jpeg_folder
 
 
 def main() -> None:

@@ -1,8 +1,8 @@
 """`make bench`: the benchmark suite. One table; every row names its yardstick and a ratio measured
 side by side in this same process (timings on a shared machine are noisy, ratios less so).
 
-    python bench/suite.py                      # everything, ~17 minutes on 2 cores
-    python bench/suite.py --images-per-class 200 --work /tmp/bench
+    python -m bench.suite                      # everything, ~17 minutes on 2 cores
+    python -m bench.suite --images-per-class 200 --work /tmp/bench
 
 What it does, in order (docs/performance.md explains each yardstick):
   1. draws N shape images per class as 160 px JPEG files and runs the real pipeline on them
@@ -36,9 +36,12 @@ import components  # noqa: F401  (sets Keras 2 before TensorFlow is imported)
 import numpy as np
 import tensorflow as tf
 
-import bench_presets
-import seed_input
+from bench import bench_presets, seed_input
 
+from components.data_validation import spec as data_validation
+from components.evaluator import spec as evaluator_spec
+from components.image_example_gen import spec as example_gen
+from components.trainer import spec as trainer
 from schemas import features
 from schemas.config import build_config
 
@@ -265,12 +268,12 @@ def evaluator(table: Table, record, work: str) -> None:
     from tfx.types import standard_artifacts
     from pipeline.history.run_record import artifact_property
 
-    examples_proto = record.outputs("ImageExampleGen", "Examples")[0]
+    examples_proto = record.outputs(example_gen.NODE_ID, "Examples")[0]
     examples = standard_artifacts.Examples()
     examples.uri, examples.split_names = examples_proto.uri, artifact_property(examples_proto, "split_names")
     model = standard_artifacts.Model()
-    model.uri = record.outputs("Trainer", "Model")[0].uri
-    properties = record.node("Evaluator").properties
+    model.uri = record.outputs(trainer.NODE_ID, "Model")[0].uri
+    properties = record.node(evaluator_spec.NODE_ID).properties
     test = read_split(examples.uri, features.TEST_SPLIT)
     serialized = [e.SerializeToString() for e in test]
     labels = np.array([feature(e, features.LABEL_KEY) for e in test])
@@ -284,7 +287,7 @@ def evaluator(table: Table, record, work: str) -> None:
             seconds[name].append(1 / timed(lambda: run_evaluator(examples, model, baseline, properties, out)))
     med = {k: statistics.median(v) for k, v in seconds.items()}
     n = f"{len(test)} test images"
-    pipeline_eval = record.node("Evaluator").seconds
+    pipeline_eval = record.node(evaluator_spec.NODE_ID).seconds
     table.row("evaluator", "Evaluator executor (TFMA), with baseline", med["tfma_baseline"],
               "plain batched predict (incl. model load)", med["plain"], "<= 2x", n, unit="s")
     table.row("evaluator", "Evaluator executor (TFMA), no baseline", med["tfma"],
@@ -364,12 +367,12 @@ def main() -> None:
     data = write_jpeg_folder(os.path.join(work, "images"), args.images_per_class)
     record, run_seconds, cfg, rerun = run_pipeline(data, os.path.join(work, "output"), args.pipeline_epochs)
     schema = io_utils.SchemaReader().read(
-        os.path.join(record.outputs("SchemaGen", "Schema")[0].uri, "schema.pbtxt"))
+        os.path.join(record.outputs(data_validation.SCHEMA_GEN_ID, "Schema")[0].uri, data_validation.SCHEMA_FILE))
     table = Table()
     table.row("re-run", "unchanged re-run (cached)", run_seconds[1], "full run", run_seconds[0], "<= 0.1x, <= 15 s",
               "reused: " + ", ".join(c.component for c in rerun.components if c.state == "cached"), unit="s")
     training_rates = training(table, [int(s) for s in args.train_sizes.split(",")], args.accuracy_epochs)
-    input_pipeline(table, record.outputs("ImageExampleGen", "Examples")[0].uri, data, schema, cfg, work,
+    input_pipeline(table, record.outputs(example_gen.NODE_ID, "Examples")[0].uri, data, schema, cfg, work,
                    training_rates)
     determinism(table)
     evaluator(table, record, work)

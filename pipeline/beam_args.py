@@ -1,7 +1,11 @@
-"""Beam pipeline args shared by the runners."""
+"""Beam pipeline args, shared by both runners: the `--beam-arg` flag of `imgpipe run` and `imgpipe compile`,
+the dependency flag the workers need, and when the in-memory DirectRunner stops being sensible."""
 from __future__ import annotations
 
+import argparse
 from typing import List, Sequence
+
+BEAM_ARG = "--beam-arg"
 
 # Any of these tells TFX how Beam workers get the pipeline's code.
 DEPENDENCY_FLAGS = ("--extra_package", "--setup_file", "--requirements_file",
@@ -37,3 +41,23 @@ def large_data_hint(image_files: int, beam_args: Sequence[str], threshold: int) 
             "DirectRunner holds them in one process on one core; with many cores try --beam-arg "
             "--direct_running_mode=multi_processing --beam-arg --direct_num_workers=0, past this machine's "
             "memory a distributed runner (docs/scaling.md)")
+
+
+def join_beam_args(argv: List[str]) -> List[str]:
+    """`--beam-arg --runner=X` -> `--beam-arg=--runner=X`: argparse would take `--runner=X` for an option."""
+    out: List[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == BEAM_ARG and i + 1 < len(argv):
+            out.append(f"{BEAM_ARG}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
+def add_beam_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(BEAM_ARG, dest="beam_args", action="append", default=[], metavar="ARG",
+                        help="extra Beam pipeline arg, appended to run.beam_args (repeatable), "
+                        "e.g. --beam-arg --runner=DataflowRunner --beam-arg --project=my-proj")

@@ -29,16 +29,8 @@ SPLIT_KEY = "split"
 IMAGE_XF_KEY = "image_xf"      # float32 [H, W, 3] in [0, 1]
 LABEL_XF_KEY = LABEL_KEY       # the label passes through unchanged
 
-# Files the image ExampleGen writes at the root of its Examples artifact.
-LABELS_FILE = "labels.txt"     # one class name per line; line number == label
-MANIFEST_FILE = "manifest.json"  # class counts and the data root, for the trainer and the summary
-SHORT_SIDE_HISTOGRAM = "short_side_histogram"  # manifest.json key: {short side px: images}, for image_size=auto
-SPANS_KEY = "spans"            # manifest.json and the model's assets.extra/imgpipe.json: the span numbers trained on
-QUARANTINE_FILE = "quarantine.json"  # files set aside at ingestion: [{path, reason, size_bytes, class_name}]
-
-# Beside each exported SavedModel (assets.extra/ is TF Serving's place for files it does not load):
-# the image size, how training went and the spans trained on; read without TensorFlow.
-MODEL_FACTS_FILE = "assets.extra/imgpipe.json"
+# The files each step writes and the properties it records live in that step's spec.py
+# (components/<step>/spec.py), beside the code that writes them.
 
 # Model outputs / signatures (the serving contract).
 PROBABILITIES_OUTPUT = "probabilities"
@@ -53,13 +45,6 @@ BYTES_INPUT = "image_bytes"              # ends in _bytes: TF Serving REST decod
 # its report in `<artifact uri>` + STOPPED_SUFFIX so the error message can point at it.
 STOPPED_SUFFIX = ".stopped"
 
-# The Trainer writes per-epoch metrics and times into its ModelRun artifact; the run report plots them.
-HISTORY_FILE = "history.json"
-
-# Custom properties on artifacts in ML Metadata that `imgpipe runs` reads without TFX or TensorFlow.
-BLESSED_PROPERTY = "blessed"            # on a ModelBlessing / InfraBlessing: TFX's own key, the Pusher reads it
-FORCED_PROPERTY = "forced_bless"        # on the ModelBlessing: eval.force_bless overrode the gate
-TEST_ACCURACY_PROPERTY = "test_accuracy"  # on the ModelEvaluation: the candidate's accuracy on the test split
-NUM_EXAMPLES_PROPERTY = "num_examples"  # on the Examples: images ingested (all splits)
-NOTHING_NEW_PROPERTY = "message"  # on NewDataCheck's report: the stop message when no span is new, else ""
-ALREADY_SERVED_PROPERTY = "already_served"  # on a PushedModel not pushed: the served version identical to the candidate
+# TFX's own key on a ModelBlessing and an InfraBlessing: the Evaluator and InfraCheck write it, the Pusher
+# and `imgpipe runs` read it. Every other property and file name lives in its step's spec.py.
+BLESSED_PROPERTY = "blessed"

@@ -28,7 +28,9 @@ window.addEventListener('load', () => {
   out.textContent = JSON.stringify({images, errors: window.__errors,
     sections: [...document.querySelectorAll('section')].map(s => s.id),
     unavailable: [...document.querySelectorAll('section > p.unavailable')].map(p => p.closest('section').id),
-    external: [...document.querySelectorAll('script[src],link[href],iframe')].length});
+    external: [...document.querySelectorAll('script[src],link[href],iframe')].length,
+    page_overflows: document.documentElement.scrollWidth > window.innerWidth,
+    wide_blocks: [...document.querySelectorAll('pre, table')].filter(e => e.scrollWidth > e.clientWidth + 1).length});
   document.body.appendChild(out);
 });
 </script>"""

@@ -81,7 +81,6 @@ def report_facts(output: str, run_id: str, cfg=None) -> dict:
 
 # --------------------------------------------------------------------------- the image ExampleGen alone
 
-EXAMPLE_GEN_BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
 SPLITS = ["train", "validation", "test"]
 
 
@@ -101,32 +100,13 @@ def ingest_limits(**overrides):
 
 def run_example_gen(data_root, out_dir, validation_percent=10, test_percent=20, limits=None,
                     span_pattern="", window_spans=1, span=None, driver=False, golden_dir=""):
-    """Run the executor with the component's exec properties on Beam's DirectRunner.
+    """Ingest `data_root` with the component's own exec properties (components/image_example_gen/standalone.py)."""
+    from components.image_example_gen.standalone import ingest
+    from schemas.config import DataConfig
 
-    The Beam args go in through the context's pipeline factory rather than its
-    `beam_pipeline_args`: given args, TFX's BaseBeamExecutor copies TFX (~50 MB) and
-    builds an sdist of it for remote workers on every construction, seconds each time.
-    With `driver`, TFX's own FileBasedDriver resolves the exec properties first (span,
-    version, resolved split pattern), as LocalDagRunner and Vertex do; without, none
-    runs, as on open-source Kubeflow v2.
-    """
-    import apache_beam as beam
-    from tfx.components.example_gen.driver import FileBasedDriver
-    from tfx.types import artifact_utils, standard_artifacts
-
-    from components.image_example_gen import Executor, create_image_example_gen
-
-    component = create_image_example_gen(str(data_root), validation_percent, test_percent, limits or ingest_limits(),
-                                         span_pattern, window_spans, span, golden_dir=golden_dir)
-    exec_properties = dict(component.exec_properties)
-    if driver:
-        exec_properties = FileBasedDriver(None).resolve_exec_properties(exec_properties, None, None)
-    examples = standard_artifacts.Examples()
-    examples.uri = str(out_dir)
-    examples.split_names = artifact_utils.encode_split_names(SPLITS)
-    context = Executor.Context(make_beam_pipeline_fn=lambda: beam.Pipeline(argv=EXAMPLE_GEN_BEAM_ARGS))
-    Executor(context).Do({}, {"examples": [examples]}, exec_properties)
-    return examples
+    data = DataConfig(validation_percent=validation_percent, test_percent=test_percent, span_pattern=span_pattern,
+                      window_spans=window_spans, golden_dir=golden_dir, **(limits or ingest_limits()).to_dict())
+    return ingest(data, data_root, out_dir, span, driver)
 
 
 def read_splits(examples):

@@ -85,7 +85,7 @@ def command_parsers():
 
 def test_every_command_has_examples_that_parse():
     from pipeline.cli import _parser
-    from pipeline.kubeflow.cli import join_beam_args
+    from pipeline.beam_args import join_beam_args
     parsers = command_parsers()
     assert sorted(parsers) == sorted(COMMANDS)
     for name, parser in parsers.items():
@@ -120,7 +120,7 @@ def test_run_help_names_data_set_and_the_not_blessed_exit_code():
 
 
 def test_exit_codes_for_ci_failed_not_blessed_forced_and_blessed():
-    from pipeline.cli import run_exit_code
+    from pipeline.local.cli import run_exit_code
     from pipeline.history.summary import RunSummary
     assert run_exit_code(RunSummary(blessed=False), fail_if_not_blessed=True) == 3
     assert run_exit_code(RunSummary(blessed=False), fail_if_not_blessed=False) == 0
@@ -201,7 +201,7 @@ def test_missing_schema_file_is_named(tmp_path):
 
 def test_beam_args_pass_through_the_command_line():
     from pipeline.cli import _parser
-    from pipeline.kubeflow.cli import join_beam_args
+    from pipeline.beam_args import join_beam_args
 
     argv = ["run", "--beam-arg", "--runner=FlinkRunner", "--beam-arg", "--flink_master=host:8081"]
     args = _parser().parse_args(join_beam_args(argv))
@@ -231,8 +231,9 @@ def test_rollback_refuses_an_empty_serving_folder_in_one_line(tmp_path):
 ])
 def test_a_large_folder_gets_a_one_line_runner_hint_after_the_data_line(tmp_path, capsys, extra, hinted):
     """Counted from the listing the run makes anyway (no file is read); the pipeline is not started here."""
-    from pipeline.cli import _parser, resolve_inputs
-    from pipeline.kubeflow.cli import join_beam_args
+    from pipeline.cli import _parser
+    from pipeline.local.cli import resolve_inputs
+    from pipeline.beam_args import join_beam_args
     root = make_colour_folder(str(tmp_path / "data"), per_class=5)
     argv = ["run", "--data", root, "--set", "run.large_data_images=15", *extra]
     resolve_inputs(_parser().parse_args(join_beam_args(argv)))

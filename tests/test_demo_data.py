@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline import demo_data
+from pipeline.local import demo_data
 from pipeline.local.demo_data import COMPLETE_MARKER, DEMO_CLASSES, DEMO_VERSION, ensure_demo_data, generate_demo_data
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

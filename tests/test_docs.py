@@ -6,6 +6,10 @@
   subcommand, and every `--flag` given to it appears in that subcommand's `--help`;
   `make <target>` is a Makefile target, and `make run ARGS="..."` is checked as `imgpipe run ...`.
   The help is read from the real parser (`python -m pipeline VERB --help`), which imports no TFX.
+- Every `python -m <module>` is a module of ours that exists, every repository path a command names
+  (configs/, schemas/, bench/, docs/, tests/) exists, and a versioned path (the demo data's `demo-vN`)
+  names the current version: the commands run as pasted.
+- README.md is a front door: at most 200 lines, the details in docs/.
 """
 import functools
 import glob
@@ -160,9 +164,40 @@ def imgpipe_problems(args):
     return problems
 
 
+REPO_DIRS = ("configs/", "schemas/", "bench/", "docs/", "tests/", "scripts/")
+
+
+def module_problems(tokens):
+    """`python -m X`: X must be a module of this repository (pipeline, bench, ...) or an installed one."""
+    if "-m" not in tokens[:-1] or not os.path.basename(tokens[0]).startswith("python"):
+        return []
+    module = tokens[tokens.index("-m") + 1]
+    if "<" in module or module.endswith("."):  # a placeholder: bench.<name>
+        return []
+    path = os.path.join(REPO, *module.split("."))
+    ours = module.split(".")[0] in ("pipeline", "components", "schemas", "bench", "tests")
+    exists = os.path.isfile(path + ".py") or os.path.isfile(os.path.join(path, "__main__.py"))
+    return [f"python -m {module}: no such module in the repository"] if ours and not exists else []
+
+
+def path_problems(tokens):
+    """Repository paths given to a command (configs/example.yaml, bench/..., ...) must exist."""
+    from pipeline.local.demo_data import DEMO_VERSION
+    problems = []
+    for token in tokens[1:]:
+        for value in {token, token.split("=", 1)[-1]}:
+            if value.startswith(REPO_DIRS) and "*" not in value and not os.path.exists(os.path.join(REPO, value)):
+                problems.append(f"{value}: no such file in the repository")
+        for version in re.findall(r"demo-v(\d+)", token):
+            if int(version) != DEMO_VERSION:
+                problems.append(f"{token}: the demo data is demo-v{DEMO_VERSION} now")
+    return problems
+
+
 def command_problems(code):
     problems = []
     for tokens in shell_commands(code):
+        problems += module_problems(tokens) + path_problems(tokens)
         if tokens[0] == "make" and len(tokens) > 1:
             if tokens[1] not in make_targets():
                 problems.append(f"make {tokens[1]}: no such Makefile target")
@@ -193,6 +228,20 @@ def test_wrong_verbs_and_flags_are_found():
         f"{sorted(subcommands(()))})",
         "imgpipe run: no option --nope", "make nothing: no such Makefile target",
         "imgpipe run: no option --colour"]
+
+
+def test_stale_paths_and_modules_are_found():
+    code = ("imgpipe predict ~/.cache/imgpipe/demo-v1/circle/x.png\n.venv/bin/python -m bench.nothing --x 1\n"
+            "imgpipe run --config configs/missing.yaml\npython -m bench.suite --config=docs/absent.md")
+    assert command_problems(code) == [
+        "~/.cache/imgpipe/demo-v1/circle/x.png: the demo data is demo-v2 now", "python -m bench.nothing: no such "
+        "module in the repository", "configs/missing.yaml: no such file in the repository",
+        "docs/absent.md: no such file in the repository"]
+
+
+def test_readme_is_a_front_door():
+    lines = read(os.path.join(REPO, "README.md")).count("\n")
+    assert lines <= 200, f"README.md has {lines} lines: move details to docs/ (at most 200)"
 
 
 def test_readme_shows_the_main_commands():

@@ -8,6 +8,7 @@ import pytest
 from components.image_example_gen import ImageFolderError
 from components.image_example_gen.eval_sets import hash_split, newest_span_test_only, scan_golden_folder
 from components.image_example_gen.spans import SpanFolder, scan_span_folders
+from components.image_example_gen import spec as gen_spec
 from schemas import features
 from tests.fixtures import make_colour_folder, make_span_folders, read_splits, run_example_gen
 
@@ -96,7 +97,7 @@ def test_the_example_gen_writes_the_newest_test_split_and_a_golden_split(tmp_pat
     assert not any(p.startswith("golden/") for s in ("train", "validation", "test") for p in paths[s])
     for split, rows in splits.items():
         assert {e.features.feature[features.SPLIT_KEY].bytes_list.value[0].decode() for e in rows} == {split}
-    with open(os.path.join(examples.uri, features.MANIFEST_FILE)) as f:
+    with open(os.path.join(examples.uri, gen_spec.MANIFEST_FILE)) as f:
         manifest = json.load(f)
     assert manifest["golden"]["num_examples"] == 6 and manifest["golden"]["dir"] == golden
     assert manifest["num_examples"] == sum(len(paths[s]) for s in ("train", "validation", "test"))

@@ -18,6 +18,7 @@ from components.image_example_gen import (
     read_image,
     scan_image_folder,
 )
+from components.image_example_gen import spec as gen_spec
 from schemas import features
 from tests.fixtures import SPLITS, ingest_limits, read_splits, run_example_gen, save_image
 
@@ -90,7 +91,7 @@ def test_hidden_and_non_image_files_are_skipped_and_listed_in_the_manifest(small
     examples, splits = small_run
     paths = {_value(e, features.PATH_KEY) for rows in splits.values() for e in rows}
     assert not any(".hidden" in p or p.endswith(".txt") for p in paths)
-    with open(os.path.join(examples.uri, features.MANIFEST_FILE)) as f:
+    with open(os.path.join(examples.uri, gen_spec.MANIFEST_FILE)) as f:
         manifest = json.load(f)
     skipped = {s["path"]: s["reason"] for s in manifest["skipped"]}
     assert set(skipped) == {"dog/.hidden.png", "dog/readme.txt", ".cache", "notes.txt"}
@@ -103,7 +104,7 @@ def test_hidden_and_non_image_files_are_skipped_and_listed_in_the_manifest(small
 
 def test_labels_file_has_one_class_per_line_in_label_order(small_run):
     examples, _ = small_run
-    with open(os.path.join(examples.uri, features.LABELS_FILE)) as f:
+    with open(os.path.join(examples.uri, gen_spec.LABELS_FILE)) as f:
         assert f.read().splitlines() == ["cat", "dog"]
 
 
@@ -115,8 +116,8 @@ def test_artifact_records_splits_label_names_and_count(small_run):
     assert examples.get_int_custom_property("num_examples") == len(SMALL)
     assert examples.get_int_custom_property("num_quarantined") == 0
     assert sorted(os.listdir(examples.uri)) == sorted(
-        [features.LABELS_FILE, features.MANIFEST_FILE, features.QUARANTINE_FILE, "Split-test", "Split-train", "Split-validation"])
-    with open(os.path.join(examples.uri, features.QUARANTINE_FILE)) as f:
+        [gen_spec.LABELS_FILE, gen_spec.MANIFEST_FILE, gen_spec.QUARANTINE_FILE, "Split-test", "Split-train", "Split-validation"])
+    with open(os.path.join(examples.uri, gen_spec.QUARANTINE_FILE)) as f:
         assert json.load(f) == []
 
 
@@ -168,7 +169,7 @@ def test_a_file_that_is_not_an_image_is_quarantined_and_the_rest_ingested(tmp_pa
     (tmp_path / "data" / "dog" / "broken.jpg").write_text("this is text, not a JPEG")
     examples = run_example_gen(tmp_path / "data", tmp_path / "out", limits=ingest_limits(max_bad_fraction=0.5))
     assert sorted(_split_of_path(examples)) == ["cat/ok.png", "dog/ok.png"]
-    with open(os.path.join(examples.uri, features.QUARANTINE_FILE)) as f:
+    with open(os.path.join(examples.uri, gen_spec.QUARANTINE_FILE)) as f:
         (entry,) = json.load(f)
     assert entry["path"] == str(tmp_path / "data" / "dog" / "broken.jpg")
     assert "not JPEG, PNG, GIF or BMP" in entry["reason"] and entry["size_bytes"] == 24
@@ -289,16 +290,17 @@ def test_component_splits_by_path_hash_into_the_configured_percent():
     from tfx.utils import proto_utils
 
     from components.image_example_gen import create_image_example_gen
+    from schemas.config import DataConfig
 
-    component = create_image_example_gen("/data/images", validation_percent=15, test_percent=25)
+    component = create_image_example_gen(DataConfig(validation_percent=15, test_percent=25), "/data/images")
     output_config = proto_utils.json_to_proto(component.exec_properties["output_config"], tfx.proto.Output())
     assert output_config.split_config.partition_feature_name == features.PATH_KEY
     assert [(s.name, s.hash_buckets) for s in output_config.split_config.splits] == [
         ("train", 60), ("validation", 15), ("test", 25)]
     param = tfx.dsl.experimental.RuntimeParameter(name="data_root", ptype=str, default="/data")
-    assert create_image_example_gen(param, 10, 10).exec_properties["input_base"] is param
+    assert create_image_example_gen(DataConfig(), param).exec_properties["input_base"] is param
     with pytest.raises(ValueError, match="test_percent"):
-        create_image_example_gen("/data/images", validation_percent=10, test_percent=0)
+        create_image_example_gen(DataConfig(validation_percent=10, test_percent=0), "/data/images")
 
 
 def test_folder_module_imports_without_tensorflow():

@@ -26,6 +26,16 @@ LIMITS = {"min_images_per_class": 3, "max_imbalance_ratio": 2.0, "min_image_side
           "min_test_images": 0, "min_test_per_class": 0, "small_test_split": "warn"}
 
 
+def settings_from(values):
+    from components.image_validation.spec import ImageValidationSettings
+    return ImageValidationSettings(**values)
+
+
+def settings(**overrides):
+    """The checks' settings: LIMITS, with `overrides`."""
+    return settings_from({**LIMITS, **overrides})
+
+
 def encode(array: np.ndarray, fmt: str = "PNG", mode: str = None, **kwargs) -> bytes:
     image = Image.fromarray(array)
     if mode:
@@ -285,11 +295,11 @@ def test_drift_beyond_the_thresholds_is_blocking_and_every_distance_is_reported(
 def test_validate_images_reports_every_section_and_passes_clean_data():
     facts = (facts_for({"cat": 4, "dog": 4}) + facts_for({"cat": 1, "dog": 1}, "validation")
              + facts_for({"cat": 1, "dog": 1}, "test"))
-    report = validate_images(facts, LIMITS, ["cat", "dog"], "the curated schema")
+    report = validate_images(facts, settings(), ["cat", "dog"], "the curated schema")
     assert report["status"] == "passed" and report["blocking"] == [] and report["warnings"] == []
     assert report["class_counts"]["train"] == {"cat": 4, "dog": 4} and report["imbalance_ratio"] == 1.0
     assert set(report["geometry"]) == {"train", "validation", "test"} and report["drift"]["compared"] is False
-    blocked = validate_images(facts, {**LIMITS, "min_images_per_class": 7}, ["cat"], "the curated schema")
+    blocked = validate_images(facts, settings(min_images_per_class=7), ["cat"], "the curated schema")
     assert blocked["status"] == "blocked"
     assert {f["check"] for f in blocked["blocking"]} == {"min_images_per_class", "unexpected_class"}
 
@@ -309,7 +319,7 @@ def test_beam_extraction_reads_gzip_tfrecords_of_every_split(tmp_path):
 
 
 def test_the_report_and_the_reference_round_trip(tmp_path):
-    report = validate_images(facts_for({"cat": 4, "dog": 4}), LIMITS)
+    report = validate_images(facts_for({"cat": 4, "dog": 4}), settings())
     path = write_report(str(tmp_path), report)
     assert read_report(str(tmp_path)) == json.loads(json.dumps(report))
     assert "Image validation: passed" in (tmp_path / "summary.txt").read_text()
@@ -325,11 +335,18 @@ def test_the_report_and_the_reference_round_trip(tmp_path):
         reference.check_reachable("minio://mlpipeline/imgpipe/reference")
 
 
-def test_validation_config_feeds_every_limit_and_rejects_values_out_of_range():
-    from components.image_validation.component import validation_limits
-    cfg = build_config(overrides=["data.min_images_per_class=7"])
-    assert validation_limits(cfg) == {**LIMITS, "min_images_per_class": 7, "max_imbalance_ratio": 10.0,
-                                      "min_image_side": 32, "min_test_images": 30, "min_test_per_class": 3}
+def test_validation_config_feeds_every_setting_and_rejects_values_out_of_range():
+    from components.image_validation.spec import ImageValidationSettings
+    from schemas import carrier
+    cfg = build_config(overrides=["data.min_images_per_class=7", "validation.leakage_is_error=true",
+                                  "eval.small_test_split=fail"])
+    settings = ImageValidationSettings.from_config(cfg)
+    assert settings == settings_from({**LIMITS, "min_images_per_class": 7, "max_imbalance_ratio": 10.0,
+                                      "min_image_side": 32, "min_test_images": 30, "min_test_per_class": 3,
+                                      "leakage_is_error": True, "small_test_split": "fail"})
+    assert carrier.from_json(ImageValidationSettings, carrier.to_json(settings)) == settings
+    with pytest.raises(carrier.CarrierError, match="unknown .'max_imbalance'"):
+        carrier.from_mapping(ImageValidationSettings, {**LIMITS, "max_imbalance": 2})
     with pytest.raises(ConfigError, match="validation.max_imbalance_ratio"):
         build_config(overrides=["validation.max_imbalance_ratio=0.5"])
     with pytest.raises(ConfigError, match="validation.size_drift_threshold"):
@@ -358,12 +375,12 @@ def test_expected_classes_come_from_the_curated_schema_else_from_the_reference(t
 
 
 def test_the_validator_modules_import_only_earlier_ones_in_the_flow():
-    """facts -> extract -> checks -> leakage, drift -> report -> validate -> reference -> component."""
+    """spec -> facts -> extract -> checks -> leakage, drift -> report -> validate -> reference -> component."""
     import ast
     import os
 
     import components.image_validation as package
-    flow = ["facts", "extract", "checks", "leakage", "drift", "report", "validate", "reference", "component"]
+    flow = ["spec", "facts", "extract", "checks", "leakage", "drift", "report", "validate", "reference", "component"]
     folder = os.path.dirname(package.__file__)
     assert sorted(flow) == sorted(name[:-3] for name in os.listdir(folder)
                                   if name.endswith(".py") and name != "__init__.py")

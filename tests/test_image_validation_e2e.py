@@ -15,6 +15,8 @@ import pytest
 from PIL import Image
 
 from pipeline import cli
+from pipeline.exit_codes import EXIT_FAILED
+from pipeline.local import demo_data
 from pipeline.local.runner import run_local
 from pipeline.history.summary import format_summary
 from schemas.config import build_config
@@ -139,7 +141,7 @@ def assert_report_shows_the_block(run, workspace, tmp_path, leaks: int):
 
 
 def test_a_class_of_the_curated_schema_that_vanished_stops_the_run(first_run, workspace, tmp_path):
-    with open(os.path.join(os.path.dirname(cli.DEMO_SCHEMA), "schema.pbtxt")) as f:
+    with open(os.path.join(os.path.dirname(demo_data.DEMO_SCHEMA), "schema.pbtxt")) as f:
         schema = f.read()
     schema = schema.replace('value: "circle"\n  value: "square"\n  value: "triangle"',
                             'value: "blue"\n  value: "green"\n  value: "red"\n  value: "yellow"')
@@ -166,7 +168,7 @@ def test_image_size_drift_stops_the_run_with_a_non_zero_exit(first_run, workspac
     code = cli.main(["run", "--data", data, "--output", workspace["output"]]
                     + [arg for item in CHEAP for arg in ("--set", item)])
     out = capsys.readouterr().out
-    assert code == cli.EXIT_FAILED
+    assert code == EXIT_FAILED
     assert "ImageValidationError" in out and "BLOCKING [size_drift]" in out and "width" in out
     assert "Pushed model: none" in out
     assert serving_digest(workspace) == before

@@ -29,13 +29,14 @@ import tensorflow as tf
 
 from components.trainer.warmup import read_warmup
 from pipeline import cli
-from pipeline.cli import run_exit_code
+from pipeline.local.cli import run_exit_code
 from pipeline.exit_codes import EXIT_NOT_BLESSED, EXIT_OK
 from pipeline.local.runner import run_local
 from pipeline.history.report.component import REPORT_FILE
 from pipeline.history.report.render import SECTIONS
 from pipeline.history.run_record import open_store, read_run_record
 from pipeline.history.summary import format_summary
+from components.image_example_gen import spec as gen_spec
 from schemas import features
 from schemas.config import build_config
 from tests.browser import check_page
@@ -137,7 +138,7 @@ def test_the_pushed_model_classifies_held_out_images_through_both_signatures(fir
         assert [n.decode() for n in outputs[features.CLASS_NAME_OUTPUT].numpy()] == names
         assert outputs[features.PROBABILITIES_OUTPUT].shape == (3, 3)
         assert list(outputs[features.CLASS_ID_OUTPUT].numpy()) == [0, 1, 2]
-    with open(os.path.join(first_run.pushed_path, "assets", features.LABELS_FILE)) as f:
+    with open(os.path.join(first_run.pushed_path, "assets", gen_spec.LABELS_FILE)) as f:
         assert f.read().split() == names
 
 
@@ -291,7 +292,7 @@ def test_the_report_of_a_good_run_holds_the_runs_own_numbers(first_run, workspac
         assert sum(data["counts"][split][name] for split in data["splits"]) == 30
     assert {s: sum(c.values()) for s, c in data["counts"].items()} == first_run.split_sizes
     assert len(data["sizes"]) == 90 and set(data["sizes"]) == {(20, 20)}
-    assert sorted(data["thumbnails"]) == sorted(COLOUR_CLASSES) and data["quarantine"] == []
+    assert data["batches"] == [] and sorted(data["thumbnails"][""]) == sorted(COLOUR_CLASSES) and data["quarantine"] == []
     gate = facts["decision"]["gate"]
     assert gate["sentence"] == first_run.gate_sentence and not gate["has_baseline"]
     assert {n: c["candidate_recall"] for n, c in gate["classes"].items()} == first_run.class_accuracy
@@ -346,6 +347,6 @@ def test_imgpipe_runs_lists_each_run_with_its_verdict_without_loading_tensorflow
 
 
 def test_imgpipe_report_finds_the_newest_report(first_run, workspace, capsys):
-    assert cli.main(["report", workspace["output"]]) == cli.EXIT_OK
+    assert cli.main(["report", workspace["output"]]) == EXIT_OK
     path = capsys.readouterr().out.strip()[len("Report: "):]
     assert os.path.isfile(path) and path != first_run.report_path  # the newest run is the schema-stopped one

@@ -8,7 +8,9 @@ from tfx.types import standard_artifacts, standard_component_specs as keys
 from tfx.proto import pusher_pb2
 from tfx.utils import proto_utils
 
-from components.pusher.component import KEEP_VERSIONS_KEY, MODEL_NAME_KEY, AtomicPushExecutor
+from components.pusher.component import AtomicPushExecutor
+from components.pusher.spec import SETTINGS_KEY, PusherSettings
+from schemas import carrier
 from components.pusher.publish import served_versions
 from tests.test_publish import save_tiny_model
 
@@ -38,7 +40,7 @@ def push(model, model_dir: str, tmp_path, infra_blessed: int, keep: int = 2):
          keys.INFRA_BLESSING_KEY: [blessing(standard_artifacts.InfraBlessing, infra_blessed)]},
         {keys.PUSHED_MODEL_KEY: [pushed]},
         {keys.PUSH_DESTINATION_KEY: proto_utils.proto_to_json(destination),
-         keys.CUSTOM_CONFIG_KEY: json.dumps({KEEP_VERSIONS_KEY: keep, MODEL_NAME_KEY: "m"})})
+         keys.CUSTOM_CONFIG_KEY: json.dumps({SETTINGS_KEY: carrier.to_json(PusherSettings(model_name="m", keep_versions=keep))})})
     return pushed
 
 

@@ -19,6 +19,7 @@ from components.image_example_gen import (
     inspect_image,
     scan_image_folder,
 )
+from components.image_example_gen import spec as gen_spec
 from schemas import features
 from tests.fixtures import ingest_limits, read_splits, run_example_gen, save_image
 from tests.messy_folder import (
@@ -46,9 +47,9 @@ def messy_run(messy, tmp_path_factory):
                                 limits=ingest_limits(max_bad_fraction=1.0, min_images_per_class=0))
     rows = [e for split in read_splits(examples).values() for e in split]
     by_path = {e.features.feature[features.PATH_KEY].bytes_list.value[0]: e for e in rows}
-    with open(os.path.join(examples.uri, features.QUARANTINE_FILE)) as f:
+    with open(os.path.join(examples.uri, gen_spec.QUARANTINE_FILE)) as f:
         report = json.load(f)
-    with open(os.path.join(examples.uri, features.MANIFEST_FILE)) as f:
+    with open(os.path.join(examples.uri, gen_spec.MANIFEST_FILE)) as f:
         manifest = json.load(f)
     return examples, by_path, report, manifest
 
@@ -84,7 +85,7 @@ def test_hidden_non_image_looped_and_empty_class_entries_are_skipped_not_quarant
     for path, fragment in SKIPPED.items():
         assert fragment in skipped[path]
     assert manifest["class_names"] == ["cat", "dog"]  # min_images_per_class=0: the empty folder is no class
-    with open(os.path.join(examples.uri, features.LABELS_FILE)) as f:
+    with open(os.path.join(examples.uri, gen_spec.LABELS_FILE)) as f:
         assert f.read().split() == ["cat", "dog"]
 
 
@@ -226,7 +227,7 @@ def test_too_many_bad_files_stop_ingestion_naming_the_limit_and_the_report(one_b
     message = str(error.value)
     assert "1 of 10 image files (10.0%) were quarantined, above data.max_bad_fraction=0.05" in message
     assert "dog/broken.jpg" in message and "not JPEG, PNG, GIF or BMP" in message
-    kept = str(out) + ".stopped/" + features.QUARANTINE_FILE  # survives TFX removing the failed output
+    kept = str(out) + ".stopped/" + gen_spec.QUARANTINE_FILE  # survives TFX removing the failed output
     assert f"Full list: {kept}" in message
     with open(kept) as f:
         assert [q["path"] for q in json.load(f)] == [str(one_bad_in_ten / "dog" / "broken.jpg")]
@@ -237,7 +238,7 @@ def test_a_class_left_with_too_few_usable_images_stops_ingestion(one_bad_in_ten,
         run_example_gen(one_bad_in_ten, tmp_path / "out", limits=ingest_limits(min_images_per_class=5))
     message = str(error.value)
     assert "fewer than data.min_images_per_class=5 usable images: dog (4)" in message
-    assert features.QUARANTINE_FILE in message
+    assert gen_spec.QUARANTINE_FILE in message
 
 
 def test_an_empty_class_folder_stops_ingestion_before_any_file_is_read(one_bad_in_ten, tmp_path):
@@ -247,15 +248,20 @@ def test_an_empty_class_folder_stops_ingestion_before_any_file_is_read(one_bad_i
     assert not (tmp_path / "out").exists()
 
 
-def test_limits_travel_to_the_executor_in_custom_config():
+def test_settings_travel_to_the_executor_typed_in_custom_config():
     from components.image_example_gen import create_image_example_gen
-    from components.image_example_gen.executor import limits_from_exec_properties
+    from components.image_example_gen.executor import settings_from_exec_properties
+    from schemas.config import DataConfig
 
-    limits = ingest_limits(max_bad_fraction=0.25, max_image_pixels=1234, max_file_mb=2.5)
-    component = create_image_example_gen("/data", 10, 10, limits)
-    assert limits_from_exec_properties(dict(component.exec_properties)) == limits
-    default = limits_from_exec_properties(dict(create_image_example_gen("/data", 10, 10).exec_properties))
-    assert default.min_images_per_class == 5 and default.max_bad_fraction == 0.1
+    data = DataConfig(max_bad_fraction=0.25, max_image_pixels=1234, max_file_mb=2.5, span_pattern="round-{SPAN}",
+                      window_spans=3, golden_dir="/golden")
+    settings = settings_from_exec_properties(dict(create_image_example_gen(data, "/data").exec_properties))
+    assert settings.limits == ingest_limits(max_bad_fraction=0.25, max_image_pixels=1234, max_file_mb=2.5,
+                                            min_images_per_class=5)
+    assert (settings.span_pattern, settings.window_spans, settings.golden_dir) == ("round-{SPAN}", 3, "/golden")
+    default = settings_from_exec_properties(dict(create_image_example_gen(DataConfig(), "/data").exec_properties))
+    assert default.limits.min_images_per_class == 5 and default.limits.max_bad_fraction == 0.1
+    assert default.span_pattern == "" and default.window_spans == 1
 
 
 @pytest.mark.parametrize("override, key", [
@@ -273,7 +279,8 @@ def test_invalid_limits_are_rejected_by_the_config(override, key):
 # --------------------------------------------------------------------------- CLI pre-flight
 
 def test_the_cli_preflight_accepts_the_messy_folder_without_reading_files(messy, capsys):
-    from pipeline.cli import InputError, _check_data_folder
+    from pipeline.cli_help import InputError
+    from pipeline.local.cli import _check_data_folder
     from schemas.config import build_config
 
     _check_data_folder(messy, build_config(overrides=["data.min_images_per_class=0"]))

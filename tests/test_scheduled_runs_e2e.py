@@ -14,6 +14,7 @@ Every run is also judged on a fixed golden folder (data.golden_dir, 6 images) th
 What each run trained on is read back from the Examples artifact, the summary and the served model.
 """
 import glob
+import html
 import json
 import os
 import re
@@ -26,9 +27,11 @@ import pytest
 
 from components.image_example_gen.eval_sets import hash_split
 from pipeline import cli
+from pipeline.exit_codes import EXIT_FAILED
 from pipeline.local.runner import run_local
 from pipeline.history.summary import format_summary
 from schemas.config import build_config
+from tests.browser import check_page
 from tests.fixtures import make_colour_folder, make_span_folders, read_splits, tree_digest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -37,7 +40,8 @@ SPANS = ["data.span_pattern=round-{SPAN}", "data.window_spans=2", "train.warm_st
 TINY = SPANS + ["data.image_size=16", "train.epochs=1", "train.batch_size=16", "train.early_stopping_patience=0",
                 "model.stage_filters=[8]", "model.stage_strides=[2]", "model.stem_filters=8",
                 "data.test_percent=20", "eval.min_accuracy=0", "eval.min_class_recall=0",
-                "eval.max_class_recall_drop=1", "eval.confidence=0.5", "data.min_images_per_class=3"]
+                "eval.max_class_recall_drop=1", "eval.confidence=0.5", "data.min_images_per_class=3",
+                "validation.near_duplicate_hamming=3"]
 
 
 HASH_SPLITS = [("train", 70), ("validation", 10), ("test", 20)]  # data.test_percent=20, the default 10% validation
@@ -102,6 +106,19 @@ def test_each_run_trains_on_the_newest_window_of_spans_and_records_it(sequence):
     assert second.pushed_path.endswith(str(v2))
 
 
+def test_the_report_shows_the_config_the_run_used_in_every_section(sequence):
+    """--set values of the data, eval and validation sections, as the run used them (the report is
+    rendered once, inside the pipeline, from the whole config, then given the run's times)."""
+    first = sequence["first"]
+    with open(first.report_path, encoding="utf-8") as f:
+        page = html.unescape(f.read())
+    for shown in ('"span_pattern": "round-{SPAN}"', '"window_spans": 2', f'"golden_dir": "{sequence["golden"]}"',
+                  '"min_accuracy": 0.0', '"confidence": 0.5', '"near_duplicate_hamming": 3', '"warm_start": true'):
+        assert shown in page, shown
+    assert f"<title>imgpipe run {first.run_id}</title>" in page and "<th>component</th>" in page
+    assert "Not available inside the pipeline" not in page
+
+
 def test_the_gate_judges_the_newest_span_and_the_golden_set_which_is_never_trained_on(sequence):
     paths = example_paths(sequence["output"])  # the second run's: window round-2, round-3
     assert paths["test"] and all(p.startswith("round-3/") for p in paths["test"])
@@ -163,8 +180,21 @@ def test_a_drifted_span_is_blocked_before_training_and_the_served_model_is_untou
     code = cli.main(["run", "--data", data, "--output", sequence["output"]]
                     + [a for o in overrides(sequence["golden"]) for a in ("--set", o)])
     out = capsys.readouterr().out
-    assert code == cli.EXIT_FAILED, out
+    assert code == EXIT_FAILED, out
     assert "ImageValidationError" in out and "BLOCKING [size_drift]" in out and "Data: spans 3-4" in out
     assert re.search(r"^\[\d+/\d+\] ImageDataValidator \.\.\. [\d.]+ s failed$", out, re.M), out
     assert not re.search(r"^\s+(Transform|Trainer|Evaluator|Pusher)\s", out, re.M) and "Pushed model: none" in out
+    check_blocked_report(re.search(r"^Report: (.+)$", out, re.M).group(1), tmp_path)
+
+
+def check_blocked_report(path, tmp_path):
+    """A blocked run's report reads as well as a good one's: nothing runs off the page, the new batch's
+    samples beside the previous one's, and the served model not judged (rather than "none")."""
+    facts = check_page(path, str(tmp_path), str(tmp_path / "blocked.png"))
+    assert not facts["page_overflows"] and facts["wide_blocks"] == 0 and not facts["errors"], facts
+    with open(path, encoding="utf-8") as f:
+        page = html.unescape(f.read())
+    assert "BLOCKING [size_drift]" in page
+    assert page.index("Samples per class: newest batch round-4") < page.index("Samples per class: previous batch round-3")
+    assert "not judged: the run stopped before the Evaluator" in page and "no served model to compare with" not in page
     assert served(sequence["output"]) == before and tree_digest(serving) == digest

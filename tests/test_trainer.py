@@ -115,10 +115,10 @@ def test_warm_start_says_why_it_trains_from_scratch(tmp_path, classes, size, ove
 
 def test_deterministic_training_gives_bit_identical_weights_in_two_processes():
     """The Trainer's seeding and its shuffle + parallel augmentation stage (batches()), trained twice in
-    fresh processes (tests/determinism_probe.py: a warm-up and two more epochs) with
+    fresh processes (bench/determinism_probe.py: a warm-up and two more epochs) with
     train.deterministic=true: the weights must match to the bit. (With the default, false, the two
     hashes differed in every try while this was written: augmentation draws race.)"""
-    command = [sys.executable, "-m", "tests.determinism_probe", "true", "96", "16", "2",
+    command = [sys.executable, "-m", "bench.determinism_probe", "true", "96", "16", "2",
                *SMALL, "train.batch_size=8", "augment.flip_left_right=true"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     digests = []

@@ -8,25 +8,13 @@ artifact, so the comparison stays reproducible even if the serving directory
 changes later.
 """
 
-import tensorflow as tf
 from absl import logging
 from tfx import v1 as tfx
 from tfx.utils import path_utils
 
+from components.baseline.spec import FOUND_PROPERTY, NODE_ID, SOURCE_PROPERTY
+from components.fs import copy_tree
 from components.pusher.publish import latest_served_version
-
-BASELINE_FOUND_PROPERTY = "baseline_found"
-BASELINE_SOURCE_PROPERTY = "baseline_source"
-
-
-def copy_tree(src: str, dst: str) -> None:
-    """Recursive copy through tf.io.gfile, so gs:// and other filesystems work."""
-    for directory, _, files in tf.io.gfile.walk(src):
-        rel = directory[len(src):].lstrip("/")
-        target = f"{dst}/{rel}" if rel else dst
-        tf.io.gfile.makedirs(target)
-        for name in files:
-            tf.io.gfile.copy(f"{directory}/{name}", f"{target}/{name}", overwrite=True)
 
 
 @tfx.dsl.components.component
@@ -44,10 +32,15 @@ def ServedModelBaseline(
     the gated Evaluator then judges the candidate by the absolute bar alone.
     """
     source = latest_served_version(serving_model_dir)
-    baseline.set_int_custom_property(BASELINE_FOUND_PROPERTY, int(source is not None))
-    baseline.set_string_custom_property(BASELINE_SOURCE_PROPERTY, source or "")
+    baseline.set_int_custom_property(FOUND_PROPERTY, int(source is not None))
+    baseline.set_string_custom_property(SOURCE_PROPERTY, source or "")
     if source is None:
         logging.info("No model served under %s yet: first run, no baseline.", serving_model_dir)
         return
     copy_tree(source, path_utils.serving_model_dir(baseline.uri))
     logging.info("Baseline: the served model %s", source)
+
+
+def create_baseline(serving_model_dir: str, run_token: str = "") -> ServedModelBaseline:
+    """The served model's copy: the Evaluator's baseline and, with train.warm_start, the Trainer's base model."""
+    return ServedModelBaseline(serving_model_dir=serving_model_dir, run_token=run_token).with_id(NODE_ID)

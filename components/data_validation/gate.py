@@ -12,7 +12,7 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx import v1 as tfx
 from tfx.types import artifact_utils
 
-ANOMALIES_FILE = "SchemaDiff.pb"  # where ExampleValidator writes each split's anomalies
+from components.data_validation.spec import ANOMALIES_FILE
 
 
 class DataValidationError(RuntimeError):

@@ -1,4 +1,1 @@
-"""The Evaluator, gated on the served baseline when there is one."""
-from components.evaluator.component import GatedEvaluator, judged_splits, make_eval_config
-
-__all__ = ["GatedEvaluator", "judged_splits", "make_eval_config"]
+"""The Evaluator: TFX's own, with TFMA judging the candidate against the bar and the served model."""

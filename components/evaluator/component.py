@@ -1,9 +1,6 @@
 """The Evaluator: TFX's own, judging on the test split with the paired gate (docs/evaluation-gate.md)."""
 from __future__ import annotations
 
-import dataclasses
-import json
-
 import tensorflow_model_analysis as tfma
 from google.protobuf.wrappers_pb2 import BoolValue
 from tfx import v1 as tfx
@@ -12,12 +9,11 @@ from tfx.dsl.components.base import executor_spec
 from components.evaluator import executor
 from components.evaluator.gate_metric import PairedGate
 from components.evaluator.paired import GateRules
-from schemas import features
+from components.evaluator.spec import BASELINE, CANDIDATE, NODE_ID, GateConfig
+from schemas import carrier, features
 from schemas.config import EvalConfig
 
 ACCURACY_METRIC = "SparseCategoricalAccuracy"
-ACCURACY_KEY = "sparse_categorical_accuracy"  # the name TFMA reports it under
-CANDIDATE, BASELINE = "candidate", "baseline"
 
 
 class GatedEvaluator(tfx.components.Evaluator):
@@ -26,7 +22,7 @@ class GatedEvaluator(tfx.components.Evaluator):
 
 
 def gate_rules(eval_cfg: EvalConfig) -> GateRules:
-    return GateRules(**{f.name: getattr(eval_cfg, f.name) for f in dataclasses.fields(GateRules)})
+    return GateConfig.from_eval_config(eval_cfg).rules
 
 
 def judged_splits(golden: bool) -> list:
@@ -59,10 +55,9 @@ def make_eval_config(eval_cfg: EvalConfig, golden: bool = False) -> tfma.EvalCon
                               label_key=features.LABEL_KEY,
                               prediction_key=features.PROBABILITIES_OUTPUT)
 
-    gate_config = {"rules": dataclasses.asdict(gate_rules(eval_cfg)),
-                   "force_reason": eval_cfg.force_reason if eval_cfg.force_bless else ""}
     gate = tfma.MetricConfig(
-        class_name=PairedGate.__name__, module=PairedGate.__module__, config=json.dumps(gate_config),
+        class_name=PairedGate.__name__, module=PairedGate.__module__,
+        config=carrier.to_json(GateConfig.from_eval_config(eval_cfg)),
         per_slice_thresholds=[tfma.PerSliceMetricThreshold(
             slicing_specs=[tfma.SlicingSpec()],
             threshold=tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(lower_bound={"value": 1.0})))])
@@ -77,3 +72,10 @@ def make_eval_config(eval_cfg: EvalConfig, golden: bool = False) -> tfma.EvalCon
             gate,
         ])],
     )
+
+
+def create_evaluator(eval_cfg: EvalConfig, golden: bool, examples, model, baseline_model) -> GatedEvaluator:
+    """TFMA on the test split (and the golden folder's, with `golden`), candidate against the served model."""
+    return GatedEvaluator(examples=examples, model=model, baseline_model=baseline_model,
+                          eval_config=make_eval_config(eval_cfg, golden),
+                          example_splits=judged_splits(golden)).with_id(NODE_ID)

@@ -10,8 +10,6 @@ TFMA has judged: the blessing keeps the gate's own verdict (`gate_blessed`)
 beside the override (`forced_bless`, `force_reason`), so ML Metadata records
 both what the gate said and who overrode it and why.
 """
-import json
-
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from absl import logging
@@ -21,13 +19,17 @@ from tfx.types import standard_component_specs
 from tfx.utils import io_utils, path_utils, proto_utils
 
 from components.evaluator.gate_metric import PairedGate
-from schemas import features
+from components.evaluator.spec import (
+    FORCE_REASON_PROPERTY,
+    FORCED_PROPERTY,
+    GATE_BLESSED_PROPERTY,
+    TEST_ACCURACY_PROPERTY,
+    GateConfig,
+)
+from schemas import carrier
+from schemas.features import BLESSED_PROPERTY
 
 _BASELINE = standard_component_specs.BASELINE_MODEL_KEY
-BLESSED_PROPERTY = constants.ARTIFACT_PROPERTY_BLESSED_KEY  # TFX's own: the Pusher reads it
-GATE_BLESSED_PROPERTY = "gate_blessed"  # the gate's verdict, before any override
-FORCED_PROPERTY = features.FORCED_PROPERTY
-FORCE_REASON_PROPERTY = "force_reason"
 
 
 def has_saved_model(model_artifact) -> bool:
@@ -42,7 +44,7 @@ def force_reason(eval_config_json: str) -> str:
     for spec in eval_config.metrics_specs:
         for metric in spec.metrics:
             if metric.class_name == PairedGate.__name__:
-                return json.loads(metric.config or "{}").get("force_reason", "")
+                return carrier.from_json(GateConfig, metric.config).force_reason
     return ""
 
 
@@ -67,7 +69,7 @@ def record_test_accuracy(evaluation) -> None:
     from components.evaluator.metrics import read_gate
     gate = read_gate(evaluation.uri)
     if gate is not None and gate.accuracy is not None:
-        evaluation.set_float_custom_property(features.TEST_ACCURACY_PROPERTY, gate.accuracy)
+        evaluation.set_float_custom_property(TEST_ACCURACY_PROPERTY, gate.accuracy)
 
 
 class Executor(tfx_evaluator_executor.Executor):

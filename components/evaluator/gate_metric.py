@@ -22,14 +22,15 @@ import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_types
 
 from components.evaluator.paired import ClassCounts, GateRules, PairedCounts, add_tallies, judge, tally
-from schemas import features
+from schemas import carrier, features
 
 GATE_METRIC = "paired_gate"
 COUNTS_METRIC = "paired_gate_counts"
 
 
 class PairedGate(metric_types.Metric):
-    """The gate as a TFMA metric; `rules` holds the `eval.*` thresholds (a dict: TFMA passes JSON kwargs).
+    """The gate as a TFMA metric. TFMA builds it from its MetricConfig's JSON, which is a GateConfig
+    (spec.py): `rules` holds the `eval.*` thresholds (GateRules as a dict, the form TFMA passes kwargs in).
 
     `force_reason` is not used here: it rides in the same MetricConfig so the
     Evaluator's executor finds it there after TFMA has judged (executor.py).
@@ -60,7 +61,8 @@ def _paired_gate_computations(rules: dict, name: str, eval_config: tfma.EvalConf
         include_default_inputs=True)
     return [metric_types.MetricComputation(
         keys=keys, preprocessors=[preprocessor],
-        combiner=_PairedCombiner(keys, candidate, baseline, GateRules(**rules), spec.prediction_key))]
+        combiner=_PairedCombiner(keys, candidate, baseline, carrier.from_mapping(GateRules, rules),
+                                  spec.prediction_key))]
 
 
 def _rows(value, prediction_key: str) -> np.ndarray:

@@ -15,16 +15,13 @@ from components.image_example_gen.folder import (
     scan_image_folder,
     to_tf_example,
 )
-from components.image_example_gen.limits import IngestionLimitError, IngestLimits
+from components.image_example_gen.limits import IngestionLimitError
 from components.image_example_gen.quarantine import Quarantined, decode_like_training, inspect_image
+from components.image_example_gen.spec import IngestLimits
 
 _LAZY = {
     "create_image_example_gen": "components.image_example_gen.component",
-    "COMPONENT_ID": "components.image_example_gen.component",
     "Executor": "components.image_example_gen.executor",
-    "LABEL_NAMES_PROPERTY": "components.image_example_gen.executor",
-    "NUM_EXAMPLES_PROPERTY": "components.image_example_gen.executor",
-    "NUM_QUARANTINED_PROPERTY": "components.image_example_gen.executor",
 }
 
 __all__ = [

@@ -3,57 +3,43 @@
 `tfx.v1` exposes neither FileBasedExampleGen nor BeamExecutorSpec, so those two
 come from their internal modules; the split protos come from the public API.
 """
-from typing import Any, Dict, Optional, Union
+from typing import Optional, Union
 
 from google.protobuf import struct_pb2
 from tfx import v1 as tfx
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base.executor_spec import BeamExecutorSpec
 
-from components.image_example_gen.executor import GOLDEN_DIR_KEY, SPAN_PATTERN_KEY, WINDOW_SPANS_KEY, Executor
-from components.image_example_gen.limits import IngestLimits
-from schemas import features
-
-COMPONENT_ID = "ImageExampleGen"
-HASH_BUCKETS = 100
-# What the driver globs under input_base to fingerprint the input (entry count, sizes,
-# mtimes) for caching: the class folders, whose mtimes change when files are added,
-# removed or renamed in them. Not the files: the driver stats every match and would
-# crash on a broken link or a non-UTF-8 name, which ingestion quarantines instead.
-INPUT_PATTERN = "*"
-CONTENT_FINGERPRINT_KEY = "content_fingerprint"
+from components.image_example_gen.executor import Executor
+from components.image_example_gen.spec import HASH_BUCKETS, INPUT_PATTERN, NODE_ID, SETTINGS_KEY, IngestSettings
+from schemas import carrier, features
+from schemas.config import DataConfig
 
 
 def create_image_example_gen(
+        data: DataConfig,
         input_base: Union[str, tfx.dsl.experimental.RuntimeParameter],
-        validation_percent: int,
-        test_percent: int,
-        limits: Optional[IngestLimits] = None,
-        span_pattern: str = "",
-        window_spans: int = 1,
         span: Optional[int] = None,
-        content_fingerprint: str = "",
-        golden_dir: str = "") -> FileBasedExampleGen:
+        content_fingerprint: str = "") -> FileBasedExampleGen:
     """ExampleGen for `<input_base>/<class_name>/<image files>`, split train/validation/test by path hash.
 
     Hashing the relative path (not the bytes) keeps each image in its split when
     files are re-encoded or new images are added. `input_base` is passed through
-    untouched, so it may be a RuntimeParameter resolved at run time. `limits`
-    (default: the config's defaults) travel in FileBasedExampleGen's `custom_config`, and so does
-    `content_fingerprint` (every file's path, size, mtime: pipeline/local/caching.py), which the executor
-    ignores: it is there so a cached run re-ingests when any file changed, not only a class folder.
+    untouched, so it may be a RuntimeParameter resolved at run time. The ingestion limits, span settings,
+    golden folder and `content_fingerprint` travel as IngestSettings in FileBasedExampleGen's `custom_config`.
 
-    With `span_pattern` (e.g. `round-{SPAN}`) the data root holds one folder per
+    With `data.span_pattern` (e.g. `round-{SPAN}`) the data root holds one folder per
     batch: the split pattern `<span_pattern>/*` lets TFX's driver resolve the
     newest span, or `span` through a static RangeConfig (components/image_example_gen/spans.py);
     with several spans, only the newest one's images make the test split.
-    With `golden_dir`, that folder's images are a `golden` split of their own (eval_sets.py).
+    With `data.golden_dir`, that folder's images are a `golden` split of their own (eval_sets.py).
     """
+    validation_percent, test_percent = data.validation_percent, data.test_percent
     train_buckets = HASH_BUCKETS - validation_percent - test_percent
     if min(validation_percent, test_percent, train_buckets) < 1:
         raise ValueError(f"validation_percent and test_percent must be at least 1 and leave at least 1% for "
                          f"train, got {validation_percent!r} and {test_percent!r}")
-    pattern = f"{span_pattern}/{INPUT_PATTERN}" if span_pattern else INPUT_PATTERN
+    pattern = f"{data.span_pattern}/{INPUT_PATTERN}" if data.span_pattern else INPUT_PATTERN
     input_config = tfx.proto.Input(splits=[tfx.proto.Input.Split(name="images", pattern=pattern)])
     output_config = tfx.proto.Output(split_config=tfx.proto.SplitConfig(
         splits=[
@@ -68,22 +54,15 @@ def create_image_example_gen(
         output_config=output_config,
         range_config=None if span is None else tfx.proto.RangeConfig(
             static_range=tfx.proto.StaticRange(start_span_number=span, end_span_number=span)),
-        custom_config=_custom_config({
-            **(limits.to_dict() if limits else {}),
-            **({SPAN_PATTERN_KEY: span_pattern, WINDOW_SPANS_KEY: window_spans} if span_pattern else {}),
-            **({CONTENT_FINGERPRINT_KEY: content_fingerprint} if content_fingerprint else {}),
-            **({GOLDEN_DIR_KEY: golden_dir} if golden_dir else {})}),
+        custom_config=_custom_config(IngestSettings.from_data_config(data, content_fingerprint)),
         custom_executor_spec=BeamExecutorSpec(Executor),
-    ).with_id(COMPONENT_ID)
+    ).with_id(NODE_ID)
 
 
-def _custom_config(values: Dict[str, Any]) -> Optional[tfx.proto.CustomConfig]:
-    """The limits, span settings and content fingerprint as a Struct packed in CustomConfig's Any
-    (FileBasedExampleGen's only slot)."""
-    if not values:
-        return None
+def _custom_config(settings: IngestSettings) -> tfx.proto.CustomConfig:
+    """The settings as JSON in a Struct packed in CustomConfig's Any (FileBasedExampleGen's only slot)."""
     struct = struct_pb2.Struct()
-    struct.update(values)
+    struct.update({SETTINGS_KEY: carrier.to_json(settings)})
     custom = tfx.proto.CustomConfig()
     custom.custom_config.Pack(struct)
     return custom

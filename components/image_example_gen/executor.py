@@ -22,27 +22,23 @@ from tfx.utils import proto_utils
 
 from components.image_example_gen.eval_sets import newest_span_test_only, scan_golden_folder
 from components.image_example_gen.folder import FolderScan, ImageFile, scan_image_folder, to_tf_example
-from components.image_example_gen.limits import (
-    IngestLimits,
-    check_bad_fraction,
-    check_class_minimum,
-    ingested_counts,
-)
+from components.image_example_gen.limits import check_bad_fraction, check_class_minimum, ingested_counts
+from components.image_example_gen.manifest import write_folder_metadata
 from components.image_example_gen.quarantine import Quarantined, inspect_image
 from components.image_example_gen.spans import SpanFolder, scan_span_folders, select_window
-from schemas import features
+from components.image_example_gen.spec import (
+    LABEL_NAMES_PROPERTY,
+    NUM_EXAMPLES_PROPERTY,
+    NUM_QUARANTINED_PROPERTY,
+    QUARANTINE_FILE,
+    SETTINGS_KEY,
+    SPAN_FOLDERS_PROPERTY,
+    SPANS_PROPERTY,
+    IngestLimits,
+    IngestSettings,
+)
+from schemas import carrier, features
 
-LABEL_NAMES_PROPERTY = "label_names"    # JSON text of the class list, index == label
-NUM_EXAMPLES_PROPERTY = features.NUM_EXAMPLES_PROPERTY
-NUM_QUARANTINED_PROPERTY = "num_quarantined"
-# Spans (components/image_example_gen/spans.py): TFX's own `span` property holds the newest span read;
-# these name every span of the window, and their folders (JSON lists).
-SPANS_PROPERTY = "spans"
-SPAN_FOLDERS_PROPERTY = "span_folders"
-SPAN_PATTERN_KEY = "span_pattern"   # custom_config keys, beside the limits
-WINDOW_SPANS_KEY = "window_spans"
-GOLDEN_DIR_KEY = "golden_dir"
-GOLDEN_MANIFEST_KEY = "golden"     # manifest.json: the golden folder and its images per class
 # Private exec properties: the scan made in Do (so the files ingested are exactly the ones
 # in the manifest), the limits, and where the Beam job leaves its per-file notes.
 _SCAN_KEY = "_image_folder_scan"
@@ -85,7 +81,7 @@ def _ImageFolderToExample(  # pylint: disable=invalid-name
     `split_pattern` only drives the driver's input fingerprint: which files are
     images, and their classes, follow from the folder layout, not from a glob.
     """
-    limits = exec_properties.get(_LIMITS_KEY) or limits_from_exec_properties(exec_properties)
+    limits = exec_properties.get(_LIMITS_KEY) or settings_from_exec_properties(exec_properties).limits
     scan = exec_properties.get(_SCAN_KEY) or scan_input(exec_properties, limits)[0]
     logging.info("Inspecting %d candidate images in %d classes from %s (split pattern %r).",
                  len(scan.files), len(scan.class_names), scan.root, split_pattern)
@@ -119,32 +115,28 @@ def _with_split(example: tf.train.Example, split: str) -> tf.train.Example:
     return tagged
 
 
-def limits_from_exec_properties(exec_properties: Dict[str, Any]) -> IngestLimits:
-    """The limits packed into `custom_config` by create_image_example_gen; config defaults when absent."""
-    return IngestLimits.from_mapping(_custom_values(exec_properties))
-
-
-def _custom_values(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
-    """The Struct create_image_example_gen packed into `custom_config`, as a dict ({} when absent)."""
+def settings_from_exec_properties(exec_properties: Dict[str, Any]) -> IngestSettings:
+    """The IngestSettings create_image_example_gen packed into `custom_config`; the defaults when absent."""
     from google.protobuf import struct_pb2
 
     text = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
     if not text:
-        return {}
+        return IngestSettings.defaults()
     custom = proto_utils.json_to_proto(text, example_gen_pb2.CustomConfig())
     struct = struct_pb2.Struct()
-    return dict(struct) if custom.custom_config.Unpack(struct) else {}
+    if not custom.custom_config.Unpack(struct) or SETTINGS_KEY not in struct:
+        return IngestSettings.defaults()
+    return carrier.from_json(IngestSettings, struct[SETTINGS_KEY])
 
 
 def scan_input(exec_properties: Dict[str, Any], limits: IngestLimits) -> Tuple[FolderScan, List[SpanFolder]]:
     """The images to ingest: the data root's class folders, or those of the window of span folders."""
     root = exec_properties[standard_component_specs.INPUT_BASE_KEY]
     skip_empty = limits.min_images_per_class == 0
-    values = _custom_values(exec_properties)
-    pattern = values.get(SPAN_PATTERN_KEY) or ""
-    if not pattern:
+    settings = settings_from_exec_properties(exec_properties)
+    if not settings.span_pattern:
         return scan_image_folder(root, skip_empty), []
-    folders = select_window(root, pattern, int(values.get(WINDOW_SPANS_KEY, 1)), _target_span(exec_properties))
+    folders = select_window(root, settings.span_pattern, settings.window_spans, _target_span(exec_properties))
     scan = scan_span_folders(root, folders, skip_empty)
     if len(folders) > 1:
         scan = newest_span_test_only(scan, folders[-1].name, _hash_splits(exec_properties))
@@ -172,7 +164,7 @@ def _golden_output_config(exec_properties: Dict[str, Any], golden: Optional[Fold
 
 def golden_scan(exec_properties: Dict[str, Any], scan: FolderScan) -> Optional[FolderScan]:
     """The golden folder's images (data.golden_dir) labelled as the training classes; None when unset."""
-    golden_dir = _custom_values(exec_properties).get(GOLDEN_DIR_KEY) or ""
+    golden_dir = settings_from_exec_properties(exec_properties).golden_dir
     if not golden_dir:
         return None
     return scan_golden_folder(golden_dir, exec_properties[standard_component_specs.INPUT_BASE_KEY],
@@ -241,7 +233,7 @@ class Executor(BaseExampleGenExecutor):
            output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
         """Scan first so a bad folder fails before Beam starts, then ingest, report, and apply the limits."""
-        limits = limits_from_exec_properties(exec_properties)
+        limits = settings_from_exec_properties(exec_properties).limits
         scan, folders = scan_input(exec_properties, limits)
         logging.info("Image folder %s%s: %s; skipped %d file(s); limits %s.", scan.root,
                      f" spans {[f.name for f in folders]}" if folders else "", scan.class_counts(),
@@ -279,7 +271,7 @@ def _apply_limits(uri: str, report_path: str, scan: FolderScan, counts: Dict[str
         check_class_minimum(counts, limits, "usable images",
                             f" Quarantined files: {report_path}." if quarantined else "")
     except ValueError as error:
-        kept = os.path.join(uri.rstrip("/") + features.STOPPED_SUFFIX, features.QUARANTINE_FILE)
+        kept = os.path.join(uri.rstrip("/") + features.STOPPED_SUFFIX, QUARANTINE_FILE)
         tf.io.gfile.makedirs(os.path.dirname(kept))
         tf.io.gfile.copy(report_path, kept, overwrite=True)
         raise type(error)(str(error).replace(report_path, kept)) from None
@@ -307,30 +299,6 @@ def _golden_facts(golden: Optional[FolderScan], notes_prefix: str,
         return None
     quarantined, converted, _ = _read_notes(notes_prefix)
     counts = ingested_counts(golden.class_names, golden.class_counts(), quarantined)
-    return {"dir": _custom_values(exec_properties)[GOLDEN_DIR_KEY], "class_counts": counts,
+    return {"dir": settings_from_exec_properties(exec_properties).golden_dir, "class_counts": counts,
             "num_examples": sum(counts.values()), "quarantined": [q.to_dict() for q in quarantined],
             "converted": list(converted)}
-
-
-def write_folder_metadata(artifact_uri: str, scan: FolderScan, counts: Dict[str, int],
-                          quarantined: Sequence[Quarantined], converted: Sequence[Dict[str, str]],
-                          short_sides: Dict[str, int], folders: Sequence[SpanFolder] = (),
-                          golden: Optional[Dict[str, Any]] = None) -> str:
-    """Write labels.txt, manifest.json and quarantine.json beside the Split-* folders; return the report's path.
-
-    The manifest's short-side histogram ({px: images}) is what data.image_size=auto is chosen from;
-    its `spans` are what the Trainer records in the model it exports.
-    """
-    with tf.io.gfile.GFile(os.path.join(artifact_uri, features.LABELS_FILE), "w") as f:
-        f.write("".join(name + "\n" for name in scan.class_names))
-    manifest = {**scan.manifest(), "class_counts": counts, "num_examples": sum(counts.values()),
-                "num_quarantined": len(quarantined), "converted": list(converted),
-                features.SHORT_SIDE_HISTOGRAM: short_sides,
-                features.SPANS_KEY: [f.span for f in folders], "span_folders": [f.name for f in folders],
-                **({GOLDEN_MANIFEST_KEY: golden} if golden else {})}
-    with tf.io.gfile.GFile(os.path.join(artifact_uri, features.MANIFEST_FILE), "w") as f:
-        f.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    report_path = os.path.join(artifact_uri, features.QUARANTINE_FILE)
-    with tf.io.gfile.GFile(report_path, "w") as f:
-        f.write(json.dumps([q.to_dict() for q in quarantined], indent=2) + "\n")
-    return report_path

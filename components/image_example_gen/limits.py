@@ -6,40 +6,16 @@ live there) and reach the executor through the ExampleGen's `custom_config`.
 from __future__ import annotations
 
 import collections
-import dataclasses
-from typing import Any, Dict, List, Mapping, Sequence
+from typing import Dict, List, Mapping, Sequence
 
 from components.image_example_gen.quarantine import Quarantined
-from schemas.config import DataConfig
+from components.image_example_gen.spec import IngestLimits
 
 _SHOWN = 5  # files named in an error message; the report lists them all
 
 
 class IngestionLimitError(ValueError):
     """Too much of the data is unusable to train on; the message names the limit and its config key."""
-
-
-@dataclasses.dataclass(frozen=True)
-class IngestLimits:
-    max_bad_fraction: float
-    min_images_per_class: int
-    max_image_pixels: int
-    max_file_mb: float
-
-    @classmethod
-    def from_data_config(cls, data: DataConfig) -> "IngestLimits":
-        """The limits set in a `schemas.config.DataConfig`."""
-        return cls(**{f.name: getattr(data, f.name) for f in dataclasses.fields(cls)})
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> "IngestLimits":
-        """Limits from a (custom_config) mapping; missing keys take the config defaults."""
-        defaults = DataConfig()
-        return cls(**{f.name: type(getattr(defaults, f.name))(values.get(f.name, getattr(defaults, f.name)))
-                      for f in dataclasses.fields(cls)})
-
-    def to_dict(self) -> Dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def check_class_minimum(counts: Mapping[str, int], limits: IngestLimits, what: str, report_hint: str = "") -> None:

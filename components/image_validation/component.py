@@ -11,24 +11,20 @@ ImageValidationError after the report is written (kept in `<artifact>.stopped/`,
 as TFX deletes a failed execution's outputs), so the run stops before training
 and nothing is pushed; a passing run becomes the next run's reference.
 """
-import dataclasses
-import json
-
 import apache_beam as beam
 import tensorflow_data_validation as tfdv
 from tfx import v1 as tfx
 from tfx.types import artifact_utils
 
 from components.data_validation.gate import DataValidationError
+from components.data_validation.spec import STATISTICS_FILE
 from components.image_validation import reference as ref
 from components.image_validation.extract import extract_facts, read_facts
 from components.image_validation.report import blocking_message, write_report
+from components.image_validation.spec import NODE_ID, STATUS_PROPERTY, WARNINGS_PROPERTY, ImageValidationSettings
 from components.image_validation.validate import validate_images
-from schemas import features
+from schemas import carrier, features
 from schemas.config import Config
-
-STATUS_PROPERTY = "status"          # "passed" | "blocked"
-WARNINGS_PROPERTY = "warnings"      # number of warnings
 
 
 class ImageValidation(tfx.dsl.Artifact):
@@ -45,7 +41,7 @@ def ImageDataValidator(
     examples: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Examples],
     statistics: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleStatistics],
     report: tfx.dsl.components.OutputArtifact[ImageValidation],
-    limits: tfx.dsl.components.Parameter[str],
+    settings: tfx.dsl.components.Parameter[str],
     reference_dir: tfx.dsl.components.Parameter[str],
     schema: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Schema] = None,
     beam_pipeline: tfx.dsl.components.BeamComponentParameter[beam.Pipeline] = None,
@@ -63,10 +59,10 @@ def ImageDataValidator(
     extract_facts(beam_pipeline, examples.uri, splits, report.uri)
     previous = ref.read_reference(reference_dir)
     expected, source = ref.expected_classes(schema, previous, reference_dir)
-    current_stats_path = f"{statistics.uri}/Split-{features.TRAIN_SPLIT}/FeatureStats.pb"
+    current_stats_path = f"{statistics.uri}/Split-{features.TRAIN_SPLIT}/{STATISTICS_FILE}"
     previous_stats_path = ref.reference_statistics_path(reference_dir) if previous else None
     result = validate_images(
-        read_facts(report.uri), json.loads(limits), expected, source,
+        read_facts(report.uri), carrier.from_json(ImageValidationSettings, settings), expected, source,
         current_stats=tfdv.load_stats_binary(current_stats_path),
         previous_stats=tfdv.load_stats_binary(previous_stats_path) if previous_stats_path else None)
     report_path = write_report(report.uri, result)
@@ -79,21 +75,13 @@ def ImageDataValidator(
     ref.write_reference(reference_dir, report_path, current_stats_path)
 
 
-def validation_limits(cfg: Config) -> dict:
-    """The thresholds the checks read: `validation.*` (but where the reference lives), the class
-    minimum, and the test-split floors (`eval.min_test_images`, `eval.min_test_per_class`, `eval.small_test_split`)."""
-    limits = {k: v for k, v in dataclasses.asdict(cfg.validation).items() if k != "reference_dir"}
-    test_floors = {k: getattr(cfg.eval, k) for k in ("min_test_images", "min_test_per_class", "small_test_split")}
-    return {**limits, **test_floors, "min_images_per_class": cfg.data.min_images_per_class}
-
-
 def create_image_data_validator(cfg: Config, examples, statistics, schema, pipeline_root: str, run_token: str = ""):
-    """The validator wired to the config: its limits, the reference location, the schema if curated."""
+    """The validator wired to the config: its settings, the reference location, the schema if curated."""
     return ImageDataValidator(
         examples=examples,
         statistics=statistics,
         schema=schema if cfg.data.schema_path else None,
-        limits=json.dumps(validation_limits(cfg), sort_keys=True),
+        settings=carrier.to_json(ImageValidationSettings.from_config(cfg)),
         reference_dir=cfg.validation.reference_dir
         or ref.default_reference_dir(pipeline_root, cfg.run.pipeline_name),
-        run_token=run_token)
+        run_token=run_token).with_id(NODE_ID)

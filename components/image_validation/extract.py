@@ -11,8 +11,8 @@ import apache_beam as beam
 import tensorflow as tf
 
 from components.image_validation.facts import ImageFacts, image_facts
+from components.image_validation.spec import FACTS_PREFIX
 
-FACTS_PREFIX = "facts"
 
 
 def _facts_json(record: bytes, split: str) -> str:

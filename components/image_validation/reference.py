@@ -20,12 +20,9 @@ from typing import Any, Dict, List, Optional, Tuple
 import tensorflow as tf
 import tensorflow_data_validation as tfdv
 
-from components.image_validation.report import REPORT_FILE
+from components.data_validation.spec import SCHEMA_FILE
+from components.image_validation.spec import NODE_ID, REFERENCE_STATS_FILE, REPORT_FILE
 from schemas import features
-
-SCHEMA_FILE = "schema.pbtxt"  # what SchemaGen and ImportSchemaGen write in their artifact
-STATS_FILE = "train_FeatureStats.pb"
-COMPONENT_ID = "ImageDataValidator"
 
 
 class ReferenceDirError(ValueError):
@@ -33,7 +30,7 @@ class ReferenceDirError(ValueError):
 
 
 def default_reference_dir(pipeline_root: str, pipeline_name: str) -> str:
-    return f"{pipeline_root.rstrip('/')}/{COMPONENT_ID}/reference/{pipeline_name}"
+    return f"{pipeline_root.rstrip('/')}/{NODE_ID}/reference/{pipeline_name}"
 
 
 def check_reachable(reference_dir: str) -> None:
@@ -62,7 +59,7 @@ def read_reference(reference_dir: str) -> Optional[Dict[str, Any]]:
 
 
 def reference_statistics_path(reference_dir: str) -> Optional[str]:
-    path = f"{reference_dir}/{STATS_FILE}"
+    path = f"{reference_dir}/{REFERENCE_STATS_FILE}"
     return path if tf.io.gfile.exists(path) else None
 
 
@@ -70,7 +67,7 @@ def write_reference(reference_dir: str, report_path: str, train_stats_path: Opti
     """Replace the reference with this run's report and statistics (statistics first, report last:
     the report's presence is what marks a complete reference)."""
     tf.io.gfile.makedirs(reference_dir)
-    stats_target = f"{reference_dir}/{STATS_FILE}"
+    stats_target = f"{reference_dir}/{REFERENCE_STATS_FILE}"
     if train_stats_path:
         tf.io.gfile.copy(train_stats_path, stats_target, overwrite=True)
     elif tf.io.gfile.exists(stats_target):

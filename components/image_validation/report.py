@@ -9,9 +9,8 @@ from typing import Any, Dict, List
 import tensorflow as tf
 
 from components.image_validation.checks import BLOCKING, WARNING, Finding
+from components.image_validation.spec import REPORT_FILE, SUMMARY_FILE
 
-REPORT_FILE = "image_validation.json"
-SUMMARY_FILE = "summary.txt"
 
 
 def build_report(findings: List[Finding], **sections: Any) -> Dict[str, Any]:

@@ -18,6 +18,8 @@ from typing import Dict, List
 import numpy as np
 import tensorflow as tf
 
+from components.image_example_gen.manifest import read_class_list
+from components.image_example_gen.spec import LABELS_FILE
 from components.trainer.warmup import ASSETS_EXTRA, EXPECTED_FILE, read_expected
 from schemas import features
 
@@ -26,12 +28,6 @@ REPLAY_TIMEOUT_SECONDS = 600
 SIGNATURES = (features.EXAMPLES_SIGNATURE, features.BYTES_SIGNATURE)
 OUTPUT_DTYPES = {features.PROBABILITIES_OUTPUT: "float32", features.CLASS_ID_OUTPUT: "int64",
                  features.CLASS_NAME_OUTPUT: "string"}
-
-
-def read_class_list(path: str) -> List[bytes]:
-    """One class name per line, as bytes: what serving must answer, byte for byte."""
-    with tf.io.gfile.GFile(path, "rb") as f:
-        return f.read().split(b"\n")[:-1]
 
 
 def replay_in_fresh_process(model_dir: str) -> Dict:
@@ -54,10 +50,10 @@ def check_candidate(model_dir: str, class_names: List[bytes], atol: float) -> Di
 
 def judge(model_dir: str, replayed: Dict, class_names: List[bytes], atol: float) -> Dict:
     """Hold a fresh process's replay (replay.py's JSON) to the serving contract."""
-    served_labels = f"{model_dir.rstrip('/')}/assets/{features.LABELS_FILE}"
+    served_labels = f"{model_dir.rstrip('/')}/assets/{LABELS_FILE}"
     problems = []
     if not tf.io.gfile.exists(served_labels):
-        problems.append(f"the SavedModel has no assets/{features.LABELS_FILE}")
+        problems.append(f"the SavedModel has no assets/{LABELS_FILE}")
     elif read_class_list(served_labels) != class_names:
         problems.append(f"served class names {read_class_list(served_labels)} differ from the ingested "
                         f"class list {class_names}")

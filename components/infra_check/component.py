@@ -15,12 +15,11 @@ from absl import logging
 from tfx import v1 as tfx
 from tfx.utils import path_utils
 
-from components.infra_check.check import check_candidate, read_class_list
-from schemas import features
-
-REPORT_FILE = "infra_check.json"
-BLESSED_PROPERTY = "blessed"   # what the Pusher reads (tfx model_utils.is_infra_validated)
-REASON_PROPERTY = "reason"
+from components.image_example_gen.manifest import labels_path, read_class_list
+from components.infra_check.check import check_candidate
+from components.infra_check.spec import NODE_ID, REASON_PROPERTY, REPORT_FILE
+from schemas.config import ServingConfig
+from schemas.features import BLESSED_PROPERTY  # what the Pusher reads (tfx model_utils.is_infra_validated)
 
 
 @tfx.dsl.components.component
@@ -31,7 +30,7 @@ def InfraCheck(
     atol: tfx.dsl.components.Parameter[float],
 ) -> None:
     """Checks the candidate against the class list the image ExampleGen recorded in `examples`."""
-    class_names = read_class_list(f"{examples.uri.rstrip('/')}/{features.LABELS_FILE}")
+    class_names = read_class_list(labels_path(examples.uri))
     report = check_candidate(path_utils.serving_model_path(model.uri), class_names, atol)
     with open_report(blessing.uri) as f:
         json.dump(report, f, indent=2)
@@ -40,6 +39,11 @@ def InfraCheck(
     blessing.set_int_custom_property(BLESSED_PROPERTY, int(report["blessed"]))
     blessing.set_string_custom_property(REASON_PROPERTY, reason)
     logging.info("Infra check %s: %s", "passed" if report["blessed"] else "FAILED", reason or report)
+
+
+def create_infra_check(serving: ServingConfig, model, examples) -> InfraCheck:
+    """Loads the candidate in a fresh process and replays its warmup requests through both signatures."""
+    return InfraCheck(model=model, examples=examples, atol=serving.infra_check_atol).with_id(NODE_ID)
 
 
 def open_report(uri: str):

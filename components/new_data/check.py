@@ -12,7 +12,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from components.image_example_gen.spans import SpanFolder
 from components.pusher.publish import latest_served_version, read_model_facts
-from schemas import features
+from components.trainer.spec import FACTS_SPANS
 
 
 NOTHING_TO_DO = "nothing to train on, nothing pushed"  # what every "nothing new" line ends with
@@ -29,7 +29,7 @@ def served_spans(serving_model_dir: str) -> Tuple[Optional[int], List[int]]:
     if path is None:
         return None, []
     version = int(path.rstrip("/").rsplit("/", 1)[1])
-    return version, [int(s) for s in read_model_facts(path).get(features.SPANS_KEY, [])]
+    return version, [int(s) for s in read_model_facts(path).get(FACTS_SPANS, [])]
 
 
 def nothing_new(folders: Sequence[SpanFolder], serving_model_dir: str) -> str:

@@ -8,15 +8,15 @@ KFP v2 spec, the KFP driver skips the tasks whose condition is false, and the ru
 with nothing ingested, trained or pushed. LocalDagRunner evaluates the same condition.
 """
 
+from typing import Optional, Union
+
 from absl import logging
 from tfx import v1 as tfx
 
 from components.image_example_gen.spans import select_window
 from components.new_data.check import NOTHING_TO_DO, nothing_new
-from schemas import features
-
-NEW_DATA_PROPERTY = "new_data"   # 1: train; 0: the newest span is one the served model was trained on
-ANY_SPAN = -1                    # `span` parameter: the newest (a number: that span, always trained on)
+from components.new_data.spec import ANY_SPAN, MESSAGE_PROPERTY, NEW_DATA_PROPERTY, NODE_ID
+from schemas.config import DataConfig
 
 
 class NewDataReport(tfx.dsl.Artifact):
@@ -43,6 +43,25 @@ def NewDataCheck(
     folders = select_window(data_root, span_pattern, 1, None if span == ANY_SPAN else span)
     stop = "" if span != ANY_SPAN else nothing_new(folders, serving_model_dir)
     report.set_int_custom_property(NEW_DATA_PROPERTY, 0 if stop else 1)
-    report.set_string_custom_property(features.NOTHING_NEW_PROPERTY, stop)
+    report.set_string_custom_property(MESSAGE_PROPERTY, stop)
     logging.info("%s", f"{stop}: {NOTHING_TO_DO}; every other step is skipped." if stop
                  else f"New data: span {folders[-1].span} ({folders[-1].name}); the run goes on.")
+
+
+def create_new_data_check(data: DataConfig, data_root: Union[str, tfx.dsl.experimental.RuntimeParameter],
+                          serving_model_dir: str, span: Optional[int] = None,
+                          state_token: str = "") -> Optional[NewDataCheck]:
+    """The check, with batch folders (`data.span_pattern`); None without them (the pipeline then has no Cond)."""
+    if not data.span_pattern:
+        return None
+    return NewDataCheck(data_root=data_root, span_pattern=data.span_pattern, serving_model_dir=serving_model_dir,
+                        span=ANY_SPAN if span is None else span, state_token=state_token).with_id(NODE_ID)
+
+
+def only_with_new_data(check: Optional[NewDataCheck]):
+    """The context every other node is created in: with batch folders, they run only when NewDataCheck found
+    a span not yet trained on. TFX compiles the Cond into each KFP task's trigger condition."""
+    import contextlib
+    if check is None:
+        return contextlib.nullcontext()
+    return tfx.dsl.Cond(check.outputs["report"].future()[0].custom_property(NEW_DATA_PROPERTY) == 1)

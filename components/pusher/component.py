@@ -24,10 +24,9 @@ from tfx.utils import io_utils, proto_utils
 from components.pusher.already_served import newest_identical_version
 from components.pusher.models_config import write_models_config
 from components.pusher.publish import next_version, prune, publish
-from schemas import features
-
-KEEP_VERSIONS_KEY = "keep_versions"
-MODEL_NAME_KEY = "model_name"
+from components.pusher.spec import ALREADY_SERVED_PROPERTY, NODE_ID, SETTINGS_KEY, PusherSettings
+from schemas import carrier
+from schemas.config import ServingConfig
 
 
 class AtomicPushExecutor(tfx_pusher_executor.Executor):
@@ -43,19 +42,20 @@ class AtomicPushExecutor(tfx_pusher_executor.Executor):
         destination = pusher_pb2.PushDestination()
         proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
         model_dir = destination.filesystem.base_directory
-        options = json.loads(exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "{}")
+        custom = json.loads(exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "{}")
+        settings = carrier.from_json(PusherSettings, custom[SETTINGS_KEY])
 
         model_path = self.GetModelPath(input_dict)
         served = newest_identical_version(model_path, model_dir)
         if served:
             logging.info("Not pushed: the candidate is already the served model %s", served)
             self._MarkNotPushed(model_push)
-            model_push.set_string_custom_property(features.ALREADY_SERVED_PROPERTY, served)
+            model_push.set_string_custom_property(ALREADY_SERVED_PROPERTY, served)
             return
         version = next_version(model_dir)
         serving_path = publish(model_path, model_dir, version)
-        pruned = prune(model_dir, int(options[KEEP_VERSIONS_KEY]))
-        write_models_config(model_dir, options[MODEL_NAME_KEY])
+        pruned = prune(model_dir, settings.keep_versions)
+        write_models_config(model_dir, settings.model_name)
         logging.info("Published %s; pruned versions %s", serving_path, pruned or "none")
 
         io_utils.copy_dir(model_path, model_push.uri)  # the stock Pusher's archive copy
@@ -66,12 +66,12 @@ class AtomicPusher(tfx.components.Pusher):
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(AtomicPushExecutor)
 
 
-def create_pusher(model, model_blessing, infra_blessing, serving_model_dir: str, model_name: str,
-                  keep_versions: int) -> AtomicPusher:
-    """The Pusher node, id `Pusher` (the run summary reads it by that name)."""
+def create_pusher(serving: ServingConfig, serving_model_dir: str, model, model_blessing,
+                  infra_blessing) -> AtomicPusher:
+    """Pushes a model both the Evaluator and InfraCheck blessed to `<serving_model_dir>/<version>/`."""
     return AtomicPusher(
         model=model, model_blessing=model_blessing, infra_blessing=infra_blessing,
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)),
-        custom_config={KEEP_VERSIONS_KEY: keep_versions, MODEL_NAME_KEY: model_name},
-    ).with_id("Pusher")
+        custom_config={SETTINGS_KEY: carrier.to_json(PusherSettings.from_serving_config(serving))},
+    ).with_id(NODE_ID)

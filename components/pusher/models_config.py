@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from typing import List
 
-from components.pusher.publish import is_local, local_path, served_versions
+from components.fs import is_remote, local_path
+from components.pusher.publish import served_versions
 
 MODELS_CONFIG_FILE = "models.config"
 CONTAINER_MODELS_ROOT = "/models"  # where the docker command in docs/serving.md mounts the serving folder
@@ -33,7 +34,7 @@ def write_models_config(model_dir: str, model_name: str) -> str:
     """Write `<model_dir>/models.config` for the versions now served (replaced in one rename locally)."""
     path = f"{model_dir.rstrip('/')}/{MODELS_CONFIG_FILE}"
     text = models_config_text(model_name, served_versions(model_dir))
-    if is_local(path):
+    if not is_remote(path):
         with open(local_path(path) + ".tmp", "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(local_path(path) + ".tmp", local_path(path))

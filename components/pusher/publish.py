@@ -22,17 +22,15 @@ imported only then): no TFX, and `imgpipe rollback` answers without loading Tens
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
-from types import SimpleNamespace
 from typing import List, Optional
 
-from schemas import features
+from components.fs import copy_tree, fs_for, is_remote, local_path, read_json
+from components.trainer.spec import MODEL_FACTS_FILE
 
 SAVED_MODEL_FILE = "saved_model.pb"
-MODEL_FACTS_FILE = features.MODEL_FACTS_FILE
 STAGING_PREFIX = ".staging-"
 ROLLED_BACK_PREFIX = ".rolled-back-"
 PRUNED_PREFIX = ".pruned-"
@@ -42,31 +40,9 @@ class PublishError(ValueError):
     """A version folder cannot be published or moved; the message names it and what to do."""
 
 
-def is_local(path: str) -> bool:
-    return "://" not in path or path.startswith("file://")
-
-
-def local_path(path: str) -> str:
-    return path[len("file://"):] if path.startswith("file://") else path
-
-
-_LOCAL_FS = SimpleNamespace(
-    exists=os.path.exists, isdir=os.path.isdir, listdir=os.listdir, walk=os.walk, remove=os.remove,
-    makedirs=lambda path: os.makedirs(path, exist_ok=True),
-    copy=lambda src, dst, overwrite: shutil.copyfile(src, dst))
-
-
-def _fs(*paths: str):
-    """`os` for local paths, `tf.io.gfile` as soon as one path has a scheme."""
-    if all(is_local(p) for p in paths):
-        return _LOCAL_FS
-    import tensorflow as tf
-    return tf.io.gfile
-
-
 def _listdir(model_dir: str) -> List[str]:
-    fs = _fs(model_dir)
-    model_dir = local_path(model_dir) if is_local(model_dir) else model_dir
+    fs = fs_for(model_dir)
+    model_dir = local_path(model_dir) if not is_remote(model_dir) else model_dir
     if not fs.isdir(model_dir):
         return []
     return [name.rstrip("/") for name in fs.listdir(model_dir)]
@@ -84,8 +60,8 @@ def latest_served_version(model_dir: str) -> Optional[str]:
     the version rolled back to, not the hidden newer ones. Local paths need no TensorFlow.
     """
     base = model_dir.rstrip("/")
-    readable = local_path(base) if is_local(base) else base
-    fs = _fs(base)
+    readable = local_path(base) if not is_remote(base) else base
+    fs = fs_for(base)
     complete = [v for v in served_versions(model_dir) if fs.exists(f"{readable}/{v}/{SAVED_MODEL_FILE}")]
     return f"{base}/{complete[-1]}" if complete else None
 
@@ -96,18 +72,7 @@ def read_model_facts(model_path: str) -> dict:
     The one reader of that file for served models: local paths without TensorFlow (the nothing-new
     check must answer in a second), gs:// and other schemes through tf.io.gfile.
     """
-    path = f"{model_path.rstrip('/')}/{MODEL_FACTS_FILE}"
-    if is_local(path):
-        path = local_path(path)
-        if not os.path.isfile(path):
-            return {}
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    import tensorflow as tf
-    if not tf.io.gfile.exists(path):
-        return {}
-    with tf.io.gfile.GFile(path) as f:
-        return json.load(f)
+    return read_json(f"{model_path.rstrip('/')}/{MODEL_FACTS_FILE}") or {}
 
 
 def rolled_back_versions(model_dir: str) -> List[int]:
@@ -138,9 +103,9 @@ def remove_leftovers(model_dir: str, keep: str = "") -> List[str]:
 
 def publish(source: str, model_dir: str, version: int) -> str:
     """Copy the SavedModel at `source` to `<model_dir>/<version>` so it appears complete or not at all."""
-    if is_local(source) and is_local(model_dir):
+    if not is_remote(source) and not is_remote(model_dir):
         source, model_dir = local_path(source), local_path(model_dir)
-    fs = _fs(source, model_dir)
+    fs = fs_for(source, model_dir)
     if not fs.exists(f"{source}/{SAVED_MODEL_FILE}"):
         raise PublishError(f"no {SAVED_MODEL_FILE} in {source}: nothing to publish "
                            "(is it the Trainer's Format-Serving folder?)")
@@ -148,39 +113,23 @@ def publish(source: str, model_dir: str, version: int) -> str:
     if fs.exists(final):
         raise PublishError(f"version folder {final} already exists; it is never overwritten")
     fs.makedirs(model_dir)
-    if is_local(model_dir):
+    if not is_remote(model_dir):
         staging = f"{model_dir.rstrip('/')}/{STAGING_PREFIX}{version}-{os.getpid()}"
         remove_leftovers(model_dir, keep=os.path.basename(staging))
-        _copy_tree(source, staging)
+        copy_tree(source, staging, last=SAVED_MODEL_FILE)
         os.rename(staging, final)
     else:
         remove_leftovers(model_dir)
         _remove_incomplete_versions(model_dir)
-        _copy_tree(source, final)
+        copy_tree(source, final, last=SAVED_MODEL_FILE)
     return final
-
-
-def _copy_tree(src: str, dst: str) -> None:
-    """Copy every file, `saved_model.pb` last (what makes a folder a loadable SavedModel)."""
-    src, fs, last = src.rstrip("/"), _fs(src, dst), None
-    for directory, _, files in fs.walk(src):
-        rel = directory[len(src):].lstrip("/")
-        target = f"{dst}/{rel}" if rel else dst
-        fs.makedirs(target)
-        for name in files:
-            if not rel and name == SAVED_MODEL_FILE:
-                last = (f"{directory}/{name}", f"{target}/{name}")
-                continue
-            fs.copy(f"{directory}/{name}", f"{target}/{name}", overwrite=True)
-    if last:
-        fs.copy(*last, overwrite=True)
 
 
 def _remove_incomplete_versions(model_dir: str) -> None:
     """Object stores: a numeric folder without saved_model.pb is a killed copy; remove it."""
     for version in served_versions(model_dir):
         path = f"{model_dir.rstrip('/')}/{version}"
-        if not _fs(path).exists(f"{path}/{SAVED_MODEL_FILE}"):
+        if not fs_for(path).exists(f"{path}/{SAVED_MODEL_FILE}"):
             _rmtree(path)
 
 
@@ -195,17 +144,17 @@ def prune(model_dir: str, keep_versions: int) -> List[int]:
     for version in doomed:
         path = f"{model_dir.rstrip('/')}/{version}"
         gone = f"{model_dir.rstrip('/')}/{PRUNED_PREFIX}{version}"
-        if is_local(model_dir):
+        if not is_remote(model_dir):
             os.rename(local_path(path), local_path(gone))
             path = gone
         else:  # no rename: unloadable first, then the rest
-            _fs(path).remove(f"{path}/{SAVED_MODEL_FILE}")
+            fs_for(path).remove(f"{path}/{SAVED_MODEL_FILE}")
         _rmtree(path)
     return doomed
 
 
 def _rmtree(path: str) -> None:
-    if is_local(path):
+    if not is_remote(path):
         shutil.rmtree(local_path(path), ignore_errors=True)
-    elif _fs(path).exists(path):
-        _fs(path).rmtree(path)
+    elif fs_for(path).exists(path):
+        fs_for(path).rmtree(path)

@@ -18,7 +18,8 @@ import os
 from dataclasses import dataclass
 from typing import List, Optional
 
-from components.pusher.publish import (ROLLED_BACK_PREFIX, PublishError, is_local, local_path, rolled_back_versions,
+from components.fs import is_remote, local_path
+from components.pusher.publish import (ROLLED_BACK_PREFIX, PublishError, rolled_back_versions,
                                        served_versions)
 
 
@@ -51,7 +52,7 @@ def choose_target(model_dir: str, to: Optional[int], restore: bool) -> int:
 
 def rollback(model_dir: str, to: Optional[int] = None, restore: bool = False) -> RollbackResult:
     """Make `to` (default: the previous served version) the latest; see the module docstring."""
-    if not is_local(model_dir):
+    if is_remote(model_dir):
         raise PublishError(f"rollback needs a local serving folder (renames are not atomic on {model_dir}); "
                            "run it where the folder is mounted")
     target = choose_target(model_dir, to, restore)

@@ -8,8 +8,8 @@ about; the decay lets the weights settle instead of swinging from epoch to
 epoch at a constant rate (measured in docs/real_data.md).
 
 The report says which epoch's weights were kept (the best val_loss when early
-stopping is on) and why training stopped; run_fn writes it to the model run
-folder, and the run summary prints it.
+stopping is on) and why training stopped; run_fn keeps it in the one training
+record (record.py), which the run summary prints and the report draws.
 """
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ import tf_keras as keras
 from schemas.config import TrainConfig
 from schemas.features import VALIDATION_SPLIT
 
-TRAINING_REPORT_FILE = "training_report.json"  # in the Trainer's model_run artifact
 MONITOR = "val_loss"          # early stopping watches the loss on the held-out split
 HELD_OUT_SPLIT = VALIDATION_SPLIT  # the split Keras calls "val_"
 

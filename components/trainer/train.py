@@ -21,42 +21,42 @@ from absl import logging
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
+from components.fs import write_json
+from components.image_example_gen.manifest import labels_path, require_class_list
 from components.trainer.augment import augment_image
 from components.trainer.distribution import export_dir, make_strategy
 from components.trainer.model import build_model
+from components.trainer.record import training_record, write_training_record
+from components.trainer.schedule import early_stopping, learning_rate, training_report
 from components.trainer.serving import make_serving_signatures
-from components.trainer.schedule import TRAINING_REPORT_FILE, early_stopping, learning_rate, training_report
+from components.trainer.spec import (
+    FACTS_CLASS_NAMES,
+    FACTS_IMAGE_SIZE,
+    FACTS_SPANS,
+    FACTS_TRAINING,
+    MODEL_FACTS_FILE,
+    SETTINGS_KEY,
+    TrainerSettings,
+)
 from components.trainer.tf_runtime import seed_and_determinism, skip_autograph_for_tf_keras
 from components.trainer.warm_start import warm_start
 from components.trainer.warmup import read_eval_examples, trained_model_probabilities, write_warmup
-from schemas import features
-from schemas.config import Config, from_dict
+from schemas import carrier, features
 from schemas.runtime import PROGRESS_LOGGER
 
 _DECODE_BATCH = 64  # raw examples decoded per Transform call
 PROGRESS_LOG = py_logging.getLogger(PROGRESS_LOGGER)
 
 
-# The config the Trainer reads, and so the only part in its settings: with caching on, changing a knob
-# of another component (eval.*, serving.keep_versions, ...) does not retrain.
-TRAINER_KEYS = {"train": None, "model": None, "augment": None, "serving": ("model_name", "warmup_images")}
-
-
-def trainer_config(cfg: Config) -> Dict[str, dict]:
-    """The sections (or keys) of `cfg` in TRAINER_KEYS; run_fn's from_dict() gives the rest their defaults."""
-    full = cfg.to_dict()
-    return {section: {k: v for k, v in full[section].items() if keys is None or k in keys}
-            for section, keys in TRAINER_KEYS.items()}
-
-
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     """Train the residual CNN and export a SavedModel with both serving signatures."""
     skip_autograph_for_tf_keras()
-    cfg = from_dict(fn_args.custom_config["config"])
+    cfg = carrier.from_json(TrainerSettings, fn_args.custom_config[SETTINGS_KEY])
     seed_and_determinism(cfg.train.seed, cfg.train.deterministic)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     image_size = graph_image_size(tft_output)
-    labels_path, manifest = _read_class_list(fn_args.train_files)
+    examples_uri = _examples_uri(fn_args.train_files)
+    manifest = require_class_list(examples_uri)
     num_classes = len(manifest["class_names"])
     cache = _fits_in_cache(manifest["num_examples"], image_size, cfg)
 
@@ -80,37 +80,36 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     callbacks = _callbacks(cfg, fn_args.model_run_dir, fn_args.train_steps) + [recorder]
     history = model.fit(train_ds, validation_data=validation_ds, epochs=cfg.train.epochs, callbacks=callbacks,
                         verbose=0)  # EpochRecorder prints one line per epoch (--quiet silences it)
-    write_history(fn_args.model_run_dir, recorder, callbacks)
-    report = training_report(history.history, cfg.train, _find(callbacks, keras.callbacks.EarlyStopping),
-                             _find(callbacks, StopAfterSteps))
-    report["start"] = start
-    logging.info("Training: %s", json.dumps(report))
-    _write_json(os.path.join(fn_args.model_run_dir, TRAINING_REPORT_FILE), report)
+    stopper = _find(callbacks, keras.callbacks.EarlyStopping)
+    record = training_record(training_report(history.history, cfg.train, stopper, _find(callbacks, StopAfterSteps)),
+                             recorder.epochs, recorder.seconds, _stopper_facts(stopper), start)
+    logging.info("Training: %s", json.dumps(record))
+    write_training_record(fn_args.model_run_dir, record)
 
     with strategy.scope():  # saved compiled for the integer labels TFMA's Evaluator feeds
         model.compile(optimizer=model.optimizer, loss=keras.losses.SparseCategoricalCrossentropy(),
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-    signatures = make_serving_signatures(model, tft_output, labels_path)
+    signatures = make_serving_signatures(model, tft_output, labels_path(examples_uri))
     export = export_dir(strategy, fn_args.serving_model_dir)
     model.save(export, save_format="tf", signatures=signatures)
     # class_names and spans: what warm start and the "nothing new" check read (warm_start.py, components/new_data/check.py)
-    _write_json(os.path.join(export, features.MODEL_FACTS_FILE),
-                {"image_size": image_size, "training": report, "class_names": manifest["class_names"],
-                 features.SPANS_KEY: manifest.get(features.SPANS_KEY, [])})
+    write_json(os.path.join(export, MODEL_FACTS_FILE),
+               {FACTS_IMAGE_SIZE: image_size, FACTS_TRAINING: record, FACTS_CLASS_NAMES: manifest["class_names"],
+                FACTS_SPANS: manifest.get(FACTS_SPANS, [])})
     _write_warmup(model, tft_output, fn_args.eval_files, export, cfg)
 
 
 def _write_warmup(model, tft_output: tft.TFTransformOutput, eval_files: List[str], export: str,
-                  cfg: Config) -> None:
+                  cfg: TrainerSettings) -> None:
     """Warmup requests from real eval images, and what the trained model answered (components/trainer/warmup.py)."""
-    examples = read_eval_examples(eval_files, cfg.serving.warmup_images)
+    examples = read_eval_examples(eval_files, cfg.warmup_images)
     expected = trained_model_probabilities(
         model, tft_output.transform_features_layer(), tft_output.raw_feature_spec(), examples)
-    logging.info("Warmup: %s", write_warmup(export, examples, cfg.serving.model_name, expected))
+    logging.info("Warmup: %s", write_warmup(export, examples, cfg.model_name, expected))
 
 
 def make_dataset(file_patterns: List[str], data_accessor, tft_output: tft.TFTransformOutput,
-                 cfg: Config, training: bool, cache: bool, num_classes: int) -> tf.data.Dataset:
+                 cfg: TrainerSettings, training: bool, cache: bool, num_classes: int) -> tf.data.Dataset:
     """Raw tf.Examples -> (image, one-hot label) batches, through the Transform graph.
 
     Labels are one-hot so one loss (CategoricalCrossentropy) serves with and
@@ -136,7 +135,7 @@ def make_dataset(file_patterns: List[str], data_accessor, tft_output: tft.TFTran
     return batches(ds, cfg, training)
 
 
-def batches(ds: tf.data.Dataset, cfg: Config, training: bool) -> tf.data.Dataset:
+def batches(ds: tf.data.Dataset, cfg: TrainerSettings, training: bool) -> tf.data.Dataset:
     """(image, label) pairs -> batches: shuffled and augmented (parallel) when `training`, then prefetched."""
     if training:
         ds = ds.shuffle(cfg.train.shuffle_buffer, seed=cfg.train.seed, reshuffle_each_iteration=True)
@@ -184,22 +183,15 @@ class EpochRecorder(keras.callbacks.Callback):
         PROGRESS_LOG.info("Epoch %d/%d: %s (%.1f s)", epoch + 1, self.epochs, shown, self.seconds[-1])
 
 
-def write_history(model_run_dir: str, recorder: EpochRecorder, callbacks) -> str:
-    """`history.json` in the ModelRun artifact: what the report's training section plots."""
-    stopper = _find(callbacks, keras.callbacks.EarlyStopping)
-    facts = {"epochs_planned": recorder.epochs, "epochs_run": len(recorder.history),
-             "history": recorder.history, "epoch_seconds": recorder.seconds,
-             "early_stopping": None if stopper is None else {
-                 "stopped_epoch": int(stopper.stopped_epoch) + 1 if stopper.stopped_epoch else None,
-                 "best_epoch": int(stopper.best_epoch) + 1, "monitor": stopper.monitor,
-                 "patience": stopper.patience}}
-    path = os.path.join(model_run_dir, features.HISTORY_FILE)
-    _write_json(path, facts)
-    logging.info("Training history: %s", path)
-    return path
+def _stopper_facts(stopper: Optional[keras.callbacks.EarlyStopping]) -> Optional[Dict[str, object]]:
+    """Where early stopping stopped and which epoch it kept (1-based); None when it was off."""
+    if stopper is None:
+        return None
+    return {"stopped_epoch": int(stopper.stopped_epoch) + 1 if stopper.stopped_epoch else None,
+            "best_epoch": int(stopper.best_epoch) + 1, "monitor": stopper.monitor, "patience": stopper.patience}
 
 
-def _callbacks(cfg: Config, log_dir: str, max_steps: int | None = None) -> List[keras.callbacks.Callback]:
+def _callbacks(cfg: TrainerSettings, log_dir: str, max_steps: int | None = None) -> List[keras.callbacks.Callback]:
     callbacks: List[keras.callbacks.Callback] = [
         keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch", profile_batch=0)]
     if max_steps:
@@ -220,37 +212,18 @@ def _find(callbacks: List[keras.callbacks.Callback], kind: type) -> Optional[ker
     return next((c for c in callbacks if isinstance(c, kind)), None)
 
 
-def _write_json(path: str, value: dict) -> None:
-    tf.io.gfile.makedirs(os.path.dirname(path))
-    with tf.io.gfile.GFile(path, "w") as f:
-        f.write(json.dumps(value, indent=2) + "\n")
-
-
 def graph_image_size(tft_output: tft.TFTransformOutput) -> int:
     """The side the Transform graph resizes to: data.image_size, or what `auto` chose for this data."""
     return int(tft_output.transformed_feature_spec()[features.IMAGE_XF_KEY].shape[0])
 
 
-def _fits_in_cache(num_examples: int, size: int, cfg: Config) -> bool:
+def _fits_in_cache(num_examples: int, size: int, cfg: TrainerSettings) -> bool:
     decoded_mb = num_examples * size * size * 3 * 4 / 2**20
     logging.info("Decoded images need ~%.0f MB; cache limit %d MB", decoded_mb, cfg.train.cache_max_mb)
     return decoded_mb <= cfg.train.cache_max_mb
 
 
-def _read_class_list(train_files: List[str]) -> Tuple[str, dict]:
-    """Find labels.txt and manifest.json that the image ExampleGen wrote beside its splits.
-
-    The Trainer reads the raw Examples artifact, so its split patterns look like
-    `<examples uri>/Split-train/*`; the class list sits at `<examples uri>`.
-    """
-    examples_uri = os.path.dirname(os.path.dirname(train_files[0]))
-    labels_path = os.path.join(examples_uri, features.LABELS_FILE)
-    manifest_path = os.path.join(examples_uri, features.MANIFEST_FILE)
-    for path in (labels_path, manifest_path):
-        if not tf.io.gfile.exists(path):
-            raise FileNotFoundError(
-                f"{path} is missing: the Trainer needs the Examples artifact written by the "
-                "image ExampleGen (components.image_example_gen), which records the class list there.")
-    with tf.io.gfile.GFile(manifest_path) as f:
-        manifest = json.load(f)
-    return labels_path, manifest
+def _examples_uri(train_files: List[str]) -> str:
+    """The Examples artifact's folder: the Trainer reads the raw Examples, so its split patterns look like
+    `<examples uri>/Split-train/*`; ImageExampleGen's class list and manifest sit at `<examples uri>`."""
+    return os.path.dirname(os.path.dirname(train_files[0]))

@@ -16,6 +16,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from components.pusher.publish import read_model_facts
+from components.trainer.spec import FACTS_CLASS_NAMES, FACTS_IMAGE_SIZE
 
 
 def warm_start(model: keras.Model, base_model: Optional[str], class_names: Sequence[str], image_size: int) -> str:
@@ -39,9 +40,9 @@ def _mismatch(base_model: Optional[str], class_names: list, image_size: int) -> 
     if not base_model or not tf.io.gfile.exists(os.path.join(base_model, "saved_model.pb")):
         return "no model is served yet"
     facts = read_model_facts(base_model)
-    if facts.get("class_names") != class_names:
-        return (f"the class list changed (served model: {facts.get('class_names') or 'not recorded'}; "
+    if facts.get(FACTS_CLASS_NAMES) != class_names:
+        return (f"the class list changed (served model: {facts.get(FACTS_CLASS_NAMES) or 'not recorded'}; "
                 f"this data: {class_names})")
-    if facts.get("image_size") != image_size:
-        return f"the image size changed (served model: {facts.get('image_size')} px; now {image_size} px)"
+    if facts.get(FACTS_IMAGE_SIZE) != image_size:
+        return f"the image size changed (served model: {facts.get(FACTS_IMAGE_SIZE)} px; now {image_size} px)"
     return ""

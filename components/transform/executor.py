@@ -10,6 +10,7 @@ transform_graph artifact (custom properties, read by the run summary) and in
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import Any, Dict, List
@@ -20,16 +21,17 @@ from tfx import types
 from tfx.components.transform import executor as tfx_transform
 from tfx.types import standard_component_specs as specs
 
+from components.image_example_gen.manifest import read_short_sides
 from components.transform.image_size import choose_image_size
-from components.transform.preprocessing import IMAGE_SIZE_KEY
-from schemas import features
-
-AUTO_MIN_KEY, AUTO_MAX_KEY = "image_size_auto_min", "image_size_auto_max"  # custom_config keys
-IMAGE_SIZE_PROPERTY = "image_size"              # int: the side the graph resizes to
-IMAGE_SIZE_SOURCE_PROPERTY = "image_size_source"  # "auto" or "data.image_size"
-MEDIAN_SHORT_SIDE_PROPERTY = "median_short_side"
-RESIZE_NOTE_PROPERTY = "resize_note"            # "" or one line on heavy up/downsampling
-IMAGE_SIZE_FILE = "image_size.json"
+from components.transform.spec import (
+    IMAGE_SIZE_FILE,
+    IMAGE_SIZE_PROPERTY,
+    IMAGE_SIZE_SOURCE_PROPERTY,
+    MEDIAN_SHORT_SIDE_PROPERTY,
+    RESIZE_NOTE_PROPERTY,
+    TransformSettings,
+)
+from schemas import carrier
 
 
 class Executor(tfx_transform.Executor):
@@ -38,14 +40,14 @@ class Executor(tfx_transform.Executor):
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
-        custom = json.loads(exec_properties.get(specs.CUSTOM_CONFIG_KEY) or "{}")
+        settings = carrier.from_json(TransformSettings, exec_properties.get(specs.CUSTOM_CONFIG_KEY) or "{}")
         (examples,) = input_dict[specs.EXAMPLES_KEY]
-        choice = choose_image_size(custom.get(IMAGE_SIZE_KEY), read_short_sides(examples.uri),
-                                   custom.get(AUTO_MIN_KEY, 0), custom.get(AUTO_MAX_KEY, 0))
+        choice = choose_image_size(settings.image_size, read_short_sides(examples.uri),
+                                   settings.image_size_auto_min, settings.image_size_auto_max)
         logging.info("Image size %d px (%s; median short side %d px). %s", choice.size, choice.source,
                      choice.median_short_side, choice.note)
-        custom[IMAGE_SIZE_KEY] = choice.size
-        super().Do(input_dict, output_dict, {**exec_properties, specs.CUSTOM_CONFIG_KEY: json.dumps(custom)})
+        resolved = carrier.to_json(dataclasses.replace(settings, image_size=choice.size))
+        super().Do(input_dict, output_dict, {**exec_properties, specs.CUSTOM_CONFIG_KEY: resolved})
         (graph,) = output_dict[specs.TRANSFORM_GRAPH_KEY]
         graph.set_int_custom_property(IMAGE_SIZE_PROPERTY, choice.size)
         graph.set_string_custom_property(IMAGE_SIZE_SOURCE_PROPERTY, choice.source)
@@ -53,12 +55,3 @@ class Executor(tfx_transform.Executor):
         graph.set_string_custom_property(RESIZE_NOTE_PROPERTY, choice.note)
         with tf.io.gfile.GFile(os.path.join(graph.uri, IMAGE_SIZE_FILE), "w") as f:
             f.write(json.dumps(choice.to_dict(), indent=2) + "\n")
-
-
-def read_short_sides(examples_uri: str) -> Dict[str, int]:
-    """The {short side: images} histogram ImageExampleGen wrote; {} for Examples from elsewhere."""
-    path = os.path.join(examples_uri, features.MANIFEST_FILE)
-    if not tf.io.gfile.exists(path):
-        return {}
-    with tf.io.gfile.GFile(path) as f:
-        return json.load(f).get(features.SHORT_SIDE_HISTOGRAM, {})

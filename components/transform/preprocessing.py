@@ -15,8 +15,8 @@ import tensorflow as tf
 
 from schemas import features
 
-# ImageTransform passes the image size (data.image_size, "auto" resolved to an int) in custom_config.
-IMAGE_SIZE_KEY = "image_size"
+# Transform's executor passes TransformSettings as custom_config, `image_size` resolved to an int.
+IMAGE_SIZE_KEY = "image_size"  # the TransformSettings field preprocessing_fn reads
 
 
 def decode_rgb(encoded: tf.Tensor) -> tf.Tensor:
@@ -57,7 +57,7 @@ def preprocessing_fn(inputs: Mapping[str, tf.Tensor],
     """tf.Transform entry point: decode, force 3 channels, resize, scale; label passes through."""
     if not isinstance((custom_config or {}).get(IMAGE_SIZE_KEY), int):
         raise ValueError(f"preprocessing_fn needs an integer custom_config[{IMAGE_SIZE_KEY!r}], got "
-                         f"{(custom_config or {}).get(IMAGE_SIZE_KEY)!r}: run it through ImageTransform "
+                         f"{(custom_config or {}).get(IMAGE_SIZE_KEY)!r}: run it through the Transform step "
                          "(components/transform/component.py), which resolves data.image_size=auto")
     image_size = int(custom_config[IMAGE_SIZE_KEY])
     outputs = {features.IMAGE_XF_KEY: preprocess_images(inputs[features.IMAGE_KEY], image_size)}

@@ -10,9 +10,13 @@ import os
 import time
 from typing import List, Optional
 
-from pipeline.local.layout import OutputLayout
+from components.evaluator import spec as evaluator
+from components.image_example_gen import spec as example_gen
+from components.infra_check import spec as infra_check
+from components.pusher import spec as pusher
 from pipeline.history.report import report_path
 from pipeline.history.run_record import RunRecord, artifact_property, list_run_ids, open_store, read_run_record
+from pipeline.layout import OutputLayout
 from schemas import features
 
 HEADER = ("when", "run", "data (span)", "images", "test acc", "verdict", "pushed", "duration", "report")
@@ -25,20 +29,21 @@ def _property(record: RunRecord, node: str, type_name: str, key: str):
 
 def verdict(record: RunRecord) -> str:
     """blessed [forced] / not blessed / infra check failed / stopped at <component> (the first that did not complete)."""
-    blessed = _property(record, "Evaluator", "ModelBlessing", features.BLESSED_PROPERTY)
+    blessed = _property(record, evaluator.NODE_ID, "ModelBlessing", features.BLESSED_PROPERTY)
     if blessed is None:
         return f"stopped at {record.stopped_at}" if record.stopped_at else "not judged"
     if not blessed:
         return "not blessed"
-    if _property(record, "InfraCheck", "InfraBlessing", features.BLESSED_PROPERTY) == 0:
+    if _property(record, infra_check.NODE_ID, "InfraBlessing", features.BLESSED_PROPERTY) == 0:
         return "infra check failed"
-    return "blessed (forced)" if _property(record, "Evaluator", "ModelBlessing", features.FORCED_PROPERTY) else "blessed"
+    forced = _property(record, evaluator.NODE_ID, "ModelBlessing", evaluator.FORCED_PROPERTY)
+    return "blessed (forced)" if forced else "blessed"
 
 
 def _pushed_version(record: RunRecord) -> str:
-    if not _property(record, "Pusher", "PushedModel", "pushed"):
+    if not _property(record, pusher.NODE_ID, "PushedModel", pusher.PUSHED_PROPERTY):
         return "-"
-    return _shown(_property(record, "Pusher", "PushedModel", "pushed_version"))
+    return _shown(_property(record, pusher.NODE_ID, "PushedModel", pusher.PUSHED_VERSION_PROPERTY))
 
 
 def _shown(value: Optional[object], fmt: str = "{}") -> str:
@@ -46,11 +51,11 @@ def _shown(value: Optional[object], fmt: str = "{}") -> str:
 
 
 def run_row(record: RunRecord, pipeline_root: str) -> List[str]:
-    gen = record.node("ImageExampleGen")
+    gen = record.node(example_gen.NODE_ID)
     data = gen.properties.get("input_base", "?") if gen else "?"
-    span = _property(record, "ImageExampleGen", "Examples", "span")
-    images = _property(record, "ImageExampleGen", "Examples", features.NUM_EXAMPLES_PROPERTY)
-    accuracy = _property(record, "Evaluator", "ModelEvaluation", features.TEST_ACCURACY_PROPERTY)
+    span = _property(record, example_gen.NODE_ID, "Examples", "span")
+    images = _property(record, example_gen.NODE_ID, "Examples", example_gen.NUM_EXAMPLES_PROPERTY)
+    accuracy = _property(record, evaluator.NODE_ID, "ModelEvaluation", evaluator.TEST_ACCURACY_PROPERTY)
     report = report_path(pipeline_root, record.run_id)
     seconds = sum(n.seconds for n in record.nodes)
     return [time.strftime("%Y-%m-%d %H:%M", time.localtime(record.started_ms / 1000)), record.run_id,

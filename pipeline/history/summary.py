@@ -7,10 +7,18 @@ happened, whichever runner ran the pipeline.
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import Dict, List, Optional
 
+from components.baseline import spec as baseline
+from components.evaluator import spec as evaluator
+from components.image_example_gen import spec as example_gen
+from components.image_validation import spec as image_validation
+from components.infra_check import spec as infra_check
+from components.new_data import spec as new_data
 from components.new_data.check import NOTHING_TO_DO
+from components.pusher import spec as pusher
+from components.trainer import spec as trainer
+from components.transform import spec as transform
 from pipeline.history.run_record import RunRecord, open_store, read_run_record, value_of
 from schemas import features
 
@@ -52,9 +60,9 @@ class RunSummary:
     image_size_source: str = ""
     median_short_side: Optional[int] = None
     resize_note: str = ""
-    training: Dict[str, object] = dataclasses.field(default_factory=dict)  # the Trainer's training_report.json
+    training: Dict[str, object] = dataclasses.field(default_factory=dict)  # the Trainer's record (record.py)
     error: str = ""
-    training_logdir: str = ""  # the Trainer's ModelRun artifact: TensorBoard logs and history.json
+    training_logdir: str = ""  # the Trainer's ModelRun artifact: TensorBoard logs and training.json
     report_path: str = ""      # the run's HTML report, once written (pipeline/history/report/)
     report_error: str = ""     # why the report could not be written
 
@@ -74,7 +82,7 @@ def summary_of(record: Optional[RunRecord]) -> RunSummary:
     summary = RunSummary(run_id=record.run_id)
     summary.components = [ComponentTime(n.node, n.seconds, n.state) for n in record.nodes]
     _fill_decision(summary, {n.node: n.outputs for n in record.nodes})
-    summary.training_logdir = next((a.uri for a in record.outputs("Trainer", "ModelRun")), "")
+    summary.training_logdir = next((a.uri for a in record.outputs(trainer.NODE_ID, "ModelRun")), "")
     return summary
 
 
@@ -88,40 +96,41 @@ def _fill_decision(summary: RunSummary, outputs: Dict[str, List]) -> None:
     from components.image_validation.report import image_validation_report, image_validation_warnings
     from components.infra_check.component import read_report as read_infra_report
 
-    for artifact in outputs.get("Evaluator", []):
+    from components.trainer.record import read_training_record
+
+    for artifact in outputs.get(evaluator.NODE_ID, []):
         _fill_gate(summary, artifact)
-    for artifact in outputs.get("ImageDataValidator", []):
+    for artifact in outputs.get(image_validation.NODE_ID, []):
         summary.data_warnings = image_validation_warnings(artifact.uri)
         summary.image_validation_report = image_validation_report(artifact.uri)
         summary.split_sizes = _split_sizes(artifact.uri)
-    for artifact in outputs.get("NewDataCheck", []):
-        summary.nothing_new = _custom(artifact, features.NOTHING_NEW_PROPERTY) or ""
-    for artifact in outputs.get("ImageExampleGen", []):
+    for artifact in outputs.get(new_data.NODE_ID, []):
+        summary.nothing_new = _custom(artifact, new_data.MESSAGE_PROPERTY) or ""
+    for artifact in outputs.get(example_gen.NODE_ID, []):
         _fill_quarantine(summary, artifact)
         summary.data_spans = _spans_read(artifact)
-    for artifact in outputs.get("Transform", []):
+    for artifact in outputs.get(transform.NODE_ID, []):
         _fill_image_size(summary, artifact)
-    for artifact in outputs.get("Trainer", []):
-        summary.training = _read_training_report(artifact.uri) or summary.training
-    for artifact in outputs.get("ServedModelBaseline", []):
-        summary.baseline_source = _custom(artifact, "baseline_source") or ""
-    for artifact in outputs.get("InfraCheck", []):
+    for artifact in outputs.get(trainer.NODE_ID, []):
+        summary.training = read_training_record(artifact.uri) or summary.training
+    for artifact in outputs.get(baseline.NODE_ID, []):
+        summary.baseline_source = _custom(artifact, baseline.SOURCE_PROPERTY) or ""
+    for artifact in outputs.get(infra_check.NODE_ID, []):
         summary.infra_check = read_infra_report(artifact.uri)
-    for artifact in outputs.get("Pusher", []):
-        if _custom(artifact, "pushed"):
-            summary.pushed_path = _custom(artifact, "pushed_destination") or ""
-        summary.already_served = _custom(artifact, features.ALREADY_SERVED_PROPERTY) or ""
+    for artifact in outputs.get(pusher.NODE_ID, []):
+        if _custom(artifact, pusher.PUSHED_PROPERTY):
+            summary.pushed_path = _custom(artifact, pusher.PUSHED_DESTINATION_PROPERTY) or ""
+        summary.already_served = _custom(artifact, pusher.ALREADY_SERVED_PROPERTY) or ""
 
 
 def _fill_gate(summary: RunSummary, artifact) -> None:
     """The blessing (with any override on record) or the evaluation (the gate's counts and words)."""
-    from components.evaluator import executor
     from components.evaluator.metrics import read_gate  # TFMA import is slow: only when needed
 
-    if _custom(artifact, executor.BLESSED_PROPERTY) is not None:
-        summary.blessed = bool(_custom(artifact, executor.BLESSED_PROPERTY))
-        summary.forced = bool(_custom(artifact, executor.FORCED_PROPERTY))
-        summary.force_reason = _custom(artifact, executor.FORCE_REASON_PROPERTY) or ""
+    if _custom(artifact, features.BLESSED_PROPERTY) is not None:
+        summary.blessed = bool(_custom(artifact, features.BLESSED_PROPERTY))
+        summary.forced = bool(_custom(artifact, evaluator.FORCED_PROPERTY))
+        summary.force_reason = _custom(artifact, evaluator.FORCE_REASON_PROPERTY) or ""
     elif artifact.uri:
         gate = read_gate(artifact.uri)
         if gate is not None:
@@ -143,48 +152,32 @@ def _split_sizes(validation_uri: str) -> Dict[str, int]:
 
 
 def _fill_quarantine(summary: RunSummary, artifact) -> None:
-    from components.image_example_gen.executor import NUM_QUARANTINED_PROPERTY
-    from schemas import features
+    from components.image_example_gen.manifest import quarantine_path
 
-    count = _custom(artifact, NUM_QUARANTINED_PROPERTY)
+    count = _custom(artifact, example_gen.NUM_QUARANTINED_PROPERTY)
     if isinstance(count, (int, float)):
         summary.quarantined = int(count)
-        summary.quarantine_report = os.path.join(artifact.uri, features.QUARANTINE_FILE)
+        summary.quarantine_report = quarantine_path(artifact.uri)
 
 
 def _spans_read(artifact) -> str:
     """The Examples artifact's window of spans in words ('' for a data root without batch folders)."""
     import json
 
-    from components.image_example_gen.executor import SPAN_FOLDERS_PROPERTY, SPANS_PROPERTY
     from components.image_example_gen.spans import SpanFolder, describe
 
-    spans, names = _custom(artifact, SPANS_PROPERTY), _custom(artifact, SPAN_FOLDERS_PROPERTY)
+    spans, names = _custom(artifact, example_gen.SPANS_PROPERTY), _custom(artifact, example_gen.SPAN_FOLDERS_PROPERTY)
     if not spans or not names:
         return ""
     return describe([SpanFolder(name, span) for name, span in zip(json.loads(names), json.loads(spans))])
 
 
 def _fill_image_size(summary: RunSummary, artifact) -> None:
-    from components.transform import executor as transform
-
     if _custom(artifact, transform.IMAGE_SIZE_PROPERTY) is not None:
         summary.image_size = int(_custom(artifact, transform.IMAGE_SIZE_PROPERTY))
         summary.image_size_source = _custom(artifact, transform.IMAGE_SIZE_SOURCE_PROPERTY) or ""
         summary.median_short_side = _custom(artifact, transform.MEDIAN_SHORT_SIDE_PROPERTY)
         summary.resize_note = _custom(artifact, transform.RESIZE_NOTE_PROPERTY) or ""
-
-
-def _read_training_report(uri: str) -> Dict[str, object]:
-    """The report run_fn writes in the model_run artifact; {} for the model artifact or a failed run."""
-    import json
-    from components.trainer.schedule import TRAINING_REPORT_FILE
-
-    path = os.path.join(uri, TRAINING_REPORT_FILE)
-    if not uri or not os.path.isfile(path):
-        return {}
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
 
 
 def _size_and_training_lines(summary: RunSummary) -> List[str]:

@@ -1,4 +1,4 @@
-"""`imgpipe compile`, `imgpipe submit`, `imgpipe schedule`: the Kubeflow / Vertex AI verbs.
+"""`imgpipe compile`, `submit`, `schedule`, `schedules`, `validate-spec`, `run-spec`: the Kubeflow / Vertex AI verbs.
 
 pipeline/cli.py registers them. Heavy imports (TFX, kfp, aiplatform) happen
 inside the commands, so `--help` and input errors answer at once.
@@ -9,13 +9,12 @@ import argparse
 import os
 import sys
 import tempfile
-from typing import Callable, List
 
-from pipeline.cli_help import add_command
-from pipeline.exit_codes import EXIT_OK, EXIT_USAGE
+from pipeline.beam_args import add_beam_arg
+from pipeline.cli_help import InputError, add_command, add_config_args
+from pipeline.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from pipeline.kubeflow.spec import TARGETS, default_package_name
 
-BEAM_ARG = "--beam-arg"
 IMAGE = "gcr.io/my-proj/imgpipe:0.1.0"
 COMPILE_EXAMPLES = (
     f"imgpipe compile --image {IMAGE} --pipeline-root gs://my-bucket/imgpipe --data gs://my-bucket/images",
@@ -44,31 +43,11 @@ SCHEDULES_EXAMPLES = (
     "imgpipe schedules delete 0f7c2a4e-1b2d-4c3e-9f00-123456789abc --host http://localhost:8080")
 
 
-def join_beam_args(argv: List[str]) -> List[str]:
-    """`--beam-arg --runner=X` -> `--beam-arg=--runner=X`: argparse would take `--runner=X` for an option."""
-    out: List[str] = []
-    i = 0
-    while i < len(argv):
-        if argv[i] == BEAM_ARG and i + 1 < len(argv):
-            out.append(f"{BEAM_ARG}={argv[i + 1]}")
-            i += 2
-        else:
-            out.append(argv[i])
-            i += 1
-    return out
-
-
-def add_beam_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(BEAM_ARG, dest="beam_args", action="append", default=[], metavar="ARG",
-                        help="extra Beam pipeline arg, appended to run.beam_args (repeatable), "
-                        "e.g. --beam-arg --runner=DataflowRunner --beam-arg --project=my-proj")
-
-
-def add_commands(commands, add_config_args: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Register compile, submit and schedule on the `imgpipe` sub-command parser."""
+def add_commands(commands) -> None:
+    """Register compile, submit, schedule, schedules, validate-spec and run-spec on the `imgpipe` parser."""
     comp = add_command(commands, "compile", "compile the pipeline for Kubeflow Pipelines v2 (.yaml) "
                        "or Vertex AI (.json)", COMPILE_EXAMPLES)
-    _add_compile_args(comp, add_config_args, required=True)
+    _add_compile_args(comp, required=True)
     comp.add_argument("--output", default="", help="output file (default: imgpipe.yaml for kfp, "
                       "imgpipe.json for vertex)")
     comp.set_defaults(func=cmd_compile)
@@ -96,9 +75,10 @@ def add_commands(commands, add_config_args: Callable[[argparse.ArgumentParser], 
             sub.add_argument("--job-name", default="", help="display name of the recurring run")
             sub.add_argument("--replace", action="store_true", help="KFP: replace the schedule(s) named "
                              "--job-name: the new one is created first, the old deleted only once it exists")
-        _add_compile_args(sub, add_config_args, required=False)
+        _add_compile_args(sub, required=False)
         sub.set_defaults(func=cmd_submit if name == "submit" else cmd_schedule)
     _add_schedules_command(commands)
+    add_spec_commands(commands)
 
 
 def add_kfp_connection_args(parser: argparse.ArgumentParser, note: str = "") -> None:
@@ -128,7 +108,7 @@ def _add_schedules_command(commands) -> None:
         sub.set_defaults(func=cmd_schedules)
 
 
-def _add_compile_args(parser, add_config_args, required: bool) -> None:
+def _add_compile_args(parser, required: bool) -> None:
     parser.add_argument("--target", choices=TARGETS, default="kfp",
                         help="kfp: open-source Kubeflow Pipelines v2; vertex: Vertex AI Pipelines")
     parser.add_argument("--image", required=required, default="",
@@ -292,3 +272,70 @@ def _kfp_schedule(args, target, package: str, params, root):
         package, params, args.experiment, args.cron, job_name=args.job_name, pipeline_root=root,
         max_concurrency=knobs.schedule_max_concurrency, catchup=knobs.schedule_catchup,
         replace=args.replace))
+
+
+def add_spec_commands(commands) -> None:
+    """validate-spec and run-spec: will a compiled Kubeflow spec run? (pipeline/kubeflow/spec_check.py, spec_run.py)"""
+    validate = add_command(commands, "validate-spec", "check a compiled KFP/Vertex spec: schema, DAG, "
+                           "images, container commands, no resolver nodes", [
+                               "imgpipe validate-spec imgpipe.yaml",
+                               "imgpipe validate-spec imgpipe.json"])
+    validate.add_argument("file", help="compiled .yaml (PipelineSpec) or .json (PipelineJob)")
+    validate.set_defaults(func=cmd_validate_spec)
+    run = add_command(commands, "run-spec", "run a compiled spec here, each task as a subprocess "
+                      "with the executor input a KFP launcher would build", [
+                          "# a spec compiled with local paths for the repository and the serving dir:",
+                          "imgpipe compile --image imgpipe:dev --pipeline-root /tmp/specrun/root "
+                          "--serving-dir /tmp/specrun/serving --source-dir-in-image \"$PWD\" "
+                          "--output /tmp/specrun/imgpipe.yaml",
+                          "imgpipe run-spec /tmp/specrun/imgpipe.yaml --workdir /tmp/specrun --oss "
+                          "--param data_root=/path/to/images",
+                          "imgpipe run-spec /tmp/specrun/imgpipe.yaml --workdir /tmp/specrun --oss --only Trainer"])
+    run.add_argument("file", help="compiled .yaml (PipelineSpec) or .json (PipelineJob)")
+    run.add_argument("--workdir", required=True, help="folder for artifacts, executor inputs/outputs and logs")
+    run.add_argument("--oss", action="store_true", help="imitate open-source KFP v2: minio:// URIs mirrored "
+                     "under the workdir, untyped upstream artifacts, no driver hook")
+    run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                     help="pipeline (runtime) parameter value (repeatable)")
+    run.add_argument("--entrypoint", choices=("spec", "ours", "stock"), default="spec",
+                     help="container command: as compiled (default), ours (pipeline.kubeflow.entrypoint) "
+                     "or stock (TFX's kubeflow_v2_run_executor)")
+    run.add_argument("--only", action="append", default=[], metavar="TASK",
+                     help="rerun only this task (repeatable), with the upstream outputs of an earlier run")
+    run.add_argument("--run-id", default="", help="with --only: the earlier run (default: the last one)")
+    run.add_argument("--until", default="", metavar="TASK",
+                     help="stop after this task, e.g. --until Transform to try the data half of the pipeline")
+    run.set_defaults(func=cmd_run_spec)
+
+
+def cmd_validate_spec(args) -> int:
+    from pipeline.kubeflow.spec_check import SpecError, load_spec, validate_spec
+    try:
+        problems = validate_spec(load_spec(args.file))
+    except SpecError as e:
+        raise InputError(str(e)) from None
+    for problem in problems:
+        print(f"{args.file}: {problem}")
+    print(f"{args.file}: {len(problems)} problem(s)" if problems else f"{args.file}: OK")
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def cmd_run_spec(args) -> int:
+    from pipeline.kubeflow.spec_check import SpecError, load_spec
+    from pipeline.kubeflow.spec_run import RunOptions, run_spec
+    params = dict(p.split("=", 1) for p in args.param if "=" in p)
+    if len(params) != len(args.param):
+        raise InputError(f"--param takes NAME=VALUE, got: {', '.join(p for p in args.param if '=' not in p)}")
+    try:
+        result = run_spec(load_spec(args.file), RunOptions(
+            workdir=args.workdir, oss=args.oss, params=params, entrypoint=args.entrypoint,
+            only=args.only, run_id=args.run_id, until=args.until))
+    except SpecError as e:
+        raise InputError(str(e)) from None
+    failed = result.failed
+    total = sum(t.seconds for t in result.tasks)
+    skipped = [t.name for t in result.tasks if t.skipped]
+    print(f"Failed at task {failed.name}" if failed else
+          f"{len(result.tasks) - len(skipped)} task(s) succeeded, {len(skipped)} skipped by their trigger condition, "
+          f"in {total:.1f} s" if skipped else f"All {len(result.tasks)} task(s) succeeded in {total:.1f} s")
+    return EXIT_FAILED if failed else EXIT_OK

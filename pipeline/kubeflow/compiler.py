@@ -21,6 +21,7 @@ import json
 import os
 from typing import Dict, List
 
+from components.trainer import spec as trainer_spec
 from pipeline.beam_args import with_setup_file
 from pipeline.kubeflow.mirrors import UNREADABLE_SCHEMES
 from pipeline.kubeflow.spec import (
@@ -33,7 +34,6 @@ from pipeline.kubeflow.spec import (
 from schemas.config import Config, from_dict
 
 IMAGE_SOURCE_DIR = "/opt/imgpipe"  # the Dockerfile's WORKDIR: this repository inside the image
-TRAINER_ID = "Trainer"
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -118,9 +118,9 @@ def apply_trainer_resources(pipeline, cfg: Config) -> None:
     if k.trainer_gpus:
         spec.accelerator.type = k.trainer_gpu_type
         spec.accelerator.count = k.trainer_gpus
-    trainers = [c for c in pipeline.components if c.id == TRAINER_ID]
+    trainers = [c for c in pipeline.components if c.id == trainer_spec.NODE_ID]
     if len(trainers) != 1:
-        raise RuntimeError(f"expected one component with id {TRAINER_ID!r}, found {len(trainers)}")
+        raise RuntimeError(f"expected one component with id {trainer_spec.NODE_ID!r}, found {len(trainers)}")
     trainers[0].with_platform_config(spec)
 
 

@@ -23,6 +23,9 @@ from typing import Dict, Tuple
 import numpy as np
 from PIL import Image, ImageDraw
 
+import schemas
+
+DEMO_SCHEMA = os.path.join(os.path.dirname(os.path.abspath(schemas.__file__)), "demo", "schema.pbtxt")  # curated
 DEMO_CLASSES = ("circle", "square", "triangle")
 DEMO_VERSION = 2
 DEMO_PER_CLASS = 200  # 600 images: a test split of 61, big enough to judge (120 gave 28: a gate coin flip)

@@ -9,7 +9,7 @@ from tfx import v1 as tfx
 
 from pipeline.beam_args import with_setup_file
 from pipeline.local.caching import local_run_cache
-from pipeline.local.layout import OutputLayout
+from pipeline.layout import OutputLayout
 from pipeline.pipeline import create_pipeline
 from pipeline.local.progress import progress_lines
 from pipeline.history.summary import RunSummary, read_run_summary
@@ -50,14 +50,14 @@ def run_local(cfg: Config, data_root: str, output_dir: str, progress: Optional[T
 
 
 def _add_report(summary: RunSummary, layout: OutputLayout, cfg: Config) -> None:
-    """Write the run's HTML report (also for a run a component stopped); a failure is noted, not raised."""
+    """The run's HTML report, rendered once (also for a run a component stopped); a failure is noted, not raised."""
     from absl import logging
-    from pipeline.history.report import write_run_report
+    from pipeline.history.report import publish_run_report
     if not summary.run_id:
         return
     try:
-        summary.report_path = write_run_report(layout.metadata_path, layout.pipeline_root,
-                                               cfg.run.pipeline_name, summary.run_id, cfg, summary.error)
+        summary.report_path = publish_run_report(layout.metadata_path, layout.pipeline_root,
+                                                 cfg.run.pipeline_name, summary.run_id, cfg, summary.error)
     except Exception as e:  # the run's outcome stands; the log has the traceback
         logging.exception("The run report could not be written")
         summary.report_error = f"{type(e).__name__}: {e}"

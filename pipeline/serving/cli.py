@@ -11,10 +11,11 @@ import sys
 
 from pipeline.cli_help import add_command
 from pipeline.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from pipeline.layout import DEFAULT_OUTPUT, OutputLayout
 from schemas.config import ServingConfig
 
 # Where `imgpipe run` pushes with its default --output: <output>/serving/<serving.model_name>.
-DEFAULT_SERVING_DIR = os.path.join("output", "serving")
+DEFAULT_SERVING_DIR = OutputLayout(DEFAULT_OUTPUT).serving_dir
 DEFAULT_TOP_K = 3
 ROLLBACK_EXAMPLES = (
     "imgpipe rollback --serving-dir output/serving                 # back to the version before the newest",
@@ -72,7 +73,7 @@ def cmd_rollback(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from pipeline import predict as p
+    from pipeline.serving import predict as p
     try:
         model_dir = p.resolve_model(args.model)
         paths = p.expand_inputs(args.inputs)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, List, Optional, Tuple
 
 from components.image_example_gen.folder import IMAGE_EXTENSIONS, BadImageError, probe_image
+from components.image_example_gen.spec import LABELS_FILE
 from components.pusher.publish import SAVED_MODEL_FILE, served_versions
 from schemas import features
 
@@ -89,7 +90,7 @@ class Predictor:
         self._tf = tf
         self.model_dir = model_dir
         self._serve = tf.saved_model.load(model_dir).signatures[features.BYTES_SIGNATURE]
-        with open(os.path.join(model_dir, "assets", features.LABELS_FILE), "rb") as f:
+        with open(os.path.join(model_dir, "assets", LABELS_FILE), "rb") as f:
             self.class_names = [n.decode("utf-8") for n in f.read().split(b"\n")[:-1]]
         self.top_k = max(1, min(top_k, len(self.class_names)))
 

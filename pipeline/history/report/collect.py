@@ -15,11 +15,15 @@ from typing import Callable, List, Optional
 
 from absl import logging
 
+from components.evaluator import spec as evaluator
+from components.image_example_gen import spec as example_gen
+from components.image_example_gen.manifest import read_class_names, read_manifest
+from components.trainer import spec as trainer
 from pipeline.history.report import model_facts
 from pipeline.history.report.data import data_section, examples_artifact, iter_examples, split_names
 from pipeline.history.run_record import RunRecord, artifact_property
-from schemas import features
 from pipeline.history.summary import RunSummary, summary_of
+from schemas import features
 from schemas.config import Config
 
 PACKAGES = ("imgpipe", "tfx", "tensorflow", "tf-keras", "tensorflow-transform", "tensorflow-data-validation",
@@ -72,8 +76,8 @@ def _train_images(record: RunRecord) -> list:
 def held_out_splits(record: RunRecord, examples) -> List[str]:
     """The splits the Evaluator judged (its example_splits: test, and golden with data.golden_dir),
     else the first split that is not train."""
-    evaluator = record.node("Evaluator")
-    chosen = json.loads((evaluator.properties.get("example_splits") if evaluator else "") or "[]")
+    node = record.node(evaluator.NODE_ID)
+    chosen = json.loads((node.properties.get(evaluator.EXAMPLE_SPLITS_PROPERTY) if node else "") or "[]")
     others = [s for s in split_names(examples) if s != TRAIN_SPLIT]
     return chosen or others[:1]
 
@@ -86,18 +90,18 @@ def evaluation_section(record: RunRecord) -> dict:
     computes plots for the candidate only.
     """
     from tfx.utils import path_utils
-    evaluations = record.outputs("Evaluator", "ModelEvaluation")
+    evaluations = record.outputs(evaluator.NODE_ID, "ModelEvaluation")
     examples = examples_artifact(record)
     if not evaluations or examples is None:
         return {"unavailable": "the Evaluator did not run"}
-    names = model_facts.read_class_names(examples.uri)
+    names = read_class_names(examples.uri)
     matrices = model_facts.confusion_matrices(evaluations[0].uri, len(names))
     splits = held_out_splits(record, examples)
 
     def predict(model_dir: str) -> list:  # over every judged split, as TFMA pooled them
         return [row for split in splits for row in model_facts.predict_split(model_dir, examples.uri, split)]
 
-    models = record.outputs("Trainer", "Model")
+    models = record.outputs(trainer.NODE_ID, "Model")
     mistakes = model_facts.confident_mistakes(
         predict(path_utils.serving_model_path(models[0].uri))) if models and splits else []
     served = model_facts.served_model_dir(record)
@@ -113,24 +117,22 @@ def evaluation_section(record: RunRecord) -> dict:
 def run_facts(record: RunRecord, cfg: Optional[Config]) -> dict:
     """Component times (when MLMD recorded them), config, package versions, data root and span."""
     examples = examples_artifact(record)
-    gen = record.node("ImageExampleGen")
+    gen = record.node(example_gen.NODE_ID)
     timed = record.started_ms > 0  # the in-pipeline RunReport component sees artifacts, not executions
-    return {"started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started_ms / 1000)) if timed else "",
+    return {"started": started_text(record),
             "components": [(n.node, n.seconds, n.state) for n in record.nodes] if timed else None,
             "config": cfg.to_dict() if cfg else None,
-            "data_root": (gen.properties.get("input_base") if gen else "") or _manifest(examples).get("data_root", ""),
+            "data_root": (gen.properties.get("input_base") if gen else "") or (read_manifest(examples.uri) if examples is not None else {}).get("data_root", ""),
             "span": artifact_property(examples, "span") if examples is not None else None,
             "versions": {**{p: _version(p) for p in PACKAGES}, "python": platform.python_version()},
             "examples_uri": examples.uri if examples is not None else ""}
 
 
-def _manifest(examples) -> dict:
-    import tensorflow as tf
-    path = f"{examples.uri}/{features.MANIFEST_FILE}" if examples is not None else ""
-    if not path or not tf.io.gfile.exists(path):
-        return {}
-    with tf.io.gfile.GFile(path) as f:
-        return json.load(f)
+def started_text(record: RunRecord) -> str:
+    """When the run started, local time; "" when unknown (inside the pipeline, no execution is known)."""
+    if record.started_ms <= 0:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started_ms / 1000))
 
 
 def _version(package: str) -> str:

@@ -7,7 +7,8 @@ components that made them; what only MLMD knows (component times) the report
 marks as unavailable. A run stopped before the end never reaches this node:
 `imgpipe run` writes that run's report from MLMD instead (pipeline/history/report/__init__.py).
 
-It lives above the components it reads (pipeline layer), not among them.
+It is the one step whose folder is not under components/: it renders the same run summary the CLI
+prints (pipeline/history/summary.py), which reads every step's outputs, so it sits above them.
 """
 
 import json
@@ -15,10 +16,20 @@ from typing import Dict, List
 
 from tfx import v1 as tfx
 
+from components.baseline import spec as baseline_spec
+from components.evaluator import spec as evaluator_spec
+from components.evaluator.component import judged_splits
+from components.image_example_gen import spec as example_gen_spec
+from components.image_validation import spec as image_validation_spec
 from components.image_validation.component import ImageValidation
+from components.infra_check import spec as infra_check_spec
+from components.pusher import spec as pusher_spec
+from components.trainer import spec as trainer_spec
+from pipeline.history.report.spec import NODE_ID, REPORT_FILE
 from pipeline.history.run_record import NodeRun, RunRecord
+from schemas import features
+from schemas.config import Config
 
-REPORT_FILE = "report.html"
 _A = tfx.types.standard_artifacts
 
 
@@ -40,10 +51,10 @@ def _blessing_from_files(blessing) -> None:
     """Where an orchestrator passes the blessing without its custom properties (open-source KFP v2),
     recover the verdict from the BLESSED / NOT_BLESSED marker file the Evaluator writes."""
     import tensorflow as tf
-    if not blessing.has_custom_property("blessed"):
+    if not blessing.has_custom_property(features.BLESSED_PROPERTY):
         for name, value in (("BLESSED", 1), ("NOT_BLESSED", 0)):
             if tf.io.gfile.exists(f"{blessing.uri}/{name}"):
-                blessing.set_int_custom_property("blessed", value)
+                blessing.set_int_custom_property(features.BLESSED_PROPERTY, value)
 
 
 @tfx.dsl.components.component
@@ -59,17 +70,32 @@ def RunReport(
     pushed_model: tfx.dsl.components.InputArtifact[_A.PushedModel],
     report: tfx.dsl.components.OutputArtifact[RunReportFile],
     config: tfx.dsl.components.Parameter[str],
-    eval_split: tfx.dsl.components.Parameter[str],
+    eval_splits: tfx.dsl.components.Parameter[str],
 ) -> None:
-    """Writes `report.html` into its artifact from the run's artifacts (`config`: the run's config as JSON)."""
+    """Writes `report.html` into its artifact from the run's artifacts (`config`: the run's config as JSON;
+    `eval_splits`: the splits the Evaluator judged, comma-separated)."""
     from pipeline.history.report import write_report_file
     from pipeline.history.report.collect import collect
     from schemas.config import from_dict
     cfg = from_dict(json.loads(config))
     _blessing_from_files(blessing)
     record = record_from_artifacts(cfg.run.pipeline_name, {
-        "ImageExampleGen": [examples], "ImageDataValidator": [validation], "Trainer": [model, model_run],
-        "ServedModelBaseline": [baseline], "Evaluator": [evaluation, blessing], "InfraCheck": [infra_blessing],
-        "Pusher": [pushed_model]},
-        {"Evaluator": {"example_splits": json.dumps([eval_split])}})
+        example_gen_spec.NODE_ID: [examples], image_validation_spec.NODE_ID: [validation],
+        trainer_spec.NODE_ID: [model, model_run], baseline_spec.NODE_ID: [baseline],
+        evaluator_spec.NODE_ID: [evaluation, blessing], infra_check_spec.NODE_ID: [infra_blessing],
+        pusher_spec.NODE_ID: [pushed_model]},
+        {evaluator_spec.NODE_ID: {evaluator_spec.EXAMPLE_SPLITS_PROPERTY: json.dumps(eval_splits.split(","))}})
     write_report_file(collect(record, "", cfg), f"{report.uri}/{REPORT_FILE}")
+
+
+def create_run_report(cfg: Config, example_gen, image_validator, trainer, baseline, evaluator, infra_check,
+                      pusher) -> RunReport:
+    """The last node: the whole run in one HTML page, whatever the verdict. `config` is the whole config
+    (every section), so the page's Config section is what the run used."""
+    return RunReport(
+        examples=example_gen.outputs["examples"], validation=image_validator.outputs["report"],
+        model=trainer.outputs["model"], model_run=trainer.outputs["model_run"],
+        baseline=baseline.outputs["baseline"], evaluation=evaluator.outputs["evaluation"],
+        blessing=evaluator.outputs["blessing"], infra_blessing=infra_check.outputs["blessing"],
+        pushed_model=pusher.outputs["pushed_model"], config=json.dumps(cfg.to_dict(), sort_keys=True),
+        eval_splits=",".join(judged_splits(bool(cfg.data.golden_dir)))).with_id(NODE_ID)

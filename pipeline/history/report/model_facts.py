@@ -1,6 +1,6 @@
 """The report's model sections: augmentation preview, training curves, evaluation.
 
-Training facts come from `history.json`, which the Trainer writes into its
+Training facts come from the Trainer's one training record (components/trainer/record.py) in its
 ModelRun artifact; the confusion matrices from TFMA's plots in the Evaluator's
 output. TFMA keeps no per-example predictions, so the "most confident mistakes"
 are found by running the candidate SavedModel on the held-out split here (the
@@ -13,10 +13,14 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from components.baseline import spec as baseline
+from components.evaluator import spec as evaluator
+from components.trainer import spec as trainer
+from pipeline.history.report.data import iter_examples
+from pipeline.history.report.spec import CONFIG_PROPERTY, NODE_ID
+from pipeline.history.run_record import RunRecord
 from schemas import features
 from schemas.config import Config
-from pipeline.history.report.data import iter_examples
-from pipeline.history.run_record import RunRecord
 
 AUGMENTED_IMAGES = 3     # training images shown in the augmentation preview
 AUGMENTED_VERSIONS = 5   # augmented versions of each
@@ -24,24 +28,24 @@ MISTAKES_SHOWN = 8
 _PREDICT_BATCH = 64
 
 
-def run_config(record: RunRecord, fallback: Optional[Config]) -> Optional[Config]:
-    """The config the Trainer ran with (its custom_config), else the caller's."""
+def run_config(record: RunRecord, given: Optional[Config]) -> Optional[Config]:
+    """The config the run used: RunReport's record of it (the whole config, every section) when that node
+    ran, else the one the caller gives (the local runner passes the config it ran with)."""
     from schemas.config import from_dict
-    trainer = record.node("Trainer")
-    raw = trainer.properties.get("custom_config") if trainer else None
-    return from_dict(json.loads(raw)["config"]) if raw else fallback
+    report = record.node(NODE_ID)
+    raw = report.properties.get(CONFIG_PROPERTY) if report else None
+    return from_dict(json.loads(raw)) if raw else given
 
 
 def training_section(record: RunRecord) -> dict:
-    import tensorflow as tf
-    runs = record.outputs("Trainer", "ModelRun")
+    from components.trainer.record import per_epoch, read_training_record
+    runs = record.outputs(trainer.NODE_ID, "ModelRun")
     if not runs:
         return {"unavailable": "the Trainer did not run"}
-    path = f"{runs[0].uri}/{features.HISTORY_FILE}"
-    if not tf.io.gfile.exists(path):
-        return {"unavailable": f"no {features.HISTORY_FILE} in the Trainer's ModelRun artifact ({runs[0].uri})"}
-    with tf.io.gfile.GFile(path) as f:
-        return {**json.load(f), "logdir": runs[0].uri}
+    found = read_training_record(runs[0].uri)
+    if not found:
+        return {"unavailable": f"no {trainer.TRAINING_RECORD_FILE} in the Trainer's ModelRun artifact ({runs[0].uri})"}
+    return {**found, "per_epoch": per_epoch(found), "logdir": runs[0].uri}
 
 
 def augmentation_section(train_images: Sequence[bytes], cfg: Optional[Config], image_size: Optional[int] = None,
@@ -65,12 +69,6 @@ def augmentation_section(train_images: Sequence[bytes], cfg: Optional[Config], i
         versions = [augment_image(image, cfg.augment).numpy() for _ in range(AUGMENTED_VERSIONS)]
         rows.append({"original": image.numpy(), "augmented": versions})
     return {"rows": rows, "policy": cfg.to_dict()["augment"]}
-
-
-def read_class_names(examples_uri: str) -> List[str]:
-    """The class list ImageExampleGen wrote, read as InfraCheck reads it (imports TensorFlow, hence here)."""
-    from components.infra_check.check import read_class_list
-    return [name.decode("utf-8") for name in read_class_list(f"{examples_uri}/{features.LABELS_FILE}")]
 
 
 def confusion_matrices(evaluation_uri: str, num_classes: int) -> Dict[str, np.ndarray]:
@@ -104,7 +102,7 @@ def served_model_dir(record: RunRecord) -> str:
     """The served model the gate compared with (ServedModelBaseline's copy), "" on a first run."""
     import tensorflow as tf
     from tfx.utils import path_utils
-    found = record.outputs("ServedModelBaseline", "Model")
+    found = record.outputs(baseline.NODE_ID, "Model")
     path = path_utils.serving_model_dir(found[0].uri) if found else ""
     return path if path and tf.io.gfile.exists(f"{path}/saved_model.pb") else ""
 
@@ -114,7 +112,7 @@ def gate_facts(record: RunRecord) -> Optional[dict]:
     import dataclasses
     from components.evaluator.metrics import read_gate
     from components.evaluator.paired import mcnemar_p_worse
-    evaluations = record.outputs("Evaluator", "ModelEvaluation")
+    evaluations = record.outputs(evaluator.NODE_ID, "ModelEvaluation")
     gate = read_gate(evaluations[0].uri) if evaluations else None
     if gate is None:
         return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
@@ -22,11 +23,16 @@ h2{border-bottom:1px solid #ccc;padding-bottom:.2em}table{border-collapse:collap
 td,th{border:1px solid #ddd;padding:.2em .6em;text-align:left;vertical-align:top}
 .verdict{font-size:1.3em;font-weight:bold}.ok{color:#1a7f37}.no{color:#b42318}
 figure{display:inline-block;margin:.3em;text-align:center;font-size:.8em;max-width:160px;word-break:break-all}
-.missing{color:#777;font-style:italic}pre{background:#f6f6f6;padding:.6em;overflow:auto;font-size:.85em}"""
+.missing{color:#777;font-style:italic}
+pre{background:#f6f6f6;padding:.6em;overflow:auto;font-size:.85em;white-space:pre-wrap;overflow-wrap:anywhere}"""
+
+
+class Raw(str):
+    """HTML that `esc` leaves as it is (a table cell holding markup we made)."""
 
 
 def esc(value) -> str:
-    return html.escape(str(value))
+    return value if isinstance(value, Raw) else html.escape(str(value))
 
 
 def img(png: bytes, alt: str) -> str:
@@ -48,9 +54,10 @@ def render(facts: dict) -> str:
     renderers: Dict[str, Callable[[dict], str]] = {
         "decision": _decision, "data": _data, "augmentation": _augmentation,
         "training": _training, "evaluation": _evaluation, "run": _run}
+    run_id = _marked("run-id", esc(facts["run_id"] or "(report written inside the pipeline)"))
     parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
              f"<title>imgpipe run {esc(facts['run_id'] or '')}</title><style>{_STYLE}</style></head><body>",
-             f"<h1>Run {esc(facts['run_id'] or '(report written inside the pipeline)')} <small>({esc(facts['pipeline_name'])})</small></h1>"]
+             f"<h1>Run {run_id} <small>({esc(facts['pipeline_name'])})</small></h1>"]
     for key, title in SECTIONS:
         section = facts.get(key) or {"unavailable": "not recorded"}
         body = (f'<p class="missing unavailable">Not available for this run: {esc(section["unavailable"])}</p>'
@@ -92,8 +99,7 @@ def _decision_rows(s: dict, gate: Optional[dict]) -> List[List]:
     splits = sorted(s["split_sizes"].items(), key=lambda kv: SPLIT_ORDER.index(kv[0]) if kv[0] in SPLIT_ORDER else 9)
     rows = [["splits (images)", ", ".join(f"{k} {v}" for k, v in splits) or "n/a"],
             ["candidate test accuracy", _num(s["accuracy"])],
-            ["served model test accuracy", _num(s["baseline_accuracy"]) if s["baseline_accuracy"] is not None
-             else "no served model to compare with"],
+            ["served model test accuracy", _served_accuracy(s)],
             ["served model", s["baseline_source"] or "none"]]
     if gate and gate["has_baseline"]:
         rows.append(["paired comparison", f"{gate['better']} images better, {gate['worse']} worse; exact McNemar "
@@ -105,6 +111,14 @@ def _decision_rows(s: dict, gate: Optional[dict]) -> List[List]:
             else "FAILED: " + "; ".join(infra["problems"])])
     rows.append(["pushed", s["pushed_path"] or "nothing pushed"])
     return rows
+
+
+def _served_accuracy(s: dict) -> str:
+    if s["baseline_accuracy"] is not None:
+        return _num(s["baseline_accuracy"])
+    if s["baseline_source"] and s["blessed"] is None:
+        return "not judged: the run stopped before the Evaluator"
+    return "not judged" if s["baseline_source"] else "no served model to compare with"
 
 
 def _num(value, digits: int = 4) -> str:
@@ -120,14 +134,26 @@ def _data(section: dict) -> str:
              img(charts.class_counts(counts), "images per class per split")]
     if section["sizes"]:
         parts += ["<h3>Image sizes</h3>", img(charts.image_sizes(section["sizes"]), "image sizes")]
-    parts.append("<h3>Samples per class</h3>")
-    for name, samples in section["thumbnails"].items():
-        parts.append(f"<div><b>{esc(name)}</b><br>" + "".join(
-            figure(charts.thumbnail(data), path) for path, data in samples) + "</div>")
+    parts += _samples(section)
     parts += ["<h3>Quarantined at ingestion</h3>", table(["file", "reason"], [
         [q.get("path", ""), q.get("reason", "")] for q in section["quarantine"]]) if section["quarantine"]
         else "<p>No file was quarantined.</p>"]
     return "\n".join(parts + _validation(section))
+
+
+def _samples(section: dict) -> List[str]:
+    """Thumbnails per class: the newest batch's, then the previous batch's when the window holds it."""
+    batches = section.get("batches") or []
+    parts = []
+    for i, (batch, classes) in enumerate(section["thumbnails"].items()):
+        which = f": {'newest' if i == 0 else 'previous'} batch {batch}" if batch else ""
+        parts.append(f"<h3>Samples per class{esc(which)}</h3>")
+        parts += [f"<div><b>{esc(name)}</b><br>" + "".join(figure(charts.thumbnail(data), path) for path, data
+                                                            in samples) + "</div>" for name, samples in classes.items()]
+    if len(batches) == 1:
+        parts.append('<p class="missing">The previous batch is not in this run\'s window '
+                     "(data.window_spans=1); drift is measured against the previous accepted run.</p>")
+    return parts
 
 
 def _validation(section: dict) -> List[str]:
@@ -157,7 +183,7 @@ def _augmentation(section: dict) -> str:
 
 
 def _training(section: dict) -> str:
-    history, stopping = section["history"], section.get("early_stopping") or {}
+    history, stopping = section["per_epoch"], section.get("early_stopping") or {}
     best = stopping.get("best_epoch")
     facts = [["epochs run", f"{section['epochs_run']} of {section['epochs_planned']} planned"],
              ["early stopping", "off" if not stopping else (
@@ -193,13 +219,32 @@ def _evaluation(section: dict) -> str:
 
 
 def _run(section: dict) -> str:
-    components = table(["component", "seconds", "state"], [[n, f"{s:.1f}", st] for n, s, st in section[
-        "components"]]) if section["components"] is not None else \
-        '<p class="missing">Not available inside the pipeline: see the orchestrator\'s run page.</p>'
-    facts = table(None, [["started", section["started"] or "n/a"], ["data root", section["data_root"]],
-                         ["span", section["span"]], ["examples", section["examples_uri"]]])
+    facts = table(None, [["started", _marked("started", esc(section["started"] or "n/a"))],
+                         ["data root", section["data_root"]], ["span", section["span"]],
+                         ["examples", section["examples_uri"]]])
     versions = table(["package", "version"], [[k, v] for k, v in section["versions"].items()])
     config = f"<pre>{esc(json.dumps(section['config'], indent=1))}</pre>" if section["config"] else \
-        '<p class="missing">Config not recorded (the Trainer did not run).</p>'
-    return facts + "<h3>Component times</h3>" + components + "<h3>Config</h3>" + config + \
-        "<h3>Package versions</h3>" + versions
+        '<p class="missing">Config not recorded.</p>'
+    return facts + "<h3>Component times</h3>" + _marked("component-times", component_times(section["components"])) \
+        + "<h3>Config</h3>" + config + "<h3>Package versions</h3>" + versions
+
+
+def component_times(components: Optional[List]) -> str:
+    """(node, seconds, state) rows as a table; inside the pipeline no component knows them."""
+    if components is None:
+        return '<p class="missing">Not available inside the pipeline: see the orchestrator\'s run page.</p>'
+    return table(["component", "seconds", "state"], [[n, f"{s:.1f}", st] for n, s, st in components])
+
+
+def _marked(name: str, html_text: str) -> Raw:
+    """`html_text` between markers finish_report can fill in later (facts only the orchestrator knows)."""
+    return Raw(f"<!--{name}-->{html_text}<!--/{name}-->")
+
+
+def finish_report(page: str, run_id: str, started: str, components: List) -> str:
+    """The report RunReport wrote inside the pipeline, with what only ML Metadata knows filled in: the run
+    id, when it started and each component's time. The rest of the page is as rendered, not rendered again."""
+    for name, value in (("run-id", esc(run_id)), ("started", esc(started)),
+                        ("component-times", component_times(components))):
+        page = re.sub(f"<!--{name}-->.*?<!--/{name}-->", lambda _, n=name, v=value: _marked(n, v), page, flags=re.S)
+    return re.sub("<title>.*?</title>", lambda _: f"<title>imgpipe run {esc(run_id)}</title>", page, count=1)

@@ -3,7 +3,7 @@ and the training images/s. Used by tests/test_trainer.py (are the weights bit-id
 bench/bench_determinism.py (what does it cost?); each call is a fresh process, since op determinism is
 process-wide and cannot be switched off again.
 
-    python -m tests.determinism_probe <true|false> <images> <size> <timed epochs> [KEY=VALUE ...]
+    python -m bench.determinism_probe <true|false> <images> <size> <timed epochs> [KEY=VALUE ...]
 
 One warm-up epoch runs before the timed ones; the KEY=VALUE config overrides apply after
 train.deterministic. The data is random (seeded), three classes.

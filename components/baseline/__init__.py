@@ -1,0 +1,1 @@
+"""ServedModelBaseline: the model served now, copied for the Evaluator to compare with."""

@@ -1,0 +1,94 @@
+"""Files on a local disk or in a bucket: one definition of "remote", one copy of a tree, JSON in and out.
+
+A path is remote when it names a scheme other than `file://` (`gs://`, `s3://`, `minio://`, ...).
+Local paths (`file://` stripped) go through `os` and need no TensorFlow, so the commands that answer
+in a second (`imgpipe rollback`, the nothing-new check) stay light; remote ones go through
+`tf.io.gfile`, imported only then. Every step and tool that reads or writes outside an artifact
+it owns uses these, so "is this local?" has one answer everywhere.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from types import SimpleNamespace
+from typing import Any, Optional
+
+FILE_SCHEME = "file://"
+
+
+def is_remote(path: str) -> bool:
+    """True for `gs://...`, `s3://...` and other schemes; False for plain paths and `file://` ones."""
+    return "://" in path and not path.startswith(FILE_SCHEME)
+
+
+def local_path(path: str) -> str:
+    """`file:///x` -> `/x`; any other path unchanged."""
+    return path[len(FILE_SCHEME):] if path.startswith(FILE_SCHEME) else path
+
+
+_LOCAL = SimpleNamespace(
+    exists=os.path.exists, isdir=os.path.isdir, listdir=os.listdir, walk=os.walk, remove=os.remove,
+    rename=lambda src, dst, overwrite=False: os.rename(src, dst),
+    rmtree=lambda path: shutil.rmtree(path, ignore_errors=True),
+    makedirs=lambda path: os.makedirs(path, exist_ok=True),
+    copy=lambda src, dst, overwrite=False: shutil.copyfile(src, dst))
+
+
+def fs_for(*paths: str):
+    """`os` (as a namespace with gfile's names) when every path is local, else `tf.io.gfile`."""
+    if not any(is_remote(p) for p in paths):
+        return _LOCAL
+    import tensorflow as tf
+    return tf.io.gfile
+
+
+def copy_tree(src: str, dst: str, last: str = "") -> None:
+    """Copy every file under `src` to `dst`; the top-level file named `last` (if any) is copied last.
+
+    `last` is how a publish stays atomic on object stores: TF Serving cannot load a version folder
+    before its `saved_model.pb` exists, so that file goes in when everything else is there.
+    """
+    src, dst = local_path(src).rstrip("/"), local_path(dst).rstrip("/")
+    fs, final = fs_for(src, dst), None
+    for directory, _, files in fs.walk(src):
+        rel = directory[len(src):].lstrip("/")
+        target = f"{dst}/{rel}" if rel else dst
+        fs.makedirs(target)
+        for name in files:
+            if not rel and name == last:
+                final = (f"{directory}/{name}", f"{target}/{name}")
+                continue
+            fs.copy(f"{directory}/{name}", f"{target}/{name}", overwrite=True)
+    if final:
+        fs.copy(*final, overwrite=True)
+
+
+def read_json(path: str) -> Optional[Any]:
+    """The JSON document at `path`, or None when there is no such file."""
+    path = local_path(path)
+    if not is_remote(path):
+        if not os.path.isfile(path):
+            return None
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    import tensorflow as tf
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
+def write_json(path: str, value: Any) -> str:
+    """Write `value` as indented JSON (parent folders made); returns the path."""
+    path = local_path(path)
+    fs_for(path).makedirs(os.path.dirname(path) or ".")
+    text = json.dumps(value, indent=2, sort_keys=True) + "\n"
+    if not is_remote(path):
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        import tensorflow as tf
+        with tf.io.gfile.GFile(path, "w") as f:
+            f.write(text)
+    return path

@@ -1,0 +1,24 @@
+"""The Pusher's interface: its node id, its typed settings, and what it records on its PushedModel."""
+from __future__ import annotations
+
+import dataclasses
+
+from schemas.config import ServingConfig
+
+NODE_ID = "Pusher"
+SETTINGS_KEY = "settings"   # the one custom_config key: PusherSettings
+# TFX's own PushedModel properties (the stock Pusher's names), and ours
+PUSHED_PROPERTY = "pushed"
+PUSHED_VERSION_PROPERTY = "pushed_version"
+PUSHED_DESTINATION_PROPERTY = "pushed_destination"
+ALREADY_SERVED_PROPERTY = "already_served"  # not pushed: the served version identical to the candidate
+
+
+@dataclasses.dataclass(frozen=True)
+class PusherSettings:
+    model_name: str     # serving.model_name: named in models.config
+    keep_versions: int  # serving.keep_versions: versions kept after a push
+
+    @classmethod
+    def from_serving_config(cls, serving: ServingConfig) -> "PusherSettings":
+        return cls(model_name=serving.model_name, keep_versions=serving.keep_versions)

@@ -1,0 +1,40 @@
+"""The Trainer's interface: its node id, the files it writes, and the typed settings run_fn receives.
+
+Light (no TensorFlow): the summary, the report and the pusher read these names.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from schemas.config import AugmentConfig, Config, ModelConfig, TrainConfig
+
+NODE_ID = "Trainer"
+# user code, referenced by import path (never module_file=): the installed package is what runs
+RUN_FN = "components.trainer.train.run_fn"
+SETTINGS_KEY = "settings"  # the one custom_config key: TrainerSettings
+
+# In the ModelRun artifact: the one record of how training went (record.py writes and reads it).
+TRAINING_RECORD_FILE = "training.json"
+# Beside each exported SavedModel (assets.extra/ is TF Serving's place for files it does not load):
+# the model's facts, read without TensorFlow by warm start, the nothing-new check and the pusher.
+MODEL_FACTS_FILE = "assets.extra/imgpipe.json"
+FACTS_IMAGE_SIZE = "image_size"
+FACTS_CLASS_NAMES = "class_names"
+FACTS_SPANS = "spans"
+FACTS_TRAINING = "training"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerSettings:
+    """Exactly the config the Trainer reads, so with caching on, changing a knob of another step
+    (eval.*, serving.keep_versions, ...) does not retrain."""
+    model: ModelConfig
+    train: TrainConfig
+    augment: AugmentConfig
+    model_name: str        # serving.model_name: the warmup requests name the model
+    warmup_images: int     # serving.warmup_images
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> "TrainerSettings":
+        return cls(model=cfg.model, train=cfg.train, augment=cfg.augment, model_name=cfg.serving.model_name,
+                   warmup_images=cfg.serving.warmup_images)
