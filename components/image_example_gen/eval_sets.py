@@ -15,12 +15,12 @@ import os
 import posixpath
 from typing import List, Sequence, Tuple
 
+from components.fs import is_remote
 from components.image_example_gen.folder import (
     FolderScan,
     ImageFile,
     ImageFolderError,
     _check_root,
-    _is_remote,
     _list_dir,
     _scan_class,
 )
@@ -64,7 +64,7 @@ def newest_span_test_only(scan: FolderScan, newest_folder: str, splits: Sequence
 
 def _norm(path: str) -> str:
     path = path.rstrip("/")
-    return path if _is_remote(path) else os.path.realpath(path)
+    return path if is_remote(path) else os.path.realpath(path)
 
 
 def _overlaps(a: str, b: str) -> bool:
@@ -122,7 +122,7 @@ def curated_schema_problem(schema_path: str) -> str:
 
 def _split_parent(path: str) -> Tuple[str, str]:
     path = path.rstrip("/")
-    if _is_remote(path):
+    if is_remote(path):
         return posixpath.dirname(path), posixpath.basename(path)
     path = os.path.abspath(path)
     return os.path.dirname(path), os.path.basename(path)

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Tuple
 
+from components.fs import is_remote, local_path
 from schemas import features
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
@@ -88,25 +89,21 @@ def display_path(path: str) -> str:
 
 # --------------------------------------------------------------------------- file system
 
-def _is_remote(path: str) -> bool:
-    return "://" in path
-
-
 def _gfile():
     import tensorflow as tf  # only for paths with a scheme: importing TF costs seconds
     return tf.io.gfile
 
 
 def _join(parent: str, *names: str) -> str:
-    return posixpath.join(parent, *names) if _is_remote(parent) else os.path.join(parent, *names)
+    return posixpath.join(parent, *names) if is_remote(parent) else os.path.join(parent, *names)
 
 
 def _exists(path: str) -> bool:
-    return _gfile().exists(path) if _is_remote(path) else os.path.exists(path)
+    return _gfile().exists(path) if is_remote(path) else os.path.exists(path)
 
 
 def _isdir(path: str) -> bool:
-    return _gfile().isdir(path) if _is_remote(path) else os.path.isdir(path)
+    return _gfile().isdir(path) if is_remote(path) else os.path.isdir(path)
 
 
 def _list_dir(path: str) -> List[Tuple[str, bool]]:
@@ -118,7 +115,7 @@ def _list_dir(path: str) -> List[Tuple[str, bool]]:
 
 
 def _list_dir_unchecked(path: str) -> List[Tuple[str, bool]]:
-    if not _is_remote(path):
+    if not is_remote(path):
         with os.scandir(path) as entries:
             return sorted((e.name, _entry_is_dir(e)) for e in entries)
     gfile = _gfile()
@@ -139,7 +136,7 @@ def _entry_is_dir(entry: os.DirEntry) -> bool:
 
 def _read_bytes(path: str, max_bytes: int = -1) -> bytes:
     """The file's content; with `max_bytes` >= 0, at most max_bytes + 1 bytes (enough to see it is too big)."""
-    if not _is_remote(path):
+    if not is_remote(path):
         with open(path, "rb") as f:
             return f.read(max_bytes + 1 if max_bytes >= 0 else -1)
     gfile = _gfile()
@@ -157,6 +154,7 @@ def scan_image_folder(root: str, skip_empty_classes: bool = False) -> FolderScan
     image files stays a class (the ingestion's minimum-images limit decides),
     unless `skip_empty_classes`: then it is listed as skipped and is no class.
     """
+    root = local_path(root)
     _check_root(root)
     class_names, skipped = [], []
     for name, is_dir in _list_dir(root):
@@ -208,7 +206,7 @@ def _check_loose_entry(root: str, name: str) -> None:
     if display_path(name) != name:
         raise ImageFolderError(f"file name at the data root is not valid UTF-8: {path}. "
                                "Remove or rename it: only class folders belong at the root.")
-    if not _is_remote(root) and not os.path.exists(_join(root, name)):
+    if not is_remote(root) and not os.path.exists(_join(root, name)):
         raise ImageFolderError(f"broken symbolic link at the data root: {path}. "
                                "Remove it: only class folders belong at the root.")
 
@@ -267,7 +265,7 @@ def _scan_class(root: str, class_name: str) -> Tuple[List[str], List[Tuple[str, 
 
 def _folder_identity(path: str):
     """What makes two paths the same folder: (device, inode) locally; the path itself in a bucket."""
-    if _is_remote(path):
+    if is_remote(path):
         return path
     try:
         st = os.stat(path)

@@ -21,11 +21,11 @@ import stat
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Dict, Optional, Tuple
 
+from components.fs import is_remote
 from components.image_example_gen.folder import (
     BadImageError,
     ImageFile,
     _gfile,
-    _is_remote,
     _join,
     _read_bytes,
     display_path,
@@ -105,7 +105,7 @@ def inspect_image(root: str, image_file: ImageFile, max_image_pixels: int, max_f
 
 def _regular_file_size(path: str) -> int:
     """Size in bytes of a regular file; BadImageError for what cannot or must not be opened."""
-    if _is_remote(path):
+    if is_remote(path):
         try:
             return int(_gfile().stat(path).length)
         except Exception as e:  # tf.errors.OpError

@@ -21,6 +21,8 @@ import hashlib
 import os
 import uuid
 
+from components.fs import is_remote, local_path
+
 
 @dataclasses.dataclass(frozen=True)
 class RunCache:
@@ -59,9 +61,10 @@ def folder_fingerprint(root: str) -> str:
 
 
 def _entries(root: str):
-    if "://" in root:
+    if is_remote(root):
         yield from _gfile_entries(root)
         return
+    root = local_path(root)
     for directory, dirs, files in os.walk(root, onerror=lambda e: None):
         for name in dirs + files:
             path = os.path.join(directory, name)
