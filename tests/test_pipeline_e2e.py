@@ -304,7 +304,7 @@ def test_the_report_of_a_good_run_holds_the_runs_own_numbers(first_run, workspac
     assert len(evaluation["mistakes"]) == min(8, sum(map(sum, cells)) - sum(cells[i][i] for i in range(3)))
     assert all(m["true"] != m["predicted"] for m in evaluation["mistakes"])
     training = facts["training"]
-    assert training["epochs_run"] == 12 and len(training["history"]) == len(training["epoch_seconds"]) == 12
+    assert training["epochs_run"] == 12 and len(training["per_epoch"]) == len(training["epoch_seconds"]) == 12
     assert training["early_stopping"] is None  # train.early_stopping_patience=0
     rows = facts["augmentation"]["rows"]
     size = first_run.image_size  # data.image_size=auto chose it (32): the preview is at the trained size
