@@ -8,6 +8,7 @@ it owns uses these, so "is this local?" has one answer everywhere.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -92,3 +93,40 @@ def write_json(path: str, value: Any) -> str:
         with tf.io.gfile.GFile(path, "w") as f:
             f.write(text)
     return path
+
+
+def folder_fingerprint(root: str) -> str:
+    """sha256 over every entry's relative path, size and mtime (ns) under `root`, hidden ones included.
+
+    Entries are lstat-ed, never opened or followed: a broken link or an unreadable file counts by its
+    own stat, and what cannot be stat-ed at all counts by its name, so ingestion still gets to
+    quarantine it. Not local (gs:// ...): the same through tf.io.gfile, slower.
+    """
+    digest = hashlib.sha256()
+    for rel, size, mtime in sorted(_entries(root)):
+        digest.update(f"{rel}\0{size}\0{mtime}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def _entries(root: str):
+    if is_remote(root):
+        yield from _gfile_entries(root)
+        return
+    root = local_path(root)
+    for directory, dirs, files in os.walk(root, onerror=lambda e: None):
+        for name in dirs + files:
+            path = os.path.join(directory, name)
+            try:
+                stat = os.lstat(path)
+                yield os.path.relpath(path, root), stat.st_size, stat.st_mtime_ns
+            except OSError:
+                yield os.path.relpath(path, root), -1, -1
+
+
+def _gfile_entries(root: str):
+    import tensorflow as tf
+    for directory, _, files in tf.io.gfile.walk(root):
+        for name in files:
+            path = f"{directory.rstrip('/')}/{name}"
+            stat = tf.io.gfile.stat(path)
+            yield path[len(root):], stat.length, stat.mtime_nsec

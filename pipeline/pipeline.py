@@ -53,7 +53,7 @@ def create_pipeline(
     runtime parameter). `span` (with data.span_pattern) ingests that span instead of the newest
     (`imgpipe run --span N`). With `cache` the run reuses unchanged steps' outputs; without, it is uncached.
     """
-    check = create_new_data_check(cfg.data, data_root, serving_model_dir, span, cache.new_data_token if cache else "")
+    check = create_new_data_check(cfg, data_root, serving_model_dir, span, cache.new_data_token if cache else "")
     with only_with_new_data(check):
         steps = _steps(cfg, data_root, pipeline_root, serving_model_dir, train_args, span, cache)
     return tfx.dsl.Pipeline(

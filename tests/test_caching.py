@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from pipeline.local.caching import RunCache, folder_fingerprint
+from components.fs import folder_fingerprint
+from pipeline.local.caching import RunCache
 from schemas.config import build_config
 from tests.fixtures import make_colour_folder
 

@@ -21,12 +21,14 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
+from components.new_data import judged as judged_batches
 from components.pusher.already_served import newest_identical_version
 from components.pusher.models_config import write_models_config
 from components.pusher.publish import next_version, prune, publish
 from components.pusher.spec import ALREADY_SERVED_PROPERTY, NODE_ID, SETTINGS_KEY, PusherSettings
 from schemas import carrier
 from schemas.config import ServingConfig
+from schemas.features import BLESSED_PROPERTY
 
 
 class AtomicPushExecutor(tfx_pusher_executor.Executor):
@@ -36,12 +38,15 @@ class AtomicPushExecutor(tfx_pusher_executor.Executor):
            exec_properties: Dict[str, Any]) -> None:
         self._log_startup(input_dict, output_dict, exec_properties)
         model_push = artifact_utils.get_single_instance(output_dict[standard_component_specs.PUSHED_MODEL_KEY])
-        if not self.CheckBlessing(input_dict):
-            self._MarkNotPushed(model_push)
-            return
         destination = pusher_pb2.PushDestination()
         proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
         model_dir = destination.filesystem.base_directory
+        if not self.CheckBlessing(input_dict):
+            self._MarkNotPushed(model_push)
+            judged = judged_batches.confirm_pending(model_dir, _verdict(input_dict))
+            logging.info("Not pushed; %s", f"batch recorded as judged: {judged}" if judged else "no batch pending")
+            return
+        judged_batches.clear(model_dir)  # what is served now (pushed or already served) answers for the batch
         custom = json.loads(exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "{}")
         settings = carrier.from_json(PusherSettings, custom[SETTINGS_KEY])
 
@@ -60,6 +65,14 @@ class AtomicPushExecutor(tfx_pusher_executor.Executor):
 
         io_utils.copy_dir(model_path, model_push.uri)  # the stock Pusher's archive copy
         self._MarkPushed(model_push, pushed_destination=serving_path, pushed_version=str(version))
+
+
+def _verdict(input_dict: Dict[str, List[types.Artifact]]) -> str:
+    """Why the candidate was not pushed, in the words of the judged record."""
+    blessings = input_dict.get(standard_component_specs.MODEL_BLESSING_KEY) or []
+    if blessings and not blessings[0].get_int_custom_property(BLESSED_PROPERTY):
+        return "not blessed"
+    return "infra check failed"
 
 
 class AtomicPusher(tfx.components.Pusher):

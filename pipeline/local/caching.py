@@ -17,11 +17,9 @@ a per-run token, and it stays uncached (docs/performance.md#caching).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import os
 import uuid
 
-from components.fs import is_remote, local_path
+from components.fs import folder_fingerprint
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,40 +43,3 @@ def local_run_cache(data_root: str, golden_dir: str = "", serving_model_dir: str
     fingerprint = folder_fingerprint(data_root) + (f"+{folder_fingerprint(golden_dir)}" if golden_dir else "")
     served = (latest_served_version(serving_model_dir) or "") if serving_model_dir else ""
     return RunCache(run_token=uuid.uuid4().hex, data_fingerprint=fingerprint, served_model=served)
-
-
-def folder_fingerprint(root: str) -> str:
-    """sha256 over every entry's relative path, size and mtime (ns) under `root`, hidden ones included.
-
-    Entries are lstat-ed, never opened or followed: a broken link or an unreadable file counts by its
-    own stat, and what cannot be stat-ed at all counts by its name, so ingestion still gets to
-    quarantine it. Not local (gs:// ...): the same through tf.io.gfile, slower.
-    """
-    digest = hashlib.sha256()
-    for rel, size, mtime in sorted(_entries(root)):
-        digest.update(f"{rel}\0{size}\0{mtime}\n".encode("utf-8", "surrogateescape"))
-    return digest.hexdigest()
-
-
-def _entries(root: str):
-    if is_remote(root):
-        yield from _gfile_entries(root)
-        return
-    root = local_path(root)
-    for directory, dirs, files in os.walk(root, onerror=lambda e: None):
-        for name in dirs + files:
-            path = os.path.join(directory, name)
-            try:
-                stat = os.lstat(path)
-                yield os.path.relpath(path, root), stat.st_size, stat.st_mtime_ns
-            except OSError:
-                yield os.path.relpath(path, root), -1, -1
-
-
-def _gfile_entries(root: str):
-    import tensorflow as tf
-    for directory, _, files in tf.io.gfile.walk(root):
-        for name in files:
-            path = f"{directory.rstrip('/')}/{name}"
-            stat = tf.io.gfile.stat(path)
-            yield path[len(root):], stat.length, stat.mtime_nsec

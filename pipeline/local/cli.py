@@ -111,12 +111,13 @@ def _checked_scan(data_root: str, folders: list, cfg: Config):
 def cmd_run(args) -> int:
     """One run per output at a time (pipeline/local/run_lock.py); a scheduled run with no new span stops at once."""
     from components.new_data.check import NOTHING_TO_DO, nothing_new
+    from components.new_data.judged import settings_token
     from pipeline.local.run_lock import RunLockedError, run_lock
     cfg, data_root, folders = resolve_inputs(args)
     try:
         with run_lock(args.output):
             serving_dir = OutputLayout(os.path.abspath(args.output)).serving_model_dir(cfg.serving.model_name)
-            stop = "" if args.span is not None else nothing_new(folders, serving_dir)
+            stop = "" if args.span is not None else nothing_new(folders, serving_dir, data_root, settings_token(cfg))
             if stop:
                 print(f"{stop}: {NOTHING_TO_DO}.")
                 return EXIT_OK
