@@ -97,5 +97,5 @@ def _steps(cfg: Config, data_root, pipeline_root: str, serving_model_dir: str, t
     pusher = create_pusher(cfg.serving, serving_model_dir, trainer.outputs["model"], evaluator.outputs["blessing"],
                            infra_check.outputs["blessing"])
     # 10. Report the run, whatever the verdict.
-    report = create_run_report(cfg, example_gen, images, trainer, baseline, evaluator, infra_check, pusher)
+    report = create_run_report(cfg, example_gen, images, transform, trainer, baseline, evaluator, infra_check, pusher)
     return [example_gen, *data.nodes, images, transform, trainer, baseline, evaluator, infra_check, pusher, report]

@@ -60,10 +60,14 @@ KFP_RESOURCES = ["kubeflow.trainer_cpu=4", "kubeflow.trainer_memory_gb=16", "kub
 
 
 def tree_digest(root: str) -> str:
-    """One hash of every file's path and bytes under `root`: "left byte-for-byte as it was"."""
+    """One hash of every file's path and bytes under `root`: "left byte-for-byte as it was".
+
+    Not the judged-batch records (components/new_data/judged.py): a run with a new batch notes it there
+    before anything else runs, beside the versions; TF Serving never reads them."""
+    from components.new_data.judged import JUDGED_FILE, PENDING_FILE
     digest = hashlib.sha256()
     for directory, _, files in sorted(os.walk(root)):
-        for name in sorted(files):
+        for name in sorted(set(files) - {PENDING_FILE, JUDGED_FILE}):
             path = os.path.join(directory, name)
             digest.update(os.path.relpath(path, root).encode())
             with open(path, "rb") as f:

@@ -329,6 +329,12 @@ def test_the_runreport_component_wrote_the_report_into_its_artifact(first_run, w
         page = f.read()
     assert all(f'<section id="{key}">' in page for key, _ in SECTIONS)
     assert "Not available inside the pipeline" in page and "Blessed" in page
+    # The local run rendered it once: its report is this page with only the run id, start and times filled in.
+    with open(first_run.report_path, encoding="utf-8") as f:
+        published = f.read()
+    unmarked = [re.sub(r"<title>.*?</title>|<!--([a-z-]+)-->.*?<!--/\1-->", "", p, flags=re.S) for p in (page, published)]
+    assert unmarked[0] == unmarked[1] and published != page
+    assert f"<!--run-id-->{first_run.run_id}<!--/run-id-->" in published and "<th>component</th>" in published
 
 
 def test_imgpipe_runs_lists_each_run_with_its_verdict_without_loading_tensorflow(first_run, workspace):

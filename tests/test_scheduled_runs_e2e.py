@@ -184,6 +184,7 @@ def test_a_drifted_span_is_blocked_before_training_and_the_served_model_is_untou
     assert "ImageValidationError" in out and "BLOCKING [size_drift]" in out and "Data: spans 3-4" in out
     assert re.search(r"^\[\d+/\d+\] ImageDataValidator \.\.\. [\d.]+ s failed$", out, re.M), out
     assert not re.search(r"^\s+(Transform|Trainer|Evaluator|Pusher)\s", out, re.M) and "Pushed model: none" in out
+    assert served(sequence["output"]) == before and tree_digest(serving) == digest
     check_blocked_report(re.search(r"^Report: (.+)$", out, re.M).group(1), tmp_path)
 
 
@@ -197,4 +198,3 @@ def check_blocked_report(path, tmp_path):
     assert "BLOCKING [size_drift]" in page
     assert page.index("Samples per class: newest batch round-4") < page.index("Samples per class: previous batch round-3")
     assert "not judged: the run stopped before the Evaluator" in page and "no served model to compare with" not in page
-    assert served(sequence["output"]) == before and tree_digest(serving) == digest

@@ -83,3 +83,12 @@ def resize_note(size: int, median: int, auto_floor: Optional[int] = None) -> str
                 f"detail finer than ~{median / size:.0f} source pixels is lost; raise data.image_size "
                 f"(or data.image_size_auto_max) if the classes differ in fine detail")
     return ""
+
+
+def read_size_choice(transform_graph_uri: str) -> Optional[SizeChoice]:
+    """The choice the Transform executor recorded in its graph (`image_size.json`), None before Transform ran.
+    The summary's fallback where an orchestrator passes the artifact without its custom properties."""
+    from components.fs import read_json
+    from components.transform.spec import IMAGE_SIZE_FILE
+    found = read_json(f"{transform_graph_uri.rstrip('/')}/{IMAGE_SIZE_FILE}") if transform_graph_uri else None
+    return SizeChoice(**found) if found else None

@@ -173,11 +173,18 @@ def _spans_read(artifact) -> str:
 
 
 def _fill_image_size(summary: RunSummary, artifact) -> None:
+    """The size Transform chose: its artifact's properties, else the file it wrote in the graph."""
+    from components.transform.image_size import read_size_choice
     if _custom(artifact, transform.IMAGE_SIZE_PROPERTY) is not None:
         summary.image_size = int(_custom(artifact, transform.IMAGE_SIZE_PROPERTY))
         summary.image_size_source = _custom(artifact, transform.IMAGE_SIZE_SOURCE_PROPERTY) or ""
         summary.median_short_side = _custom(artifact, transform.MEDIAN_SHORT_SIDE_PROPERTY)
         summary.resize_note = _custom(artifact, transform.RESIZE_NOTE_PROPERTY) or ""
+        return
+    choice = read_size_choice(artifact.uri)
+    if choice is not None:
+        summary.image_size, summary.image_size_source = choice.size, choice.source
+        summary.median_short_side, summary.resize_note = choice.median_short_side, choice.note
 
 
 def _size_and_training_lines(summary: RunSummary) -> List[str]:

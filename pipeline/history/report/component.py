@@ -25,6 +25,7 @@ from components.image_validation.component import ImageValidation
 from components.infra_check import spec as infra_check_spec
 from components.pusher import spec as pusher_spec
 from components.trainer import spec as trainer_spec
+from components.transform import spec as transform_spec
 from pipeline.history.report.spec import NODE_ID, REPORT_FILE
 from pipeline.history.run_record import NodeRun, RunRecord
 from schemas import features
@@ -61,6 +62,7 @@ def _blessing_from_files(blessing) -> None:
 def RunReport(
     examples: tfx.dsl.components.InputArtifact[_A.Examples],
     validation: tfx.dsl.components.InputArtifact[ImageValidation],
+    transform_graph: tfx.dsl.components.InputArtifact[_A.TransformGraph],
     model: tfx.dsl.components.InputArtifact[_A.Model],
     model_run: tfx.dsl.components.InputArtifact[_A.ModelRun],
     baseline: tfx.dsl.components.InputArtifact[_A.Model],
@@ -81,6 +83,7 @@ def RunReport(
     _blessing_from_files(blessing)
     record = record_from_artifacts(cfg.run.pipeline_name, {
         example_gen_spec.NODE_ID: [examples], image_validation_spec.NODE_ID: [validation],
+        transform_spec.NODE_ID: [transform_graph],
         trainer_spec.NODE_ID: [model, model_run], baseline_spec.NODE_ID: [baseline],
         evaluator_spec.NODE_ID: [evaluation, blessing], infra_check_spec.NODE_ID: [infra_blessing],
         pusher_spec.NODE_ID: [pushed_model]},
@@ -88,13 +91,13 @@ def RunReport(
     write_report_file(collect(record, "", cfg), f"{report.uri}/{REPORT_FILE}")
 
 
-def create_run_report(cfg: Config, example_gen, image_validator, trainer, baseline, evaluator, infra_check,
-                      pusher) -> RunReport:
+def create_run_report(cfg: Config, example_gen, image_validator, transform, trainer, baseline, evaluator,
+                      infra_check, pusher) -> RunReport:
     """The last node: the whole run in one HTML page, whatever the verdict. `config` is the whole config
     (every section), so the page's Config section is what the run used."""
     return RunReport(
         examples=example_gen.outputs["examples"], validation=image_validator.outputs["report"],
-        model=trainer.outputs["model"], model_run=trainer.outputs["model_run"],
+        transform_graph=transform.outputs["transform_graph"], model=trainer.outputs["model"], model_run=trainer.outputs["model_run"],
         baseline=baseline.outputs["baseline"], evaluation=evaluator.outputs["evaluation"],
         blessing=evaluator.outputs["blessing"], infra_blessing=infra_check.outputs["blessing"],
         pushed_model=pusher.outputs["pushed_model"], config=json.dumps(cfg.to_dict(), sort_keys=True),
