@@ -25,7 +25,8 @@ from components.trainer.augment import augment_image
 from components.trainer.distribution import export_dir, make_strategy
 from components.trainer.model import build_model
 from components.trainer.serving import make_serving_signatures
-from components.trainer.schedule import TRAINING_REPORT_FILE, early_stopping, learning_rate, training_report
+from components.trainer.schedule import (TRAINING_REPORT_FILE, early_stopping, learning_rate, stopping_facts,
+                                         training_report)
 from components.trainer.tf_runtime import seed_and_determinism, skip_autograph_for_tf_keras
 from components.trainer.warm_start import warm_start
 from components.trainer.warmup import read_eval_examples, trained_model_probabilities, write_warmup
@@ -65,11 +66,12 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     # fn_args.eval_files is the validation split (EvalArgs): the epoch is chosen on it, never on test.
     validation_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, cfg,
                                  training=False, cache=cache, num_classes=num_classes)
-    steps_per_epoch = math.ceil(count_records(fn_args.train_files) / cfg.train.batch_size)
+    train_images = count_records(fn_args.train_files)
+    steps_per_epoch = math.ceil(train_images / cfg.train.batch_size)
 
     strategy = make_strategy()
     with strategy.scope():
-        model = build_model(cfg.model, image_size, num_classes)
+        model = build_model(cfg.model, image_size, num_classes, train_images=train_images)
         start = (warm_start(model, fn_args.base_model, manifest["class_names"], image_size)
                  if cfg.train.warm_start else "cold start (train.warm_start=false)")
         model.compile(optimizer=keras.optimizers.Adam(learning_rate(cfg.train, steps_per_epoch)),
@@ -189,10 +191,7 @@ def write_history(model_run_dir: str, recorder: EpochRecorder, callbacks) -> str
     stopper = _find(callbacks, keras.callbacks.EarlyStopping)
     facts = {"epochs_planned": recorder.epochs, "epochs_run": len(recorder.history),
              "history": recorder.history, "epoch_seconds": recorder.seconds,
-             "early_stopping": None if stopper is None else {
-                 "stopped_epoch": int(stopper.stopped_epoch) + 1 if stopper.stopped_epoch else None,
-                 "best_epoch": int(stopper.best_epoch) + 1, "monitor": stopper.monitor,
-                 "patience": stopper.patience}}
+             "early_stopping": stopping_facts(stopper)}
     path = os.path.join(model_run_dir, features.HISTORY_FILE)
     _write_json(path, facts)
     logging.info("Training history: %s", path)
