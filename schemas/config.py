@@ -175,7 +175,9 @@ LR_SCHEDULE_CHOICES = ("cosine", "constant")
 @dataclass
 class TrainConfig:
     epochs: int = 25
-    batch_size: int = 32
+    batch_size: int = 32              # images per training step, lowered on a small train split (next key)
+    # an epoch has at least this many steps: the batch shrinks to train images // this (never below 8); 0: off
+    min_steps_per_epoch: int = 16
     learning_rate: float = 0.002      # peak learning rate (after warm-up)
     lr_schedule: str = "cosine"       # "cosine": linear warm-up, then cosine decay to 0 at the last epoch
     warmup_epochs: float = 1.0        # linear warm-up from 0 (cosine only); at most half of the training
@@ -192,6 +194,7 @@ class TrainConfig:
     def validate(self) -> None:
         _check(self.epochs >= 1, "train.epochs", self.epochs, "an integer >= 1")
         _check(self.batch_size >= 1, "train.batch_size", self.batch_size, "an integer >= 1")
+        _check(self.min_steps_per_epoch >= 0, "train.min_steps_per_epoch", self.min_steps_per_epoch, "an integer >= 0")
         _check(self.learning_rate > 0, "train.learning_rate", self.learning_rate, "a positive number")
         _check(self.lr_schedule in LR_SCHEDULE_CHOICES, "train.lr_schedule", self.lr_schedule,
                " or ".join(LR_SCHEDULE_CHOICES))

@@ -133,3 +133,16 @@ def test_a_training_that_ends_before_the_first_watched_epoch_keeps_its_last_epoc
     assert report["kept_epoch"] == 3
     assert report["kept_why"] == "the last epoch (training ended before early stopping watched from epoch 11)"
     assert stopping_facts(stopper)["best_epoch"] is None
+
+
+@pytest.mark.parametrize("train_images, overrides, expected", [
+    (233, [], 14),              # a 300-image batch: 16 steps per epoch instead of 8
+    (483, [], 30),              # the full demo
+    (6400, [], 32),             # thousands of images: train.batch_size as set
+    (72, [], 8),                # never below 8 (BatchNorm)
+    (72, ["train.batch_size=4"], 4),            # nor above what the user set
+    (233, ["train.min_steps_per_epoch=0"], 32),  # off
+])
+def test_the_batch_shrinks_so_a_small_train_split_still_gets_min_steps_per_epoch(train_images, overrides, expected):
+    from components.trainer.schedule import batch_size
+    assert batch_size(build_config(overrides=overrides).train, train_images) == expected

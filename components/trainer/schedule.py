@@ -42,6 +42,21 @@ HELD_OUT_SPLIT = VALIDATION_SPLIT  # the split Keras calls "val_"
 WATCH_AFTER_FRACTION = 1 / 3  # no epoch of the first third of train.epochs is watched (or kept)
 
 
+SMALLEST_AUTO_BATCH = 8  # BatchNorm's batch statistics get too noisy below this
+
+
+def batch_size(cfg: TrainConfig, train_images: int) -> int:
+    """train.batch_size, lowered so an epoch has at least train.min_steps_per_epoch steps.
+
+    On a 300-image batch (233 training images) 32 gives 8 steps per epoch, 200 in 25
+    epochs: some seeds stop short (test accuracy 0.889 on 36 images); 14 per step gave
+    0.944-1.000 over 5 seeds for the same compute (docs/model.md#small-batches).
+    """
+    if cfg.min_steps_per_epoch <= 0:
+        return cfg.batch_size
+    return max(min(cfg.batch_size, SMALLEST_AUTO_BATCH), min(cfg.batch_size, train_images // cfg.min_steps_per_epoch))
+
+
 def learning_rate(cfg: TrainConfig, steps_per_epoch: int) -> Union[float, keras.optimizers.schedules.LearningRateSchedule]:
     """train.learning_rate as a constant, or warm-up + cosine decay over the planned steps."""
     if cfg.lr_schedule == "constant":
@@ -133,5 +148,6 @@ def training_report(history: Dict[str, List[float]], cfg: TrainConfig,
         stop = f"reached train.epochs={cfg.epochs}"
     at_kept = {key: round(values[kept - 1], 6) for key, values in history.items() if len(values) >= kept > 0}
     return {"epochs_run": epochs_run, "kept_epoch": kept, "kept_why": kept_why, "stopped_because": stop,
+            "batch_size": cfg.batch_size,
             "metrics_at_kept_epoch": at_kept,
             "history": {key: [round(v, 6) for v in values] for key, values in history.items()}}

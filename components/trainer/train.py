@@ -7,6 +7,7 @@ than decoding once per run into an in-memory cache.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging as py_logging
 import math
@@ -25,8 +26,8 @@ from components.trainer.augment import augment_image
 from components.trainer.distribution import export_dir, make_strategy
 from components.trainer.model import build_model
 from components.trainer.serving import make_serving_signatures
-from components.trainer.schedule import (TRAINING_REPORT_FILE, early_stopping, learning_rate, stopping_facts,
-                                         training_report)
+from components.trainer.schedule import (TRAINING_REPORT_FILE, batch_size, early_stopping, learning_rate,
+                                         stopping_facts, training_report)
 from components.trainer.tf_runtime import seed_and_determinism, skip_autograph_for_tf_keras
 from components.trainer.warm_start import warm_start
 from components.trainer.warmup import read_eval_examples, trained_model_probabilities, write_warmup
@@ -60,13 +61,14 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     labels_path, manifest = _read_class_list(fn_args.train_files)
     num_classes = len(manifest["class_names"])
     cache = _fits_in_cache(manifest["num_examples"], image_size, cfg)
+    train_images = count_records(fn_args.train_files)
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, batch_size=batch_size(cfg.train, train_images)))
 
     train_ds = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, cfg,
                             training=True, cache=cache, num_classes=num_classes)
     # fn_args.eval_files is the validation split (EvalArgs): the epoch is chosen on it, never on test.
     validation_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, cfg,
                                  training=False, cache=cache, num_classes=num_classes)
-    train_images = count_records(fn_args.train_files)
     steps_per_epoch = math.ceil(train_images / cfg.train.batch_size)
 
     strategy = make_strategy()
