@@ -1,4 +1,5 @@
-"""How training runs and ends: the learning-rate schedule and the report of which epoch was kept.
+"""How training runs and ends: batch size, the learning-rate schedule, early stopping, and the report of
+which epoch was kept.
 
 Schedule (train.lr_schedule="cosine", the default): the learning rate rises
 linearly from 0 to train.learning_rate over train.warmup_epochs (at most half
