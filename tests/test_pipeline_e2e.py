@@ -102,6 +102,7 @@ def test_a_good_run_runs_every_component_and_pushes_a_blessed_model(first_run, w
     assert f"Splits: train {sizes['train']}, validation {sizes['validation']}, test {sizes['test']} images" in summary
     assert f"Gate: {first_run.gate_sentence}" in summary
     assert any(line.startswith("Data warning: [small_test_split] the test split is too small") for line in summary)
+    assert any(line.startswith("Small data: class ") and "model.backbone=" in line for line in summary)  # ~24 per class
     assert summary[-4].startswith("Infra check: passed (fresh-process load ")
     assert summary[-3] == "Blessed: yes"
     assert summary[-2] == f"Test accuracy: {first_run.accuracy:.4f}"

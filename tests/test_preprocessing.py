@@ -89,8 +89,25 @@ def test_augmentation_keeps_shape_and_range_and_changes_pixels():
 def test_augmentation_switched_off_is_the_identity():
     image = tf.random.stateless_uniform([SIZE, SIZE, 3], seed=[3, 4])
     off = AugmentConfig(flip_left_right=False, flip_up_down=False, brightness=0.0,
-                        contrast_lower=1.0, contrast_upper=1.0, rotation_degrees=0.0, zoom=0.0)
+                        contrast_lower=1.0, contrast_upper=1.0, rotation_degrees=0.0, zoom=0.0, shift=0.0)
     assert np.allclose(augment_image(image, off).numpy(), image.numpy())
+
+
+def test_shift_moves_the_content_by_at_most_the_limit_and_keeps_its_shape():
+    """A 4x4 bright square in the middle of a 32 px image moves by whole-image shifts of at most 10% (3.2 px)."""
+    image = np.zeros((32, 32, 3), np.float32)
+    image[14:18, 14:18] = 1.0
+    only_shift = AugmentConfig(brightness=0.0, contrast_lower=1.0, contrast_upper=1.0, rotation_degrees=0.0,
+                               zoom=0.0, shift=0.1)
+    moved = set()
+    for seed in range(10):
+        tf.random.set_seed(seed)
+        out = augment_image(tf.constant(image), only_shift).numpy()[..., 0]
+        rows, cols = np.indices(out.shape)
+        dy, dx = (rows * out).sum() / out.sum() - 15.5, (cols * out).sum() / out.sum() - 15.5
+        assert max(abs(dy), abs(dx)) <= 3.2 + 1e-3 and out.sum() == pytest.approx(16.0, rel=1e-3)
+        moved.add((round(dy), round(dx)))
+    assert len(moved) > 3  # it really moves, in different directions
 
 
 def test_rotation_turns_pixels_about_the_exact_centre():
@@ -102,7 +119,7 @@ def test_rotation_turns_pixels_about_the_exact_centre():
     image[centre, centre, 0] = 1.0
     image[centre, centre + radius, 1] = 1.0
     only_rotate = AugmentConfig(flip_left_right=False, brightness=0.0, contrast_lower=1.0,
-                                contrast_upper=1.0, rotation_degrees=30.0, zoom=0.0, full_strength_size=size)
+                                contrast_upper=1.0, rotation_degrees=30.0, zoom=0.0, shift=0.0, full_strength_size=size)
     tf.random.set_seed(7)
     out = augment_image(tf.constant(image), only_rotate).numpy()
     assert out[centre, centre, 0] == pytest.approx(1.0, abs=1e-4)

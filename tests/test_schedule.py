@@ -1,9 +1,10 @@
-"""The training schedule: warm-up + cosine decay, and early stopping that keeps the best epoch."""
+"""The training schedule: warm-up + cosine decay, and early stopping that keeps the best watched epoch."""
 import numpy as np
 import pytest
 import tf_keras as keras
 
-from components.trainer.schedule import early_stopping, learning_rate, training_report
+from components.trainer.schedule import (KeepBestEpoch, early_stopping, first_watched_epoch, learning_rate,
+                                         stopping_facts, training_report)
 from schemas.config import build_config
 
 
@@ -35,7 +36,7 @@ class WeightsPerEpoch(keras.callbacks.Callback):
 
 
 def overfitting_fit(patience: int, epochs: int = 40):
-    """A dense net memorising random labels: val_loss falls for a while, then rises."""
+    """A dense net memorising random labels: validation accuracy peaks for a while, then wanders."""
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(64, 8)).astype("float32"), rng.integers(0, 2, 64)
     x_val, y_val = rng.normal(size=(64, 8)).astype("float32"), rng.integers(0, 2, 64)
@@ -43,22 +44,33 @@ def overfitting_fit(patience: int, epochs: int = 40):
     model = keras.Sequential([keras.layers.Dense(64, activation="relu"), keras.layers.Dense(2, activation="softmax")])
     cfg = build_config(overrides=[f"train.epochs={epochs}", f"train.early_stopping_patience={patience}",
                                   "train.learning_rate=0.01"]).train
-    model.compile(keras.optimizers.Adam(learning_rate(cfg, steps_per_epoch=4)), "sparse_categorical_crossentropy")
+    model.compile(keras.optimizers.Adam(learning_rate(cfg, steps_per_epoch=4)), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
     stopper, recorder = early_stopping(cfg), WeightsPerEpoch()
     history = model.fit(x, y, validation_data=(x_val, y_val), batch_size=16, epochs=epochs, verbose=0,
                         callbacks=[c for c in (stopper, recorder) if c is not None])
     return model, recorder.weights, training_report(history.history, cfg, stopper), history.history
 
 
-def test_early_stopping_fires_and_the_kept_epoch_is_the_best_validation_epoch():
+def best_watched(history, first: int) -> int:
+    """1-based epoch with the highest val_accuracy from epoch `first` on, ties to the lower val_loss."""
+    scores = [(a, -l, -i) for i, (a, l) in enumerate(zip(history["val_accuracy"], history["val_loss"])) if i >= first - 1]
+    return -max(scores)[2] + 1
+
+
+def test_early_stopping_fires_and_restores_the_best_watched_epoch():
     model, per_epoch, report, history = overfitting_fit(patience=3)
-    best = int(np.argmin(history["val_loss"])) + 1
-    assert report["kept_epoch"] == best
-    assert report["epochs_run"] == best + 3 < 40
-    assert report["stopped_because"] == f"early stopping: val_loss did not improve for 3 epochs after epoch {best}"
-    assert report["metrics_at_kept_epoch"]["val_loss"] == pytest.approx(min(history["val_loss"]), abs=1e-6)
-    for restored, kept in zip(model.get_weights(), per_epoch[best - 1]):
-        np.testing.assert_array_equal(restored, kept)
+    first = first_watched_epoch(build_config(overrides=["train.epochs=40"]).train)
+    assert first == 14  # after the first third of 40 epochs
+    kept = best_watched(history, first)
+    assert report["kept_epoch"] == kept >= first
+    assert report["epochs_run"] < 40
+    assert report["stopped_because"] == ("early stopping: no better val_accuracy (or equal with a lower val_loss) "
+                                         f"for 3 epochs after epoch {kept}")
+    assert report["kept_why"] == ("highest val_accuracy on the validation split, ties to the lower val_loss, "
+                                  f"among epochs {first}-{report['epochs_run']}; weights restored")
+    for restored, weights in zip(model.get_weights(), per_epoch[kept - 1]):
+        np.testing.assert_array_equal(restored, weights)
 
 
 def test_without_early_stopping_the_last_epoch_is_kept_and_the_report_says_so():
@@ -66,3 +78,71 @@ def test_without_early_stopping_the_last_epoch_is_kept_and_the_report_says_so():
     assert (report["epochs_run"], report["kept_epoch"]) == (3, 3)
     assert report["stopped_because"] == "reached train.epochs=3"
     assert "early stopping off" in report["kept_why"]
+
+
+@pytest.mark.parametrize("overrides, first", [
+    (["train.epochs=25"], 9),                              # epochs 1-8 are the first third
+    (["train.epochs=10"], 4),
+    (["train.epochs=10", "train.warmup_epochs=5"], 6),     # a long warm-up pushes it later
+    (["train.epochs=2"], 2),                               # the 1-epoch warm-up
+    (["train.epochs=2", "train.lr_schedule=constant", "train.warmup_epochs=0"], 1),
+])
+def test_early_stopping_watches_only_after_the_warm_up_and_the_first_third(overrides, first):
+    assert first_watched_epoch(build_config(overrides=overrides).train) == first
+
+
+def replay(stopper: KeepBestEpoch, logs: list) -> list:
+    """Drives the stopper through epochs with the given validation logs on a real model whose single
+    weight is set to the epoch number (1-based), as fit() would; returns the epochs' weights."""
+    model = keras.Sequential([keras.layers.Dense(1, use_bias=False, input_shape=(1,))])
+    stopper.set_model(model)
+    stopper.on_train_begin()
+    for epoch, (accuracy, loss) in enumerate(logs):
+        model.set_weights([np.full((1, 1), epoch + 1.0, dtype="float32")])
+        stopper.on_epoch_end(epoch, {"val_accuracy": accuracy, "val_loss": loss, "loss": 1.0})
+        if model.stop_training:
+            break
+    stopper.on_train_end()
+    return int(model.get_weights()[0][0, 0])
+
+
+def test_the_lowest_early_val_loss_is_never_kept_over_later_more_accurate_epochs():
+    """The issue's batch-2 run: val_loss lowest at epoch 1 (0.28 accuracy), accuracy rising after it."""
+    stopper = KeepBestEpoch(patience=6, first_epoch=4)
+    logs = [(0.28, 1.14), (0.28, 1.3), (0.20, 1.5), (0.32, 1.6), (0.40, 1.4), (0.48, 1.3), (0.56, 1.2),
+            (0.80, 1.25), (0.90, 1.2), (0.90, 1.16)]
+    assert replay(stopper, logs) == 10 == stopper.best_epoch + 1  # 0.90 twice: the lower loss wins
+    assert stopper.stopped_epoch == 0 and stopper.watched
+
+
+def test_it_stops_after_patience_epochs_without_a_better_watched_epoch_and_restores_the_best():
+    stopper = KeepBestEpoch(patience=2, first_epoch=2)
+    logs = [(0.9, 0.1), (0.5, 0.9), (0.7, 0.6), (0.7, 0.7), (0.6, 0.5), (0.99, 0.01)]
+    assert replay(stopper, logs) == 3  # epoch 1 is not watched; epochs 4 and 5 are no better than 3
+    assert stopper.stopped_epoch + 1 == 5
+    facts = stopping_facts(stopper)
+    assert (facts["best_epoch"], facts["stopped_epoch"], facts["first_watched_epoch"]) == (3, 5, 2)
+
+
+def test_a_training_that_ends_before_the_first_watched_epoch_keeps_its_last_epoch_and_says_so():
+    cfg = build_config(overrides=["train.epochs=30"]).train
+    stopper = early_stopping(cfg)
+    assert replay(stopper, [(0.9, 0.1), (0.5, 0.2), (0.4, 0.3)]) == 3  # e.g. a step cap after 3 epochs
+    report = training_report({"loss": [1.0] * 3, "val_accuracy": [0.9, 0.5, 0.4], "val_loss": [0.1, 0.2, 0.3]},
+                             cfg, stopper)
+    assert report["kept_epoch"] == 3
+    assert report["kept_why"] == "the last epoch (training ended before early stopping watched from epoch 11)"
+    assert stopping_facts(stopper)["best_epoch"] is None
+
+
+@pytest.mark.parametrize("train_images, overrides, expected", [
+    (233, [], 14),              # a 300-image batch: 16 steps per epoch instead of 8
+    (483, [], 30),              # the full demo
+    (6400, [], 32),             # thousands of images: train.batch_size as set
+    (72, [], 8),                # never below 8 (BatchNorm)
+    (72, ["train.batch_size=4"], 4),            # nor above what the user set
+    (233, ["train.min_steps_per_epoch=0"], 32),  # off
+])
+def test_the_batch_shrinks_so_a_small_train_split_still_gets_min_steps_per_epoch(train_images, overrides, expected):
+    from components.trainer.schedule import batch_size
+    assert batch_size(build_config(overrides=overrides).train, train_images) == expected

@@ -7,6 +7,7 @@ than decoding once per run into an in-memory cache.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging as py_logging
 import math
@@ -27,7 +28,7 @@ from components.trainer.augment import augment_image
 from components.trainer.distribution import export_dir, make_strategy
 from components.trainer.model import build_model
 from components.trainer.record import training_record, write_training_record
-from components.trainer.schedule import early_stopping, learning_rate, training_report
+from components.trainer.schedule import batch_size, early_stopping, learning_rate, stopping_facts, training_report
 from components.trainer.serving import make_serving_signatures
 from components.trainer.spec import (
     FACTS_CLASS_NAMES,
@@ -59,17 +60,19 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     manifest = require_class_list(examples_uri)
     num_classes = len(manifest["class_names"])
     cache = _fits_in_cache(manifest["num_examples"], image_size, cfg)
+    train_images = count_records(fn_args.train_files)
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, batch_size=batch_size(cfg.train, train_images)))
 
     train_ds = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, cfg,
                             training=True, cache=cache, num_classes=num_classes)
     # fn_args.eval_files is the validation split (EvalArgs): the epoch is chosen on it, never on test.
     validation_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, cfg,
                                  training=False, cache=cache, num_classes=num_classes)
-    steps_per_epoch = math.ceil(count_records(fn_args.train_files) / cfg.train.batch_size)
+    steps_per_epoch = math.ceil(train_images / cfg.train.batch_size)
 
     strategy = make_strategy()
     with strategy.scope():
-        model = build_model(cfg.model, image_size, num_classes)
+        model = build_model(cfg.model, image_size, num_classes, train_images=train_images)
         start = (warm_start(model, fn_args.base_model, manifest["class_names"], image_size)
                  if cfg.train.warm_start else "cold start (train.warm_start=false)")
         model.compile(optimizer=keras.optimizers.Adam(learning_rate(cfg.train, steps_per_epoch)),
@@ -82,7 +85,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                         verbose=0)  # EpochRecorder prints one line per epoch (--quiet silences it)
     stopper = _find(callbacks, keras.callbacks.EarlyStopping)
     record = training_record(training_report(history.history, cfg.train, stopper, _find(callbacks, StopAfterSteps)),
-                             recorder.epochs, recorder.seconds, _stopper_facts(stopper), start)
+                             recorder.epochs, recorder.seconds, stopping_facts(stopper), start)
     logging.info("Training: %s", json.dumps(record))
     write_training_record(fn_args.model_run_dir, record)
 
@@ -183,12 +186,6 @@ class EpochRecorder(keras.callbacks.Callback):
         PROGRESS_LOG.info("Epoch %d/%d: %s (%.1f s)", epoch + 1, self.epochs, shown, self.seconds[-1])
 
 
-def _stopper_facts(stopper: Optional[keras.callbacks.EarlyStopping]) -> Optional[Dict[str, object]]:
-    """Where early stopping stopped and which epoch it kept (1-based); None when it was off."""
-    if stopper is None:
-        return None
-    return {"stopped_epoch": int(stopper.stopped_epoch) + 1 if stopper.stopped_epoch else None,
-            "best_epoch": int(stopper.best_epoch) + 1, "monitor": stopper.monitor, "patience": stopper.patience}
 
 
 def _callbacks(cfg: TrainerSettings, log_dir: str, max_steps: int | None = None) -> List[keras.callbacks.Callback]:

@@ -54,6 +54,7 @@ class RunSummary:
     quarantined: Optional[int] = None  # files ImageExampleGen set aside, listed in quarantine_report
     quarantine_report: str = ""
     data_warnings: List[str] = dataclasses.field(default_factory=list)  # from ImageDataValidator
+    small_data: str = ""               # "Small data: ..." when a class has too few training images (trainer.small_data)
     image_validation_report: str = ""
     infra_check: Optional[dict] = None  # InfraCheck's report: blessed, problems, load_seconds, latency_ms_*
     image_size: Optional[int] = None   # what Transform resized to, and why (ImageTransform's properties)
@@ -82,6 +83,7 @@ def summary_of(record: Optional[RunRecord]) -> RunSummary:
     summary = RunSummary(run_id=record.run_id)
     summary.components = [ComponentTime(n.node, n.seconds, n.state) for n in record.nodes]
     _fill_decision(summary, {n.node: n.outputs for n in record.nodes})
+    summary.small_data = _small_data(record)
     summary.training_logdir = next((a.uri for a in record.outputs(trainer.NODE_ID, "ModelRun")), "")
     return summary
 
@@ -141,6 +143,23 @@ def _fill_gate(summary: RunSummary, artifact) -> None:
             if golden is not None and golden.counts.images:
                 summary.golden = {"accuracy": golden.accuracy, "images": golden.counts.images,
                                   "served": golden.baseline_accuracy}
+
+
+def _small_data(record: RunRecord) -> str:
+    """The small-data line for the train split ImageDataValidator counted, for the network the Trainer built."""
+    import json
+
+    from components.image_validation.report import image_validation_report, read_report
+    from components.trainer.small_data import FROM_SCRATCH_BACKBONE, small_data_line
+
+    validations = record.outputs(image_validation.NODE_ID)
+    node = record.node(trainer.NODE_ID)
+    if not validations or not image_validation_report(validations[0].uri):
+        return ""
+    raw_config = node.properties.get("custom_config") if node else None
+    model = json.loads(json.loads(raw_config)[trainer.SETTINGS_KEY])["model"] if raw_config else {}
+    counts = read_report(validations[0].uri).get("class_counts", {}).get(features.TRAIN_SPLIT, {})
+    return small_data_line(counts, model.get("backbone", FROM_SCRATCH_BACKBONE))
 
 
 def _split_sizes(validation_uri: str) -> Dict[str, int]:
@@ -232,6 +251,8 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"Image validation: passed with {len(summary.data_warnings)} warning(s); "
                      f"report {summary.image_validation_report}")
     lines.extend(f"Data warning: {warning}" for warning in summary.data_warnings)
+    if summary.small_data:
+        lines.append(summary.small_data)
     lines.extend(_size_and_training_lines(summary))
     if summary.class_accuracy:
         lines.append("Test recall per class: " + ", ".join(

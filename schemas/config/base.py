@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-AUTO = "auto"  # a knob whose default is AUTO also takes an integer: data.image_size
+AUTO = "auto"  # a knob whose default is AUTO also takes an integer: data.image_size, model.stem_stride
 
 
 class ConfigError(ValueError):

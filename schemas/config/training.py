@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Union
 
-from schemas.config.base import ConfigError, check
+from schemas.config.base import AUTO, ConfigError, check
 
 
 @dataclass
@@ -21,6 +21,7 @@ class AugmentConfig:
     contrast_upper: float = 1.2
     rotation_degrees: float = 10.0  # max rotation either way; 0 disables
     zoom: float = 0.1               # max zoom in/out as a fraction; 0 disables
+    shift: float = 0.1              # max shift along each axis as a fraction of the side; 0 disables
     full_strength_size: int = 64    # rotation and zoom scale by min(1, image side / this): gentler on small images
 
     def validate(self) -> None:
@@ -30,6 +31,7 @@ class AugmentConfig:
         check(0 <= self.rotation_degrees <= 180, "augment.rotation_degrees", self.rotation_degrees,
                "a number from 0 to 180")
         check(0 <= self.zoom < 1, "augment.zoom", self.zoom, "a number from 0 to below 1")
+        check(0 <= self.shift <= 0.5, "augment.shift", self.shift, "a number from 0 to 0.5")
         check(1 <= self.full_strength_size <= 4096, "augment.full_strength_size", self.full_strength_size,
                "an integer from 1 to 4096")
 
@@ -46,7 +48,8 @@ class ModelConfig:
     preset: str = "default"
     stem_filters: int = 32
     stem_kernel_size: int = 3       # 3, 5 or 7
-    stem_stride: int = 2
+    # 1, 2 or 4; "auto": 1 (full resolution) while the train split is small, else 2 (components/trainer/model.py)
+    stem_stride: Union[int, str] = AUTO
     padding: str = "same"
     stage_filters: List[int] = field(default_factory=lambda: [32, 64, 128])
     stage_strides: List[int] = field(default_factory=lambda: [2, 2, 2])
@@ -63,7 +66,7 @@ class ModelConfig:
         check(self.preset in PRESETS, "model.preset", self.preset, "one of " + ", ".join(sorted(PRESETS)))
         check(self.stem_kernel_size in (3, 5, 7), "model.stem_kernel_size", self.stem_kernel_size, "3, 5 or 7")
         check(self.kernel_size in (1, 3, 5, 7), "model.kernel_size", self.kernel_size, "1, 3, 5 or 7")
-        check(self.stem_stride in (1, 2, 4), "model.stem_stride", self.stem_stride, "1, 2 or 4")
+        check(self.stem_stride in (AUTO, 1, 2, 4), "model.stem_stride", self.stem_stride, f"{AUTO!r}, 1, 2 or 4")
         check(self.stem_filters > 0, "model.stem_filters", self.stem_filters, "a positive integer")
         check(self.padding in PADDING_CHOICES, "model.padding", self.padding, " or ".join(PADDING_CHOICES))
         check(self.batch_norm in BATCH_NORM_CHOICES, "model.batch_norm", self.batch_norm,
@@ -106,13 +109,17 @@ LR_SCHEDULE_CHOICES = ("cosine", "constant")
 @dataclass
 class TrainConfig:
     epochs: int = 25
-    batch_size: int = 32
+    batch_size: int = 32              # images per training step, lowered on a small train split (next key)
+    # an epoch has at least this many steps: the batch shrinks to train images // this (never below 8); 0: off
+    min_steps_per_epoch: int = 16
     learning_rate: float = 0.002      # peak learning rate (after warm-up)
     lr_schedule: str = "cosine"       # "cosine": linear warm-up, then cosine decay to 0 at the last epoch
     warmup_epochs: float = 1.0        # linear warm-up from 0 (cosine only); at most half of the training
     label_smoothing: float = 0.0      # 0.1 spreads 10% of each target over the other classes
     shuffle_buffer: int = 1000
-    early_stopping_patience: int = 6  # epochs without validation-loss improvement; 0 disables
+    # watched epochs (from after the warm-up and the first third) without a better validation accuracy,
+    # ties to the lower validation loss, before stopping; the best watched epoch is kept. 0 disables
+    early_stopping_patience: int = 6
     cache_max_mb: int = 2048          # cache decoded images in memory when they fit in this
     seed: int = 42
     deterministic: bool = False       # bit-identical weights for the same data, config and machine (slower)
@@ -121,6 +128,7 @@ class TrainConfig:
     def validate(self) -> None:
         check(self.epochs >= 1, "train.epochs", self.epochs, "an integer >= 1")
         check(self.batch_size >= 1, "train.batch_size", self.batch_size, "an integer >= 1")
+        check(self.min_steps_per_epoch >= 0, "train.min_steps_per_epoch", self.min_steps_per_epoch, "an integer >= 0")
         check(self.learning_rate > 0, "train.learning_rate", self.learning_rate, "a positive number")
         check(self.lr_schedule in LR_SCHEDULE_CHOICES, "train.lr_schedule", self.lr_schedule,
                " or ".join(LR_SCHEDULE_CHOICES))

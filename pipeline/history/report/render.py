@@ -74,7 +74,7 @@ def _decision(section: dict) -> str:
     else:
         word = ("Blessed (forced)" if s["forced"] else "Blessed") if s["blessed"] else "Not blessed"
         verdict = f'<p class="verdict {"ok" if s["blessed"] else "no"}">{word}</p>'
-    parts = [verdict]
+    parts = [verdict] + ([f'<p class="small-data"><b>{esc(s["small_data"])}</b></p>'] if s.get("small_data") else [])
     if gate:
         parts.append(f"<p>Gate: {esc(gate['sentence'])}</p>")
         parts += ["<ul>" + "".join(f"<li>{esc(r)}</li>" for r in gate["reasons"]) + "</ul>"] if gate["reasons"] else []
@@ -186,9 +186,7 @@ def _training(section: dict) -> str:
     history, stopping = section["per_epoch"], section.get("early_stopping") or {}
     best = stopping.get("best_epoch")
     facts = [["epochs run", f"{section['epochs_run']} of {section['epochs_planned']} planned"],
-             ["early stopping", "off" if not stopping else (
-                 f"stopped after epoch {stopping['stopped_epoch']}, kept epoch {best} (best {stopping['monitor']})"
-                 if stopping.get("stopped_epoch") else f"did not trigger (patience {stopping['patience']})")],
+             ["early stopping", _stopping(stopping)],
              ["TensorBoard", f"tensorboard --logdir {section['logdir']}"]]
     rows = [[i + 1, f"{t:.1f} s"] + [f"{h.get(k, float('nan')):.4f}" for k in
             ("loss", "accuracy", "val_loss", "val_accuracy")] for i, (h, t) in
@@ -196,6 +194,18 @@ def _training(section: dict) -> str:
     curves = img(charts.learning_curves(history, best), "learning curves") if history else ""
     return (table(None, facts) + curves
             + table(["epoch", "time", "loss", "accuracy", "val_loss", "val_accuracy"], rows))
+
+
+def _stopping(stopping: dict) -> str:
+    """Whether training stopped early and which epoch was kept, as history.json's early_stopping records it."""
+    if not stopping:
+        return "off (the last epoch is kept)"
+    ended = (f"stopped after epoch {stopping['stopped_epoch']}" if stopping.get("stopped_epoch")
+             else f"did not stop early (patience {stopping['patience']})")
+    watched = f"watched from epoch {stopping['first_watched_epoch']}" if "first_watched_epoch" in stopping else ""
+    if stopping.get("best_epoch") is None:
+        return f"{ended}; no epoch watched ({watched}): the last epoch is kept"
+    return f"{ended}; kept epoch {stopping['best_epoch']} (best {stopping['monitor']}{', ' + watched if watched else ''})"
 
 
 def _evaluation(section: dict) -> str:
