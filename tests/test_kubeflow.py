@@ -178,7 +178,7 @@ def test_submit_compiles_on_the_fly_from_compile_options(fake_kfp, capsys):
     trainer = run["pipeline_spec"]["deploymentSpec"]["executors"]["Trainer_executor"]["container"]
     assert trainer["image"] == IMAGE and "--runner=DirectRunner" in trainer["args"]
     config = run["pipeline_spec"]["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]["custom_config"]
-    assert json.loads(config["runtimeValue"]["constant"])["config"]["train"]["epochs"] == 3
+    assert json.loads(json.loads(config["runtimeValue"]["constant"])["settings"])["train"]["epochs"] == 3
 
 
 def test_a_five_field_cron_is_refused_with_the_six_field_form(fake_kfp, kfp_yaml, capsys):

@@ -18,7 +18,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2 as pb
 
 from components.pusher.publish import served_versions
 from pipeline.cli import main
-from pipeline.kubeflow import spec_check, spec_run
+from pipeline.kubeflow import launcher, spec_check, spec_run
 from pipeline.history.report.component import REPORT_FILE
 from pipeline.history.report.render import SECTIONS
 
@@ -197,8 +197,8 @@ def test_placeholders_are_filled_as_the_launcher_fills_them(tmp_path):
     executor_input.inputs.parameter_values["root"].string_value = "/data"
     executor_input.inputs.artifacts["examples"].artifacts.add(uri="minio://mlpipeline/a/examples")
     executor_input.outputs.parameters["score"].output_file = "/tmp/score"
-    run = spec_run._Run(None, spec_run.RunOptions(workdir=str(tmp_path), oss=True), "r", "", {}, {}, {})
-    fill = lambda arg: spec_run.resolve_placeholders(arg, executor_input, run)  # noqa: E731
+    run = launcher.RunState(None, launcher.RunOptions(workdir=str(tmp_path), oss=True), "r", "", {}, {}, {})
+    fill = lambda arg: launcher.resolve_placeholders(arg, executor_input, run)  # noqa: E731
     assert json.loads(fill("{{$}}"))["inputs"]["parameterValues"] == {"steps": 20, "root": "/data"}
     assert fill("--steps={{$.inputs.parameters['steps']}}") == "--steps=20"
     assert fill("{{$.inputs.parameters['root']}}") == "/data"
