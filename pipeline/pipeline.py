@@ -80,7 +80,7 @@ def _steps(cfg: Config, data_root, pipeline_root: str, serving_model_dir: str, t
                                          pipeline_root, run_token)
     images.add_upstream_node(data.data_gate)
     # 4. Transform: decode, resize, scale; the same graph runs inside both serving signatures.
-    transform = create_transform(cfg.data, examples, schema)
+    transform = create_transform(cfg.data, cfg.model.backbone, examples, schema)
     transform.add_upstream_node(images)
     # 5. The model served now: the Evaluator's baseline, and warm start's weights.
     baseline = create_baseline(serving_model_dir, run_token)

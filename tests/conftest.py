@@ -11,7 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # longest modules start first, so the suite's wall time is the longest module, not the longest plus
 # whatever happened to be queued behind it. Third and fourth are light: each worker is handed two
 # modules at the start, and the first worker's second should not be another long one.
-LONGEST_FIRST = ["test_spec_run.py", "test_pipeline_e2e.py", "test_config.py", "test_docs.py",
+LONGEST_FIRST = ["test_spec_run.py", "test_pipeline_e2e.py", "test_backbones.py", "test_config.py", "test_docs.py",
                  "test_image_validation_e2e.py", "test_scheduled_runs_e2e.py", "test_evaluation_gate.py", "test_multi_worker.py",
                  "test_cli.py", "test_infra_check.py"]
 

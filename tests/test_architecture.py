@@ -75,7 +75,7 @@ def test_the_three_layers_hold_modules():
                               ("pipeline", "pipeline.kubeflow.spec_run")):
         assert expected in MODULES, f"{expected} not found under {package}/"
     assert "schemas.config" in IMPORTS["pipeline.local.cli"]
-    assert "components.trainer.model" in IMPORTS["components.trainer.train"]
+    assert "components.trainer.backbones" in IMPORTS["components.trainer.train"]
 
 
 def test_imports_are_read_inside_functions_and_relative(tmp_path):

@@ -22,6 +22,8 @@ FACTS_IMAGE_SIZE = "image_size"
 FACTS_CLASS_NAMES = "class_names"
 FACTS_SPANS = "spans"
 FACTS_TRAINING = "training"
+FACTS_BACKBONE = "backbone"                  # model.backbone
+FACTS_BACKBONE_WEIGHTS = "backbone_weights"  # where its weights came from
 
 
 @dataclasses.dataclass(frozen=True)

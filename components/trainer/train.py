@@ -25,12 +25,15 @@ from tfx_bsl.public import tfxio
 from components.fs import write_json
 from components.image_example_gen.manifest import labels_path, require_class_list
 from components.trainer.augment import augment_image
+from components.trainer.backbones import build_network
 from components.trainer.distribution import export_dir, make_strategy
-from components.trainer.model import build_model
 from components.trainer.record import training_record, write_training_record
 from components.trainer.schedule import batch_size, early_stopping, learning_rate, stopping_facts, training_report
+from components.trainer.fine_tune import fine_tune_learning_rate, fine_tuning, phases
 from components.trainer.serving import make_serving_signatures
 from components.trainer.spec import (
+    FACTS_BACKBONE,
+    FACTS_BACKBONE_WEIGHTS,
     FACTS_CLASS_NAMES,
     FACTS_IMAGE_SIZE,
     FACTS_SPANS,
@@ -72,20 +75,24 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
 
     strategy = make_strategy()
     with strategy.scope():
-        model = build_model(cfg.model, image_size, num_classes, train_images=train_images)
-        start = (warm_start(model, fn_args.base_model, manifest["class_names"], image_size)
+        model = build_network(cfg, image_size, num_classes, train_images=train_images)  # model.backbone, its weights
+        start = (warm_start(model, fn_args.base_model, manifest["class_names"], image_size, cfg.model.backbone)
                  if cfg.train.warm_start else "cold start (train.warm_start=false)")
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate(cfg.train, steps_per_epoch)),
+        optimizer = keras.optimizers.Adam(
+            fine_tune_learning_rate(learning_rate(cfg.train, steps_per_epoch), cfg, steps_per_epoch))
+        tuning = fine_tuning(cfg, model, optimizer)  # pretrained backbone: the head alone first (fine_tune.py)
+        model.compile(optimizer=optimizer,
                       loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.train.label_smoothing),
                       metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
     logging.info("Training: %s", start)
     recorder = EpochRecorder(cfg.train.epochs)
-    callbacks = _callbacks(cfg, fn_args.model_run_dir, fn_args.train_steps) + [recorder]
+    callbacks = _callbacks(cfg, fn_args.model_run_dir, fn_args.train_steps) + [recorder] + tuning
     history = model.fit(train_ds, validation_data=validation_ds, epochs=cfg.train.epochs, callbacks=callbacks,
                         verbose=0)  # EpochRecorder prints one line per epoch (--quiet silences it)
     stopper = _find(callbacks, keras.callbacks.EarlyStopping)
     record = training_record(training_report(history.history, cfg.train, stopper, _find(callbacks, StopAfterSteps)),
                              recorder.epochs, recorder.seconds, stopping_facts(stopper), start)
+    record["backbone"] = phases(cfg, record["kept_epoch"])
     logging.info("Training: %s", json.dumps(record))
     write_training_record(fn_args.model_run_dir, record)
 
@@ -98,6 +105,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     # class_names and spans: what warm start and the "nothing new" check read (warm_start.py, components/new_data/check.py)
     write_json(os.path.join(export, MODEL_FACTS_FILE),
                {FACTS_IMAGE_SIZE: image_size, FACTS_TRAINING: record, FACTS_CLASS_NAMES: manifest["class_names"],
+                FACTS_BACKBONE: cfg.model.backbone, FACTS_BACKBONE_WEIGHTS: record["backbone"]["weights"],
                 FACTS_SPANS: manifest.get(FACTS_SPANS, [])})
     _write_warmup(model, tft_output, fn_args.eval_files, export, cfg)
 

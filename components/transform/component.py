@@ -14,13 +14,13 @@ class ImageTransform(tfx.components.Transform):
     EXECUTOR_SPEC = BeamExecutorSpec(Executor)
 
 
-def create_transform(data: DataConfig, examples, schema) -> ImageTransform:
+def create_transform(data: DataConfig, backbone: str, examples, schema) -> ImageTransform:
     """Decode, force 3 channels, scale to [0, 1], resize: the graph training and both serving signatures run.
 
-    Not materialized (decoded float images are ~50x the encoded files; the Trainer applies the graph in
+    `backbone` (model.backbone) raises data.image_size=auto's floor to what that network needs. Not materialized (decoded float images are ~50x the encoded files; the Trainer applies the graph in
     its tf.data pipeline instead) and without statistics (meaningless on pixels, and slow).
     """
     return ImageTransform(
         examples=examples, schema=schema, preprocessing_fn=PREPROCESSING_FN,
-        custom_config=dataclasses.asdict(TransformSettings.from_data_config(data)),
+        custom_config=dataclasses.asdict(TransformSettings.from_config(data, backbone)),
         materialize=False, disable_statistics=True).with_id(NODE_ID)

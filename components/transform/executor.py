@@ -43,7 +43,7 @@ class Executor(tfx_transform.Executor):
         settings = carrier.from_json(TransformSettings, exec_properties.get(specs.CUSTOM_CONFIG_KEY) or "{}")
         (examples,) = input_dict[specs.EXAMPLES_KEY]
         choice = choose_image_size(settings.image_size, read_short_sides(examples.uri),
-                                   settings.image_size_auto_min, settings.image_size_auto_max)
+                                   settings.image_size_auto_min, settings.image_size_auto_max, settings.backbone)
         logging.info("Image size %d px (%s; median short side %d px). %s", choice.size, choice.source,
                      choice.median_short_side, choice.note)
         resolved = carrier.to_json(dataclasses.replace(settings, image_size=choice.size))

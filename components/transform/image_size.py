@@ -5,7 +5,8 @@ round it UP to a multiple of 8 (the model downsamples by powers of two; rounding
 up never throws away a pixel row), and clamp it to
 [data.image_size_auto_min, data.image_size_auto_max]. The cap bounds cost: compute
 grows with the square of the side, and photos rarely need more than 128 px
-to be told apart by a small CNN.
+to be told apart by a small CNN. A Keras applications backbone raises the floor
+to its own (schemas/backbones.py, docs/model.md#backbones), above the cap if need be.
 
 ImageExampleGen records the short-side histogram in its manifest.json; the
 Transform executor (components/transform/executor.py) applies this rule when
@@ -16,6 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, Mapping, Optional
 
+from schemas.backbones import BACKBONES, RESNET_CNN, auto_size_floor
 from schemas.config import AUTO
 
 SIZE_MULTIPLE = 8
@@ -54,9 +56,11 @@ def auto_size(median: int, lowest: int, highest: int) -> int:
     return max(lowest, min(highest, rounded))
 
 
-def choose_image_size(setting: Any, histogram: Mapping[Any, int], lowest: int, highest: int) -> SizeChoice:
+def choose_image_size(setting: Any, histogram: Mapping[Any, int], lowest: int, highest: int,
+                      backbone: str = RESNET_CNN) -> SizeChoice:
     """`setting` is data.image_size ("auto" or an int); `histogram` the ingested short sides."""
     median = median_short_side(histogram)
+    lowest = auto_size_floor(backbone, lowest)
     if setting == AUTO:
         if not median:
             raise ValueError("data.image_size=auto needs the image sizes ImageExampleGen records in "
@@ -64,18 +68,16 @@ def choose_image_size(setting: Any, histogram: Mapping[Any, int], lowest: int, h
         size, source = auto_size(median, lowest, highest), AUTO
     else:
         size, source = int(setting), "data.image_size"
-    return SizeChoice(size, source, median, resize_note(size, median, lowest if source == AUTO else None))
+    return SizeChoice(size, source, median, resize_note(size, median, lowest if source == AUTO else None, backbone))
 
 
-def resize_note(size: int, median: int, auto_floor: Optional[int] = None) -> str:
+def resize_note(size: int, median: int, auto_floor: Optional[int] = None, backbone: str = RESNET_CNN) -> str:
     """One line when the typical image is blown up more than 2x or shrunk more than 4x; else "".
-    `auto_floor`: data.image_size_auto_min when `auto` chose the size (then only the floor upsamples)."""
+    `auto_floor`: the floor when `auto` chose the size (then only the floor upsamples)."""
     if not median:
         return ""
     if size > UPSCALE_REPORTED * median:
-        why = (f"data.image_size=auto never goes below data.image_size_auto_min={auto_floor}, where the "
-               f"default model measured best on 8 px digits" if auto_floor is not None else
-               "data.image_size=auto picks a size near the images' own")
+        why = _floor_reason(auto_floor, backbone)
         return (f"images are upsampled {size / median:.1f}x (median short side {median} px -> {size} px): "
                 f"training pays for pixels that carry no detail; {why}")
     if median > DOWNSCALE_REPORTED * size:
@@ -83,6 +85,16 @@ def resize_note(size: int, median: int, auto_floor: Optional[int] = None) -> str
                 f"detail finer than ~{median / size:.0f} source pixels is lost; raise data.image_size "
                 f"(or data.image_size_auto_max) if the classes differ in fine detail")
     return ""
+
+
+def _floor_reason(auto_floor: Optional[int], backbone: str) -> str:
+    if auto_floor is None:
+        return "data.image_size=auto picks a size near the images' own"
+    if auto_floor == BACKBONES[backbone].auto_floor:
+        return (f"data.image_size=auto never goes below {auto_floor} px for model.backbone={backbone}, "
+                "whose ImageNet features fade on smaller images")
+    return (f"data.image_size=auto never goes below data.image_size_auto_min={auto_floor}, where the "
+            "default model measured best on 8 px digits")
 
 
 def read_size_choice(transform_graph_uri: str) -> Optional[SizeChoice]:

@@ -21,11 +21,13 @@ IMAGE_SIZE_FILE = "image_size.json"
 @dataclasses.dataclass(frozen=True)
 class TransformSettings:
     """Transform's custom_config: `preprocessing_fn` reads `image_size`, an integer by then (the executor
-    resolves `auto` from the ingested images' short sides, between the two bounds)."""
+    resolves `auto` from the ingested images' short sides, between the two bounds, never below the
+    backbone's floor: schemas/backbones.py)."""
     image_size: Union[int, str]
     image_size_auto_min: int
     image_size_auto_max: int
+    backbone: str  # model.backbone
 
     @classmethod
-    def from_data_config(cls, data: DataConfig) -> "TransformSettings":
-        return cls(data.image_size, data.image_size_auto_min, data.image_size_auto_max)
+    def from_config(cls, data: DataConfig, backbone: str) -> "TransformSettings":
+        return cls(data.image_size, data.image_size_auto_min, data.image_size_auto_max, backbone)

@@ -221,7 +221,17 @@ def _size_and_training_lines(summary: RunSummary) -> List[str]:
         lines.append(f"Training: kept epoch {t['kept_epoch']} of {t['epochs_run']} ({t['kept_why']}"
                      + (f", validation accuracy {accuracy:.4f}" if accuracy is not None else "")
                      + f"); stopped: {t['stopped_because']}" + (f"; {t['start']}" if t.get("start") else ""))
+    lines.extend(backbone_lines(t))
     return lines
+
+
+def backbone_lines(training: Dict[str, object]) -> List[str]:
+    """One line for a pretrained backbone (components/trainer/fine_tune.py phases()); none for random weights."""
+    b = (training or {}).get("backbone") or {}
+    if not b or b.get("weights") == "none":
+        return []
+    return [f"Backbone: {b['backbone']} from {b['weights']}: {b['phases']}; kept epoch from the "
+            f"{b['kept_epoch_phase']} phase"]
 
 
 def golden_line(golden: Dict[str, object]) -> str:

@@ -53,6 +53,7 @@ def compile_pipeline(cfg: Config, target: str, image: str, pipeline_root: str, o
     repository path to execute the compiled spec outside a container.
     """
     serving_dir = check_compile_options(target, image, pipeline_root, output_path, data_root, serving_dir)
+    _check_readable_in_container(("model.backbone_weights", cfg.model.backbone_weights))
     cfg = _config_for_image(cfg, image_source_dir)
     from tfx import v1 as tfx  # ~10 s: only once every option is known to be usable
 

@@ -135,11 +135,25 @@ def _run_pipeline(args, cfg: Config, data_root: str) -> int:
 
     print(f"Running pipeline '{cfg.run.pipeline_name}' -> {os.path.abspath(args.output)}", flush=True)
     with contextlib.nullcontext() if args.verbose else native_stderr_to(log_path):
+        _check_backbone_weights(cfg)
         summary = run_local(cfg, data_root, args.output, progress=None if args.quiet else sys.stdout,
                             span=args.span)
     print(f"Full logs: {log_path}")
     print(format_summary(summary))
     return run_exit_code(summary, args.fail_if_not_blessed)
+
+
+def _check_backbone_weights(cfg: Config) -> None:
+    """model.backbone_weights found (or fetched by Keras) and fitting the backbone before TFX starts,
+    in the Trainer's own words (components/trainer/backbones.py); nothing to do without pretrained weights."""
+    from schemas.backbones import WEIGHTS_NONE, weights_source
+    if weights_source(cfg.model) == WEIGHTS_NONE:
+        return
+    from components.trainer.backbones import BackboneWeightsError, preflight_weights
+    try:
+        print(preflight_weights(cfg), flush=True)
+    except BackboneWeightsError as e:
+        raise InputError(str(e)) from None
 
 
 def run_exit_code(summary, fail_if_not_blessed: bool) -> int:

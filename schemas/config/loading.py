@@ -10,6 +10,9 @@ from schemas.config.base import AUTO, ConfigError
 from schemas.config.root import Config
 from schemas.config.training import PRESETS, ModelConfig
 
+# Keys whose default is "auto" and that also take an integer (model.backbone_weights' "auto" is a word, not this)
+INT_OR_AUTO_KEYS = ("data.image_size", "model.stem_stride")
+
 
 def build_config(file_path: str = "", overrides: Tuple[str, ...] | List[str] = ()) -> Config:
     """Defaults <- config file <- `key=value` overrides; validated."""
@@ -76,7 +79,7 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
     """Coerce `value` to the type of the field's default, or raise ConfigError."""
     kind = type(default)
     try:
-        if default == AUTO:
+        if key in INT_OR_AUTO_KEYS:
             return _int_or_auto(value)
         if kind is bool:
             if isinstance(value, bool):
@@ -105,7 +108,7 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
             return [_coerce(key, v, sample) for v in value] if sample is not None else list(value)
     except (ValueError, TypeError, json.JSONDecodeError):
         pass
-    expected = f"{AUTO!r} or an integer" if default == AUTO else kind.__name__
+    expected = f"{AUTO!r} or an integer" if key in INT_OR_AUTO_KEYS else kind.__name__
     raise ConfigError(f"invalid value for {key}: {value!r}; expected {expected}")
 
 

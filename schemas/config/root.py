@@ -5,10 +5,12 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Dict
 
+from schemas.backbones import backbone_problem
+from schemas.config.base import ConfigError
 from schemas.config.data import DataConfig, ValidationConfig
 from schemas.config.running import KubeflowConfig, RunConfig
 from schemas.config.serving import EvalConfig, ServingConfig
-from schemas.config.training import AugmentConfig, ModelConfig, TrainConfig
+from schemas.config.training import PRESETS, AugmentConfig, ModelConfig, TrainConfig
 
 
 @dataclass
@@ -26,6 +28,9 @@ class Config:
     def validate(self) -> "Config":
         for section in dataclasses.fields(self):
             getattr(self, section.name).validate()
+        problem = backbone_problem(self.model, ModelConfig(**PRESETS["default"]), self.data.image_size)
+        if problem:
+            raise ConfigError(problem)
         return self
 
     def to_dict(self) -> Dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Union
 
+from schemas.backbones import WEIGHTS_AUTO
 from schemas.config.base import AUTO, ConfigError, check
 
 
@@ -45,6 +46,10 @@ DOWNSAMPLE_CHOICES = ("pool", "stride")
 @dataclass
 class ModelConfig:
     """The residual CNN. See components/trainer/model.py for how each knob is used."""
+    # resnet_cnn: the residual CNN below; or a Keras applications backbone (docs/model.md#backbones)
+    backbone: str = "resnet_cnn"
+    # auto: imagenet for a Keras applications backbone, none for resnet_cnn; or the path / gs:// URI of a .h5 file
+    backbone_weights: str = WEIGHTS_AUTO
     preset: str = "default"
     stem_filters: int = 32
     stem_kernel_size: int = 3       # 3, 5 or 7
@@ -124,6 +129,8 @@ class TrainConfig:
     seed: int = 42
     deterministic: bool = False       # bit-identical weights for the same data, config and machine (slower)
     warm_start: bool = False          # start from the served model's weights when classes, size and network match
+    freeze_backbone_epochs: int = 3   # pretrained backbone: train the head alone this many epochs first
+    fine_tune_lr_factor: float = 0.1  # pretrained backbone: then the whole network at this x the learning rate
 
     def validate(self) -> None:
         check(self.epochs >= 1, "train.epochs", self.epochs, "an integer >= 1")
@@ -139,4 +146,8 @@ class TrainConfig:
         check(self.early_stopping_patience >= 0, "train.early_stopping_patience",
                self.early_stopping_patience, "an integer >= 0")
         check(self.cache_max_mb >= 0, "train.cache_max_mb", self.cache_max_mb, "an integer >= 0")
+        check(self.freeze_backbone_epochs >= 0, "train.freeze_backbone_epochs", self.freeze_backbone_epochs,
+              "an integer >= 0")
+        check(0 < self.fine_tune_lr_factor <= 1, "train.fine_tune_lr_factor", self.fine_tune_lr_factor,
+              "a number in (0, 1]")
 
