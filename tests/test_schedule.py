@@ -65,8 +65,12 @@ def test_early_stopping_fires_and_restores_the_best_watched_epoch():
     kept = best_watched(history, first)
     assert report["kept_epoch"] == kept >= first
     assert report["epochs_run"] < 40
-    assert report["stopped_because"] == ("early stopping: no better val_accuracy (or equal with a lower val_loss) "
-                                         f"for 3 epochs after epoch {kept}")
+    watched = list(zip(history["val_accuracy"], history["val_loss"]))[first - 1:]
+    last_progress = max(first + i for i, (a, l) in enumerate(watched)
+                        if all(l < l0 for _, l0 in watched[:i]) or first + i == kept)
+    assert report["epochs_run"] == last_progress + 3
+    assert report["stopped_because"] == ("early stopping: neither a better val_accuracy (or equal with a lower "
+                                         f"val_loss) nor a lower val_loss for 3 epochs after epoch {last_progress}")
     assert report["kept_why"] == ("highest val_accuracy on the validation split, ties to the lower val_loss, "
                                   f"among epochs {first}-{report['epochs_run']}; weights restored")
     for restored, weights in zip(model.get_weights(), per_epoch[kept - 1]):
@@ -117,11 +121,33 @@ def test_the_lowest_early_val_loss_is_never_kept_over_later_more_accurate_epochs
 
 def test_it_stops_after_patience_epochs_without_a_better_watched_epoch_and_restores_the_best():
     stopper = KeepBestEpoch(patience=2, first_epoch=2)
-    logs = [(0.9, 0.1), (0.5, 0.9), (0.7, 0.6), (0.7, 0.7), (0.6, 0.5), (0.99, 0.01)]
-    assert replay(stopper, logs) == 3  # epoch 1 is not watched; epochs 4 and 5 are no better than 3
+    logs = [(0.9, 0.1), (0.5, 0.9), (0.7, 0.6), (0.7, 0.7), (0.6, 0.65), (0.99, 0.01)]
+    assert replay(stopper, logs) == 3  # epoch 1 is not watched; epochs 4 and 5 improve neither figure
     assert stopper.stopped_epoch + 1 == 5
     facts = stopping_facts(stopper)
     assert (facts["best_epoch"], facts["stopped_epoch"], facts["first_watched_epoch"]) == (3, 5, 2)
+
+
+def test_a_falling_val_loss_keeps_training_on_an_accuracy_plateau_and_the_best_accuracy_is_still_kept():
+    """mnist8k's runs: accuracy flat in mid-training while the cosine tail still lowers the loss."""
+    stopper = KeepBestEpoch(patience=2, first_epoch=1)
+    logs = [(0.95, 0.30), (0.97, 0.25), (0.97, 0.26), (0.96, 0.22), (0.97, 0.20), (0.96, 0.19),
+            (0.98, 0.185), (0.98, 0.19), (0.97, 0.20)]
+    # accuracy alone would stop at epoch 4 (epochs 3-4 no better than 2); the loss falls until epoch 7
+    assert replay(stopper, logs) == 7
+    assert stopper.stopped_epoch + 1 == 9
+    report = training_report({"loss": [1.0] * 9, "val_accuracy": [a for a, _ in logs],
+                              "val_loss": [l for _, l in logs]},
+                             build_config(overrides=["train.early_stopping_patience=2"]).train, stopper)
+    assert report["stopped_because"] == ("early stopping: neither a better val_accuracy (or equal with a lower "
+                                         "val_loss) nor a lower val_loss for 2 epochs after epoch 7")
+
+
+def test_a_lower_loss_resets_patience_but_never_decides_the_kept_epoch():
+    stopper = KeepBestEpoch(patience=2, first_epoch=1)
+    logs = [(0.90, 0.5), (0.80, 0.4), (0.85, 0.3), (0.70, 0.6), (0.70, 0.7)]
+    assert replay(stopper, logs) == 1  # epochs 2-3 lower the loss, none beats epoch 1's accuracy
+    assert stopper.stopped_epoch + 1 == 5
 
 
 def test_a_training_that_ends_before_the_first_watched_epoch_keeps_its_last_epoch_and_says_so():
