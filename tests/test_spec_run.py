@@ -21,6 +21,7 @@ from pipeline.cli import main
 from pipeline.kubeflow import launcher, spec_check, spec_run
 from pipeline.history.report.component import REPORT_FILE
 from pipeline.history.report.render import SECTIONS
+from tests.test_judged_batches import push
 
 
 def run(compiled_spec, **options):
@@ -44,6 +45,15 @@ def vertex_like_run(compiled_spec, nothing_new_run):
     """A new batch arrives (round-3, a copy of round-2's images), then a Vertex-like run reads it."""
     shutil.copytree(os.path.join(compiled_spec["data"], "round-2"), os.path.join(compiled_spec["data"], "round-3"))
     return run(compiled_spec, until="StatisticsGen")
+
+
+@pytest.fixture(scope="module")
+def judged_batch_run(compiled_spec, vertex_like_run, tmp_path_factory):
+    """round-3, which the Vertex-like run's NewDataCheck recorded as being judged, is rejected (the real Pusher
+    executor given a not-blessed verdict records it); then a scheduled run checks again, up to NewDataCheck."""
+    served = served_versions(os.path.join(compiled_spec["serving"], "image_classifier"))
+    push(os.path.join(compiled_spec["serving"], "image_classifier"), tmp_path_factory.mktemp("rejected"), blessed=0)
+    return run(compiled_spec, oss=True, until="NewDataCheck"), served
 
 
 def pushed_model(result):
@@ -132,6 +142,18 @@ def test_a_scheduled_run_with_nothing_new_skips_every_task_after_the_check(nothi
     assert "Pusher" not in nothing_new_run.outputs
     model_dir = os.path.dirname(pushed_model(oss_run)[1])
     assert served_versions(model_dir) == [int(pushed_version)]  # nothing pushed: the one version is the first run's
+
+
+def test_a_rejected_batch_is_not_retrained_by_the_next_scheduled_run(judged_batch_run):
+    """Issue 21: NewDataCheck on Kubeflow reads the verdict the Pusher recorded, and says so."""
+    result, served = judged_batch_run
+    assert result.failed is None and [t.name for t in result.tasks] == ["NewDataCheck"]
+    (report,) = result.outputs["NewDataCheck"]["report"]
+    metadata = dict(report.metadata)
+    assert metadata["new_data"] == 0
+    message = metadata["message"]
+    assert message.startswith("No new data since span 3 (judged "), message
+    assert message.endswith(f": not blessed; served: version {served[-1]})"), message
 
 
 def test_the_runreport_task_writes_the_report_on_open_source_kfp(oss_run, compiled_spec):
