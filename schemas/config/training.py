@@ -122,8 +122,9 @@ class TrainConfig:
     warmup_epochs: float = 1.0        # linear warm-up from 0 (cosine only); at most half of the training
     label_smoothing: float = 0.0      # 0.1 spreads 10% of each target over the other classes
     shuffle_buffer: int = 1000
-    # watched epochs (from after the warm-up and the first third) without a better validation accuracy,
-    # ties to the lower validation loss, before stopping; the best watched epoch is kept. 0 disables
+    # watched epochs (from after the warm-up and the first third) with neither a better validation accuracy
+    # (ties to the lower validation loss) nor a lower validation loss, before stopping; the best watched
+    # epoch (by accuracy) is kept. 0 disables
     early_stopping_patience: int = 6
     cache_max_mb: int = 2048          # cache decoded images in memory when they fit in this
     seed: int = 42
