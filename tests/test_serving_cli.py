@@ -99,3 +99,16 @@ def test_rollback_then_restore_through_the_cli(serving_dir, capsys):
     assert served_versions(model_dir) == [100, 200]
     assert main(["rollback", "--serving-dir", serving_dir, "--model", "nothing"]) == EXIT_USAGE
     assert "no pushed versions in" in capsys.readouterr().err
+
+
+def test_predict_answers_a_bomb_with_the_serving_guards_refusal(serving_dir, images, capsys):
+    """Pillow's header check passes an 8000x8000 PNG (below its own bomb limit); the signature's guard
+    refuses it, and the line says why, while the other images in the same batch are answered."""
+    from components.infra_check.hostile import png_bomb
+    (images / "5_bomb.png").write_bytes(png_bomb(8000, 8000, rows=1))
+    rc = main(["predict", "--model", os.path.join(serving_dir, "colour"), str(images / "0_red.png"),
+               str(images / "5_bomb.png")])
+    lines = capsys.readouterr().out.splitlines()
+    assert rc == EXIT_FAILED and lines[0].split(": ")[1].startswith("red")
+    assert lines[1] == (f"{images / '5_bomb.png'}: error: image 0 declares 8000x8000 pixels (1 frame(s)), "
+                        "above serving.max_image_pixels=50000000")

@@ -5,7 +5,8 @@ Loads a pushed SavedModel and sends each image's encoded bytes through the
 images, so the classes printed here are the classes a client would get.
 Files are checked from their header first (cheap), then sent in batches; a
 batch that fails is retried one image at a time so one bad file costs only its
-own line.
+own line. The signature's serving guard (components/trainer/serving_guard.py)
+applies here as at TF Serving: an image it refuses gets the guard's reason.
 """
 from __future__ import annotations
 
@@ -98,9 +99,10 @@ class Predictor:
         """One call for the batch; if it fails, one call per image so only the bad ones fail."""
         try:
             return self._answer(paths, images)
-        except self._tf.errors.OpError:
+        except self._tf.errors.OpError as e:
             if len(paths) == 1:
-                return [Prediction(paths[0], error="the model cannot decode this image")]
+                from components.trainer.serving_guard import refusal
+                return [Prediction(paths[0], error=refusal(e.message) or "the model cannot decode this image")]
             return [p for path, image in zip(paths, images) for p in self.predict([path], [image])]
 
     def _answer(self, paths: List[str], images: List[bytes]) -> List[Prediction]:
