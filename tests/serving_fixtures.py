@@ -29,9 +29,10 @@ def serialized_example(encoded: bytes) -> bytes:
 
 
 class ColourModel(tf.Module):
-    def __init__(self, labels_path: str, temperature: float = 10.0, guarded: bool = True):
+    def __init__(self, labels_path: str, temperature: float = 10.0, guarded: bool = True,
+                 limits: ServingLimits = DEFAULT_LIMITS):
         super().__init__()
-        self.guarded = guarded
+        self.guarded, self.limits = guarded, limits
         self.temperature = tf.Variable(temperature)
         self.class_names = tf.lookup.StaticHashTable(
             tf.lookup.TextFileInitializer(labels_path, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
@@ -39,7 +40,7 @@ class ColourModel(tf.Module):
 
     def probabilities(self, image_bytes):
         if self.guarded:
-            image_bytes = guard(image_bytes, DEFAULT_LIMITS)
+            image_bytes = guard(image_bytes, self.limits)
         images = tf.map_fn(lambda b: tf.cast(tf.io.decode_png(b, channels=3), tf.float32) / 255.0,
                            image_bytes, fn_output_signature=tf.TensorSpec([None, None, 3], tf.float32))
         return tf.nn.softmax(tf.reduce_mean(images, axis=[1, 2]) * self.temperature)
@@ -52,14 +53,14 @@ class ColourModel(tf.Module):
 
 
 def save_colour_model(path: str, classes=CHANNEL_CLASSES, with_bytes_signature: bool = True,
-                      skew: float = 0.0, guarded: bool = True) -> str:
+                      skew: float = 0.0, guarded: bool = True, limits: ServingLimits = DEFAULT_LIMITS) -> str:
     """Export the colour model with warmup; `skew` shifts the recorded trained-model answers;
     `guarded=False` leaves out the serving guard (a model exported before issue 25)."""
     labels = os.path.join(os.path.dirname(path), "labels.txt")
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(labels, "wb") as f:
         f.write(b"".join(c.encode() + b"\n" for c in classes))
-    model = ColourModel(labels, guarded=guarded)
+    model = ColourModel(labels, guarded=guarded, limits=limits)
     by_bytes = tf.function(model.answer, input_signature=[tf.TensorSpec([None], tf.string, name=features.BYTES_INPUT)])
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.EXAMPLES_INPUT)])
@@ -72,7 +73,7 @@ def save_colour_model(path: str, classes=CHANNEL_CLASSES, with_bytes_signature: 
         signatures[features.BYTES_SIGNATURE] = by_bytes.get_concrete_function()
     tf.saved_model.save(model, path, signatures=signatures)
     images = [encoded_colour_image(name, seed=i) for i, name in enumerate(["red", "green", "blue"])]
-    expected = model.probabilities(tf.constant(images)).numpy() + skew
+    expected = tf.concat([model.probabilities(tf.constant([i])) for i in images], axis=0).numpy() + skew
     write_warmup(path, [serialized_example(i) for i in images], "colour", expected)
     return path
 

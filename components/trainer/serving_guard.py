@@ -68,5 +68,5 @@ def guard(images: tf.Tensor, limits: ServingLimits) -> tf.Tensor:
 
 def refusal(error_message: str) -> Optional[str]:
     """The guard's one-line reason inside a TensorFlow error message, or None if it is another error."""
-    found = re.search(re.escape(REFUSED) + r"([^\]\n]*)", error_message)
+    found = re.search(re.escape(REFUSED) + r"([^\]\n']*)", error_message)
     return found.group(1) if found else None

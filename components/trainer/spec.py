@@ -45,6 +45,12 @@ class ServingLimits:
                    max_batch_images=cfg.serving.max_batch_images)
 
 
+def batch_limit(model_facts: dict, wanted: int) -> int:
+    """`wanted`, or less when the model's signatures take fewer images per request (serving.max_batch_images);
+    `model_facts` is the model's imgpipe.json (publish.read_model_facts), {} for a model exported before limits."""
+    return max(1, min(wanted, model_facts.get(FACTS_SERVING_LIMITS, {}).get("max_batch_images", wanted)))
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainerSettings:
     """Exactly the config the Trainer reads, so with caching on, changing a knob of another step
