@@ -40,7 +40,7 @@ def push(model, model_dir: str, tmp_path, infra_blessed: int, keep: int = 2):
          keys.INFRA_BLESSING_KEY: [blessing(standard_artifacts.InfraBlessing, infra_blessed)]},
         {keys.PUSHED_MODEL_KEY: [pushed]},
         {keys.PUSH_DESTINATION_KEY: proto_utils.proto_to_json(destination),
-         keys.CUSTOM_CONFIG_KEY: json.dumps({SETTINGS_KEY: carrier.to_json(PusherSettings(model_name="m", keep_versions=keep, signing_key=""))})})
+         keys.CUSTOM_CONFIG_KEY: json.dumps({SETTINGS_KEY: carrier.to_json(PusherSettings(model_name="m", keep_versions=keep))})})
     return pushed
 
 

@@ -18,7 +18,7 @@ ALREADY_SERVED_PROPERTY = "already_served"  # not pushed: the served version ide
 class PusherSettings:
     model_name: str     # serving.model_name: named in models.config
     keep_versions: int  # serving.keep_versions: versions kept after a push
-    signing_key: str    # serving.signing_key: signs each version's manifest; "" = unsigned
+    signing_key: str = ""  # serving.signing_key: signs each version's manifest; "" = unsigned
 
     @classmethod
     def from_serving_config(cls, serving: ServingConfig) -> "PusherSettings":

@@ -88,8 +88,7 @@ def _jpeg_step(images, lengths, pos, sizes):
 def _jpeg_sizes(images: tf.Tensor, is_jpeg: tf.Tensor) -> tf.Tensor:
     lengths = tf.cast(tf.strings.length(images), tf.int64)
     pos = tf.fill(tf.shape(lengths), tf.constant(2, tf.int64))
-    sizes = tf.where(is_jpeg[:, None], tf.constant(-1, tf.int64), tf.constant(0, tf.int64)) * \
-        tf.ones([tf.size(lengths), 2], tf.int64)
+    sizes = -tf.ones([tf.size(lengths), 2], tf.int64) * tf.cast(is_jpeg, tf.int64)[:, None]  # -1: searching
     _, _, sizes = tf.while_loop(
         lambda i, p, s: (i < MAX_JPEG_MARKERS) & tf.reduce_any(s[:, 0] < 0),
         lambda i, p, s: (i + 1, *_jpeg_step(images, lengths, p, s)),
@@ -109,12 +108,13 @@ def declared_sizes(images: tf.Tensor) -> tf.Tensor:
     head = read_bytes(images, tf.zeros_like(tf.strings.length(images)), _HEAD_BYTES)
     png = tf.stack([_number(head[:, 16:20], False), _number(head[:, 20:24], False)], axis=-1)
     gif = tf.stack([_number(head[:, 6:8], True), _number(head[:, 8:10], True)], axis=-1)
-    is_jpeg = _starts_with(head, _JPEG_MAGIC)
+    is_jpeg, is_gif = _starts_with(head, _JPEG_MAGIC), _starts_with(head, _GIF_MAGIC)
     jpeg = tf.cond(tf.reduce_any(is_jpeg), lambda: _jpeg_sizes(images, is_jpeg), lambda: tf.zeros_like(png))
     sizes = tf.zeros_like(png)
-    for is_format, size in ((_starts_with(head, _PNG_MAGIC), png), (_starts_with(head, _GIF_MAGIC), gif),
+    for is_format, size in ((_starts_with(head, _PNG_MAGIC), png), (is_gif, gif),
                             (_starts_with(head, _BMP_MAGIC), _bmp_size(head)), (is_jpeg, jpeg)):
         sizes = tf.where(is_format[:, None], size, sizes)
     sizes = tf.where(tf.reduce_all(sizes > 0, axis=-1, keepdims=True), sizes, tf.zeros_like(sizes))
-    frames = tf.where(_starts_with(head, _GIF_MAGIC), gif_frame_bound(images), tf.ones_like(sizes[:, 0]))
+    one = tf.ones_like(sizes[:, 0])
+    frames = tf.cond(tf.reduce_any(is_gif), lambda: tf.where(is_gif, gif_frame_bound(images), one), lambda: one)
     return tf.concat([sizes, frames[:, None]], axis=-1)
