@@ -1,6 +1,7 @@
 """Integrity of pushed versions (components/pusher/integrity.py): the sha256 manifest every publish
 writes, its Ed25519 signature, `imgpipe verify`, and the rollback and baseline reader refusing a
 version whose files changed after the push. On real SavedModels pushed with publish()."""
+import functools
 import os
 import shutil
 import subprocess
@@ -95,6 +96,19 @@ def test_a_signed_push_verifies_with_its_public_key_and_fails_with_another(model
     with open(os.path.join(version, MANIFEST_FILE), "a") as f:  # a forged line: the signature no longer holds
         f.write("0" * 64 + "  variables/extra.bin\n")
     assert f"bad signature: {SIGNATURE_FILE} does not verify with {public}" in verify_version(version, public)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl here")
+def test_openssl_keys_sign_and_openssl_checks_the_signature(model, tmp_path):
+    """docs/serving.md's commands: keys made by openssl sign a push, and openssl verifies it without imgpipe."""
+    run = functools.partial(subprocess.run, capture_output=True, text=True, cwd=tmp_path, check=True)
+    run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", "signing.pem"])
+    run(["openssl", "pkey", "-in", "signing.pem", "-pubout", "-out", "signing.pub"])
+    version = publish(model, str(tmp_path / "colour"), 100, signing_key=str(tmp_path / "signing.pem"))
+    assert verify_version(version, str(tmp_path / "signing.pub")) == []
+    checked = run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(tmp_path / "signing.pub"), "-rawin",
+                   "-in", MANIFEST_FILE, "-sigfile", SIGNATURE_FILE], cwd=version)
+    assert "Signature Verified Successfully" in checked.stdout
 
 
 def test_an_unsigned_version_fails_when_a_public_key_is_given(model, tmp_path):
