@@ -15,7 +15,9 @@ What it does, in order (docs/performance.md explains each yardstick):
      scikit-learn's digits after the same number of epochs;
   4. Evaluator: the pipeline's own Evaluator executor (TFMA, with and without a baseline model) vs a
      plain batched predict of the same SavedModel over the same test split;
-  5. end to end at scale (bench/bench_scale.py): `imgpipe run` on 1,000 and 10,000 generated 32 px images,
+  5. the serving guard (bench/bench_serving_guard.py): issue 25's PNG bomb sent twice to serving_bytes,
+     guarded vs an export without limits (given the 8000x8000 bomb: the 16000x16000 one takes ~8.5 GB);
+  6. end to end at scale (bench/bench_scale.py): `imgpipe run` on 1,000 and 10,000 generated 32 px images,
      per component fixed and marginal cost vs TF's decoder alone, peak memory, and the multi-process
      DirectRunner at 10,000 (--scale-sizes / --scale-mp-sizes change the sizes).
 Not a test: it prints figures and asserts nothing.
@@ -353,6 +355,16 @@ def scale(table: Table, sizes: str, mp_sizes: str, work: str) -> str:
 
 # --------------------------------------------------------------------------- main
 
+def serving_guard(table: Table, work: str) -> None:
+    """The PNG bomb twice in one serving_bytes request: refused by the guard vs decoded without it."""
+    from bench import bench_serving_guard
+    rows = {(r["model"], r["side"]): r for r in bench_serving_guard.run(os.path.join(work, "guard"))}
+    guarded, unguarded = rows[("guarded", 16000)], rows[("unguarded", 8000)]
+    table.row("serving guard", "16000x16000 PNG x2, refused", guarded["seconds"], "no guard, 8000x8000 PNG x2",
+              unguarded["seconds"], "< 1 s, < 200 MB", f"peak RSS growth {guarded['rss_growth_mb']:.0f} MB vs "
+              f"{unguarded['rss_growth_mb']:.0f} MB", unit="s")
+
+
 def main() -> None:
     from components.trainer.tf_runtime import skip_autograph_for_tf_keras
     from tfx.utils import io_utils
@@ -376,6 +388,7 @@ def main() -> None:
                    training_rates)
     determinism(table)
     evaluator(table, record, work)
+    serving_guard(table, work)
     scale_report = scale(table, args.scale_sizes, args.scale_mp_sizes, work)
     print(f"\n== imgpipe bench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")

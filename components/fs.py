@@ -44,11 +44,21 @@ def fs_for(*paths: str):
     return tf.io.gfile
 
 
-def copy_tree(src: str, dst: str, last: str = "") -> None:
+def open_file(path: str, mode: str = "rb"):
+    """A file object: `open` for local paths, `tf.io.gfile.GFile` for remote ones."""
+    path = local_path(path)
+    if not is_remote(path):
+        return open(path, mode)
+    import tensorflow as tf
+    return tf.io.gfile.GFile(path, mode)
+
+
+def copy_tree(src: str, dst: str, last: str = "", before_last=None) -> None:
     """Copy every file under `src` to `dst`; the top-level file named `last` (if any) is copied last.
 
     `last` is how a publish stays atomic on object stores: TF Serving cannot load a version folder
     before its `saved_model.pb` exists, so that file goes in when everything else is there.
+    `before_last()`, if given, runs just before it (the publish writes the version's manifest there).
     """
     src, dst = local_path(src).rstrip("/"), local_path(dst).rstrip("/")
     fs, final = fs_for(src, dst), None
@@ -61,6 +71,8 @@ def copy_tree(src: str, dst: str, last: str = "") -> None:
                 final = (f"{directory}/{name}", f"{target}/{name}")
                 continue
             fs.copy(f"{directory}/{name}", f"{target}/{name}", overwrite=True)
+    if before_last:
+        before_last()
     if final:
         fs.copy(*final, overwrite=True)
 

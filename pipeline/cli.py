@@ -4,7 +4,7 @@
 - `report`, `runs`                        pipeline/history/cli.py    (past runs, from ML Metadata)
 - `compile`, `submit`, `schedule`, `schedules`, `validate-spec`, `run-spec`
                                           pipeline/kubeflow/cli.py   (Kubeflow Pipelines and Vertex AI)
-- `predict`, `rollback`                   pipeline/serving/cli.py    (a serving directory)
+- `predict`, `rollback`, `verify`         pipeline/serving/cli.py    (a serving directory)
 
 Heavy imports (TFX, TensorFlow, Beam: ~10 s) happen only inside the commands
 that need them, so `--help` and input errors answer at once.

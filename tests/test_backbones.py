@@ -15,23 +15,20 @@ import re
 import numpy as np
 import pytest
 import tensorflow as tf
-import tensorflow_transform as tft
-import tensorflow_transform.beam as tft_beam
 import tf_keras as keras
 from PIL import Image
-from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
 
 from components.trainer.backbones import (BackboneWeightsError, backbone_layers, build_network, feature_extractor,
                                           keras_cache_path, preflight_weights, save_backbone_weights)
 from components.trainer.fine_tune import PhasedLearningRate, fine_tune_learning_rate, fine_tuning
-from components.trainer.serving import make_serving_signatures
 from components.trainer.tf_runtime import skip_autograph_for_tf_keras
 from components.trainer.warmup import trained_model_probabilities
 from components.transform.image_size import choose_image_size
-from components.transform.preprocessing import preprocessing_fn
 from schemas import features
 from schemas.backbones import BACKBONES
 from schemas.config import ConfigError, build_config
+from components.transform.standalone import write_transform_graph
+from tests.serving_fixtures import export_trainer_model
 
 SIZE = 32
 CLASSES = ["dark", "light"]
@@ -129,17 +126,7 @@ def test_the_second_phase_runs_at_the_fine_tune_factor_of_the_learning_rate():
 @pytest.fixture(scope="module")
 def tft_output(tmp_path_factory):
     """The real Transform graph (preprocessing_fn at 32 px), written as the Transform component writes it."""
-    raw = [{features.IMAGE_KEY: png(x), features.LABEL_KEY: i % 2} for i, x in enumerate(images(4)[0])]
-    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec({
-        features.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string),
-        features.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64)}))
-    out = str(tmp_path_factory.mktemp("transform"))
-    with tft_beam.Context(temp_dir=os.path.join(out, "tmp"), force_tf_compat_v1=False):
-        transform_fn = (raw, metadata) | tft_beam.AnalyzeDataset(
-            lambda inputs: preprocessing_fn(inputs, {"image_size": SIZE}))
-        _ = transform_fn | tft_beam.WriteTransformFn(out)
-    metadata_io.write_metadata(metadata, os.path.join(out, tft.TFTransformOutput.RAW_METADATA_DIR))
-    return tft.TFTransformOutput(out)
+    return write_transform_graph(str(tmp_path_factory.mktemp("transform")), SIZE, [png(x) for x in images(4)[0]])
 
 
 @pytest.mark.parametrize("backbone", [b for b in BACKBONES if b != "mobilenet_v3_small"])  # that one: the pipeline run below
@@ -149,10 +136,7 @@ def test_each_backbone_trains_exports_and_answers_the_same_through_both_signatur
     backbone's input scaling is inside the served graph (what InfraCheck holds the export to)."""
     skip_autograph_for_tf_keras()
     model = short_fit(build_network(config(backbone), SIZE, len(CLASSES)))
-    labels = tmp_path / "labels.txt"
-    labels.write_text("".join(c + "\n" for c in CLASSES))
-    export = str(tmp_path / "model")
-    model.save(export, save_format="tf", signatures=make_serving_signatures(model, tft_output, str(labels)))
+    export = export_trainer_model(str(tmp_path / "model"), tft_output, CLASSES, model=model)
 
     test_images = [png(x) for x in images(4, seed=1)[0]]
     expected = trained_model_probabilities(model, tft_output.transform_features_layer(),

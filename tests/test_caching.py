@@ -49,9 +49,11 @@ def test_a_cached_pipeline_keys_each_node_on_what_it_depends_on(tmp_path):
     assert node_properties(cached, "ImageDataValidator")["run_token"] == "token-1"
     assert '\\"content_fingerprint\\": \\"abc123\\"' in node_properties(cached, "ImageExampleGen")["custom_config"]
     trainer = json.loads(json.loads(node_properties(cached, "Trainer")["custom_config"])["settings"])
-    # eval.* and serving.keep_versions are not in it, so changing them does not retrain
-    assert set(trainer) == {"train", "model", "augment", "model_name", "warmup_images"}
+    # eval.* and serving.keep_versions are not in it, so changing them does not retrain; the request limits
+    # are (the signatures carry them), resolved from the ingestion limits
+    assert set(trainer) == {"train", "model", "augment", "model_name", "warmup_images", "limits"}
     assert (trainer["model_name"], trainer["warmup_images"]) == ("image_classifier", 4)
+    assert trainer["limits"] == {"max_image_pixels": 50_000_000, "max_image_bytes": 50 * 2**20, "max_batch_images": 1000}
 
     uncached = create_pipeline(cfg, **args)  # the Kubeflow compile: no per-run token, so no cache
     assert uncached.enable_cache is False

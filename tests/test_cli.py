@@ -13,7 +13,7 @@ from tests.fixtures import make_colour_folder
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMMANDS = ("run", "report", "runs", "compile", "submit", "schedule", "schedules", "validate-spec", "run-spec", "rollback",
-            "predict")
+            "predict", "verify")
 
 
 def imgpipe(*args, timeout=120):

@@ -80,6 +80,10 @@ def test_json_file_and_cli_override_order(tmp_path):
     (["serving.keep_versions=0"], "serving.keep_versions: 0; expected an integer >= 1"),
     (["serving.warmup_images=0"], "serving.warmup_images"),
     (["serving.infra_check_atol=0"], "serving.infra_check_atol"),
+    (["serving.max_image_pixels=200000000"], "serving.max_image_pixels: 200000000; expected an integer from 1 to "
+     "178956970, or 0 for data.max_image_pixels"),
+    (["serving.max_image_bytes=-1"], "serving.max_image_bytes: -1; expected an integer from 1 to 2147483647"),
+    (["serving.max_batch_images=0"], "serving.max_batch_images: 0; expected an integer from 1 to 100000"),
     (["run.large_data_images=-1"], "run.large_data_images: -1; expected an integer >= 0"),
     (["epochs=3"], "section.key=value"),
 ])
@@ -185,3 +189,12 @@ def test_a_forced_push_needs_a_reason_and_keeps_it_verbatim():
     assert cfg.eval.force_bless is True and cfg.eval.force_reason == "baseline trained on mislabeled data"
     with pytest.raises(ConfigError, match="eval.force_reason=.*stored with the run"):
         build_config(overrides=["eval.force_bless=true", "eval.force_reason=  "])
+
+
+def test_serving_request_limits_default_to_the_ingestion_limits():
+    from components.trainer.spec import ServingLimits
+    assert ServingLimits.from_config(build_config()) == ServingLimits(50_000_000, 50 * 2**20, 1000)
+    cfg = build_config(overrides=["data.max_image_pixels=1000000", "data.max_file_mb=2", "serving.max_batch_images=8"])
+    assert ServingLimits.from_config(cfg) == ServingLimits(1_000_000, 2 * 2**20, 8)
+    cfg = build_config(overrides=["serving.max_image_pixels=4000", "serving.max_image_bytes=100"])
+    assert ServingLimits.from_config(cfg) == ServingLimits(4000, 100, 1000)

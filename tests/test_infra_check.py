@@ -90,3 +90,24 @@ def test_an_export_that_does_not_load_is_not_blessed(tmp_path):
     assert report["blessed"] is False and report["load_seconds"] is None
     assert report["problems"] == [report["problems"][0]]
     assert report["problems"][0].startswith("the candidate does not load and answer in a fresh process: exit code 1")
+
+
+def test_hostile_requests_are_refused_by_the_guard_through_both_signatures(good_replay):
+    hostile = good_replay["hostile"]
+    assert [(r["signature"], r["what"]) for r in hostile] == [
+        (features.EXAMPLES_SIGNATURE, "a PNG declaring 32768x32768 pixels"),
+        (features.BYTES_SIGNATURE, "a PNG declaring 32768x32768 pixels"),
+        (features.EXAMPLES_SIGNATURE, "1 KB of garbage bytes"), (features.BYTES_SIGNATURE, "1 KB of garbage bytes")]
+    assert all("request refused: image 0 declares" in r["error"] and r["seconds"] < 5 for r in hostile)
+
+
+def test_a_model_that_decodes_a_bomb_or_garbage_is_not_pushed(tmp_path):
+    """An export without the serving guard (as before issue 25): its decoder meets the bomb and the garbage."""
+    report = check_candidate(save_colour_model(str(tmp_path / "model"), guarded=False), class_list(), ATOL)
+    assert report["blessed"] is False
+    assert len(report["problems"]) == 4, report["problems"]
+    assert report["problems"][0].startswith(
+        f"{features.EXAMPLES_SIGNATURE} did not refuse a PNG declaring 32768x32768 pixels before decoding it (")
+    assert "PNG size too large for int: 32768 by 32768" in report["problems"][0]
+    assert report["problems"][3].startswith(
+        f"{features.BYTES_SIGNATURE} did not refuse 1 KB of garbage bytes before decoding it (")

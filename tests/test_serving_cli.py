@@ -99,3 +99,38 @@ def test_rollback_then_restore_through_the_cli(serving_dir, capsys):
     assert served_versions(model_dir) == [100, 200]
     assert main(["rollback", "--serving-dir", serving_dir, "--model", "nothing"]) == EXIT_USAGE
     assert "no pushed versions in" in capsys.readouterr().err
+
+
+def test_predict_answers_a_bomb_with_the_serving_guards_refusal(serving_dir, images, capsys):
+    """Pillow's header check passes an 8000x8000 PNG (below its own bomb limit); the signature's guard
+    refuses it, and the line says why, while the other images in the same batch are answered."""
+    from components.infra_check.hostile import png_bomb
+    (images / "5_bomb.png").write_bytes(png_bomb(8000, 8000, rows=1))
+    rc = main(["predict", "--model", os.path.join(serving_dir, "colour"), str(images / "0_red.png"),
+               str(images / "5_bomb.png")])
+    lines = capsys.readouterr().out.splitlines()
+    assert rc == EXIT_FAILED and lines[0].split(": ")[1].startswith("red")
+    assert lines[1] == (f"{images / '5_bomb.png'}: error: image 0 declares 8000x8000 pixels (1 frame(s)), "
+                        "above serving.max_image_pixels=50000000")
+
+
+def test_predict_sends_no_more_images_per_request_than_the_model_takes(images, tmp_path):
+    """A model exported with serving.max_batch_images=2 refuses 3 images in one request; predict reads the
+    limit from the model's imgpipe.json and sends 2 at a time, so every image is answered."""
+    import dataclasses
+
+    import tensorflow as tf
+
+    from components.fs import write_json
+    from components.trainer.spec import FACTS_SERVING_LIMITS, MODEL_FACTS_FILE, ServingLimits
+    from schemas import features
+
+    limits = ServingLimits(max_image_pixels=50_000_000, max_image_bytes=2**20, max_batch_images=2)
+    model = save_colour_model(str(tmp_path / "export" / "model"), limits=limits)
+    write_json(os.path.join(model, MODEL_FACTS_FILE), {FACTS_SERVING_LIMITS: dataclasses.asdict(limits)})
+    predictor = Predictor(model, top_k=1)
+    three = [str(p) for p in sorted(images.glob("[012]_*.png"))]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="above serving.max_batch_images=2"):
+        predictor._serve(**{features.BYTES_INPUT: tf.constant([open(p, "rb").read() for p in three])})
+    assert predictor.batch_size == 2
+    assert [r.top[0][0] for r in predict_paths(predictor, three)] == ["red", "green", "blue"]

@@ -5,8 +5,10 @@ way to find it is a Resolver node, which open-source Kubeflow Pipelines v2 canno
 run; this small component looks in the serving directory instead, so the same
 pipeline works on every orchestrator. The served model is copied into the output
 artifact, so the comparison stays reproducible even if the serving directory
-changes later.
+changes later. A served version whose files no longer match its manifest
+(components/pusher/integrity.py) is refused: the step fails, naming the files.
 """
+from typing import Optional
 
 from absl import logging
 from tfx import v1 as tfx
@@ -14,7 +16,16 @@ from tfx.utils import path_utils
 
 from components.baseline.spec import FOUND_PROPERTY, NODE_ID, SOURCE_PROPERTY
 from components.fs import copy_tree
+from components.pusher.integrity import require_intact
 from components.pusher.publish import latest_served_version
+
+
+def served_baseline(serving_model_dir: str) -> Optional[str]:
+    """The newest served version, None when nothing is served; IntegrityError when it fails verification."""
+    source = latest_served_version(serving_model_dir)
+    if source is not None:
+        require_intact(source, "the served model")
+    return source
 
 
 @tfx.dsl.components.component
@@ -31,7 +42,7 @@ def ServedModelBaseline(
     With nothing pushed yet the artifact stays empty and `baseline_found` is 0;
     the gated Evaluator then judges the candidate by the absolute bar alone.
     """
-    source = latest_served_version(serving_model_dir)
+    source = served_baseline(serving_model_dir)
     baseline.set_int_custom_property(FOUND_PROPERTY, int(source is not None))
     baseline.set_string_custom_property(SOURCE_PROPERTY, source or "")
     if source is None:

@@ -5,7 +5,11 @@ through both signatures, and holds the answers to the serving contract
 (schemas/features.py): output names, dtypes and shapes, the served class names
 byte-for-byte against the ingested class list, and the probabilities against
 what the trained model gave the same images through the training input path.
-Each broken rule becomes one line in `problems`; no problems means blessed.
+It also replays hostile requests (hostile.py: a decompression bomb, garbage)
+through both signatures: each must be refused by the serving guard before
+decoding (components/trainer/serving_guard.py); a model that decodes them, or
+fails them some other way, is not pushed. Each broken rule becomes one line in
+`problems`; no problems means blessed.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ import tensorflow as tf
 
 from components.image_example_gen.manifest import read_class_list
 from components.image_example_gen.spec import LABELS_FILE
+from components.infra_check.hostile import refused_by_guard
 from components.trainer.warmup import ASSETS_EXTRA, EXPECTED_FILE, read_expected
 from schemas import features
 
@@ -60,6 +65,7 @@ def judge(model_dir: str, replayed: Dict, class_names: List[bytes], atol: float)
     if "error" in replayed:
         return _report(problems + [f"the candidate does not load and answer in a fresh process: {replayed['error']}"])
     problems += _signature_problems(replayed["signatures"], len(class_names))
+    problems += hostile_problems(replayed.get("hostile", []))
     try:
         expected = read_expected(model_dir)
     except tf.errors.NotFoundError:
@@ -94,6 +100,26 @@ def _signature_problems(signatures: Dict, num_classes: int) -> List[str]:
             problems.append(f"{name} output probabilities has shape {outputs[features.PROBABILITIES_OUTPUT]['shape']}"
                             f", expected [None, {num_classes}] ({num_classes} ingested classes)")
     return problems
+
+
+def hostile_problems(results: List[Dict]) -> List[str]:
+    """A hostile request must be refused by the serving guard; anything else means the model decodes it."""
+    problems = []
+    for r in results:
+        if r["error"] is None:
+            problems.append(f"{r['signature']} decoded and answered {r['what']} instead of refusing it: the model "
+                            "has no serving guard (export it with components.trainer.serving)")
+        elif not refused_by_guard(r["error"]):
+            problems.append(f"{r['signature']} did not refuse {r['what']} before decoding it "
+                            f"({error_line(r['error'])})")
+    return problems
+
+
+def error_line(message: str) -> str:
+    """The line of a TensorFlow error message that says what went wrong: the one before the op's `[[...]]`."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    ops = [i for i, line in enumerate(lines) if line.startswith("[[")]
+    return (lines[ops[0] - 1] if ops and ops[0] else lines[-1] if lines else "no message")[:200]
 
 
 def _answer_problems(requests: List[Dict], class_names: List[bytes], expected: np.ndarray,

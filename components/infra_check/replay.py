@@ -3,7 +3,9 @@
 Runs in a process of its own, as TF Serving would: nothing the Trainer or the
 check's own process imported or cached can make a broken export look healthy.
 Prints one JSON object on stdout: the load time, each signature's output specs,
-and per warmup request its signature, latency and outputs (strings base64).
+per warmup request its signature, latency and outputs (strings base64), and per
+hostile request (hostile.py: a bomb, garbage) its signature, latency and the
+error it got, or that it was answered.
 """
 from __future__ import annotations
 
@@ -11,11 +13,12 @@ import base64
 import json
 import sys
 import time
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 # The load is timed from here: importing TensorFlow is not the model's cost.
 import tensorflow as tf
 
+from components.infra_check.hostile import hostile_requests
 from components.trainer.warmup import read_warmup
 
 
@@ -44,7 +47,25 @@ def replay(model_dir: str) -> Dict[str, Any]:
         requests.append({"signature": signature, "seconds": seconds, "outputs": {
             name: {"dtype": t.dtype.name, "shape": t.shape.as_list(), "values": _jsonable(t)}
             for name, t in outputs.items()}})
-    return {"load_seconds": load_seconds, "signatures": specs, "requests": requests}
+    return {"load_seconds": load_seconds, "signatures": specs, "requests": requests,
+            "hostile": replay_hostile(loaded)}
+
+
+def replay_hostile(loaded) -> List[Dict[str, Any]]:
+    """Each hostile request through its signature: the error it got, or "answered"."""
+    results = []
+    for what, signature, inputs in hostile_requests():
+        if signature not in loaded.signatures:
+            continue  # reported by the signature check
+        started = time.perf_counter()
+        try:
+            loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
+            error = None
+        except tf.errors.OpError as e:
+            error = e.message
+        results.append({"what": what, "signature": signature, "seconds": time.perf_counter() - started,
+                        "error": error})
+    return results
 
 
 if __name__ == "__main__":

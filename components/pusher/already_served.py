@@ -5,9 +5,10 @@ gate, run again against the served model (which is that same model), blesses it 
 """
 from __future__ import annotations
 
-import hashlib
 from typing import Dict, Optional
 
+from components.fs import fs_for, is_remote, local_path
+from components.pusher.integrity import file_digests
 from components.pusher.publish import SAVED_MODEL_FILE, latest_served_version
 
 
@@ -26,14 +27,8 @@ def newest_identical_version(model_path: str, model_dir: str) -> Optional[str]:
 
 
 def _digests(root: str) -> Dict[str, str]:
-    """{relative path: sha256} of every file under `root`; empty when it holds no SavedModel."""
-    import tensorflow as tf
-    if not tf.io.gfile.exists(f"{root.rstrip('/')}/{SAVED_MODEL_FILE}"):
+    """{relative path: sha256} of every file under `root` but the push's manifest; empty without a SavedModel."""
+    readable = local_path(root) if not is_remote(root) else root
+    if not fs_for(root).exists(f"{readable.rstrip('/')}/{SAVED_MODEL_FILE}"):
         return {}
-    found = {}
-    for directory, _, files in tf.io.gfile.walk(root):
-        for name in files:
-            path = f"{directory.rstrip('/')}/{name}"
-            with tf.io.gfile.GFile(path, "rb") as f:
-                found[path[len(root.rstrip('/')) + 1:]] = hashlib.sha256(f.read()).hexdigest()
-    return found
+    return file_digests(root)

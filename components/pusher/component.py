@@ -3,7 +3,8 @@
 Same inputs, outputs and PushedModel properties (`pushed`, `pushed_destination`,
 `pushed_version`) as the stock Pusher, so the run summary and any tool reading
 MLMD work unchanged. Only the copy differs (components/pusher/publish.py):
-staging folder + rename, retention (`serving.keep_versions`), and a
+staging folder + rename, a sha256 manifest of the version's files written last
+(signed with `serving.signing_key`, components/pusher/integrity.py), retention (`serving.keep_versions`), and a
 `models.config` with version labels beside the versions. A candidate identical to
 the newest served version is not pushed again (`already_served` names that version).
 """
@@ -58,7 +59,7 @@ class AtomicPushExecutor(tfx_pusher_executor.Executor):
             model_push.set_string_custom_property(ALREADY_SERVED_PROPERTY, served)
             return
         version = next_version(model_dir)
-        serving_path = publish(model_path, model_dir, version)
+        serving_path = publish(model_path, model_dir, version, settings.signing_key)
         pruned = prune(model_dir, settings.keep_versions)
         write_models_config(model_dir, settings.model_name)
         logging.info("Published %s; pruned versions %s", serving_path, pruned or "none")

@@ -5,10 +5,11 @@ name this module writes besides finished versions is non-numeric, so TF Serving
 never sees it:
 
 - `.staging-<version>-<pid>`: a version being copied. On a local filesystem the
-  copy finishes there and one `os.rename` makes `<version>` appear complete. A
+  copy finishes there, its manifest (integrity.py) is written last, and one
+  `os.rename` makes `<version>` appear complete. A
   push killed mid-copy leaves only a staging folder, removed by the next push.
 - On object stores (gs://, s3://: no rename, a "rename" is a copy) the files go
-  straight into `<version>/` with `saved_model.pb` LAST. A SavedModel cannot be
+  straight into `<version>/`, the manifest next to last, `saved_model.pb` LAST. A SavedModel cannot be
   loaded without `saved_model.pb`, and when it exists every variable, asset and
   the warmup file already do: a reader sees either an unloadable folder (TF
   Serving reports it and retries) or a complete version, never a loadable
@@ -28,6 +29,7 @@ import time
 from typing import List, Optional
 
 from components.fs import copy_tree, fs_for, is_remote, local_path, read_json
+from components.pusher.integrity import load_private_key, manifest_files, write_files
 from components.trainer.spec import MODEL_FACTS_FILE
 
 SAVED_MODEL_FILE = "saved_model.pb"
@@ -101,8 +103,10 @@ def remove_leftovers(model_dir: str, keep: str = "") -> List[str]:
     return removed
 
 
-def publish(source: str, model_dir: str, version: int) -> str:
-    """Copy the SavedModel at `source` to `<model_dir>/<version>` so it appears complete or not at all."""
+def publish(source: str, model_dir: str, version: int, signing_key: str = "") -> str:
+    """Copy the SavedModel at `source` to `<model_dir>/<version>` so it appears complete or not at all,
+    with the manifest of its files (signed with the key file `signing_key`, if given): of the staged
+    copy on a local filesystem, of `source` on object stores (reading the copy back would double the transfer)."""
     if not is_remote(source) and not is_remote(model_dir):
         source, model_dir = local_path(source), local_path(model_dir)
     fs = fs_for(source, model_dir)
@@ -112,16 +116,19 @@ def publish(source: str, model_dir: str, version: int) -> str:
     final = f"{model_dir.rstrip('/')}/{version}"
     if fs.exists(final):
         raise PublishError(f"version folder {final} already exists; it is never overwritten")
+    key = load_private_key(signing_key) if signing_key else None  # an unusable key stops the push here
     fs.makedirs(model_dir)
     if not is_remote(model_dir):
         staging = f"{model_dir.rstrip('/')}/{STAGING_PREFIX}{version}-{os.getpid()}"
         remove_leftovers(model_dir, keep=os.path.basename(staging))
         copy_tree(source, staging, last=SAVED_MODEL_FILE)
+        write_files(staging, manifest_files(staging, key))
         os.rename(staging, final)
     else:
         remove_leftovers(model_dir)
         _remove_incomplete_versions(model_dir)
-        copy_tree(source, final, last=SAVED_MODEL_FILE)
+        copy_tree(source, final, last=SAVED_MODEL_FILE,
+                  before_last=lambda: write_files(final, manifest_files(source, key)))
     return final
 
 

@@ -7,6 +7,9 @@ to V back to their numbers. Renames run in the order that keeps "latest"
 unchanged until the last one, so TF Serving sees exactly one switch, and a
 crash half-way leaves either the old or the new latest serving, never a third.
 
+The version that becomes latest must match its manifest (integrity.py): a version whose files
+changed since the push is refused, naming them.
+
 Semantics:
 - no `--to`: back to the served version just below the newest;
 - `--to V`: V becomes latest; V may be a served or a rolled-back version;
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 from components.fs import is_remote, local_path
+from components.pusher.integrity import IntegrityError, require_intact
 from components.pusher.publish import (ROLLED_BACK_PREFIX, PublishError, rolled_back_versions,
                                        served_versions)
 
@@ -57,6 +61,12 @@ def rollback(model_dir: str, to: Optional[int] = None, restore: bool = False) ->
                            "run it where the folder is mounted")
     target = choose_target(model_dir, to, restore)
     model_dir = local_path(model_dir)
+    hidden = target in rolled_back_versions(model_dir)
+    try:
+        require_intact(os.path.join(model_dir, f"{ROLLED_BACK_PREFIX}{target}" if hidden else str(target)),
+                       f"version {target}")
+    except IntegrityError as e:
+        raise PublishError(f"not rolled back: {e}") from None
     restore_list = [v for v in rolled_back_versions(model_dir) if v <= target]
     hide_list = [v for v in served_versions(model_dir) if v > target]
     # Newest first: rolling forward switches latest once (to the target); the rest are below it.

@@ -18,7 +18,9 @@ ALREADY_SERVED_PROPERTY = "already_served"  # not pushed: the served version ide
 class PusherSettings:
     model_name: str     # serving.model_name: named in models.config
     keep_versions: int  # serving.keep_versions: versions kept after a push
+    signing_key: str = ""  # serving.signing_key: signs each version's manifest; "" = unsigned
 
     @classmethod
     def from_serving_config(cls, serving: ServingConfig) -> "PusherSettings":
-        return cls(model_name=serving.model_name, keep_versions=serving.keep_versions)
+        return cls(model_name=serving.model_name, keep_versions=serving.keep_versions,
+                   signing_key=serving.signing_key)

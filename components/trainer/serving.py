@@ -9,7 +9,9 @@ serving preprocessing cannot drift from training:
   `_bytes`, so TF Serving's REST API accepts `{"image_bytes": {"b64": "..."}}`.
 
 Both return `probabilities` [N, C], `class_id` [N] and `class_name` [N]. The
-class names come from labels.txt, stored as a SavedModel asset.
+class names come from labels.txt, stored as a SavedModel asset. Both refuse a
+request that breaks `serving.max_*` before decoding any image in it
+(serving_guard.py).
 """
 from __future__ import annotations
 
@@ -18,11 +20,13 @@ from typing import Dict
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from components.trainer.serving_guard import guard
+from components.trainer.spec import ServingLimits
 from schemas import features
 
 
-def make_serving_signatures(model, tft_output: tft.TFTransformOutput,
-                            labels_path: str) -> Dict[str, tf.types.experimental.ConcreteFunction]:
+def make_serving_signatures(model, tft_output: tft.TFTransformOutput, labels_path: str,
+                            limits: ServingLimits) -> Dict[str, tf.types.experimental.ConcreteFunction]:
     # Attached to the model so the SavedModel tracks them (and copies labels.txt into assets/).
     model.tft_layer = tft_output.transform_features_layer()
     model.class_names = tf.lookup.StaticHashTable(
@@ -33,6 +37,7 @@ def make_serving_signatures(model, tft_output: tft.TFTransformOutput,
     image_spec = tft_output.raw_feature_spec()[features.IMAGE_KEY]
 
     def predict(raw_images: tf.Tensor) -> Dict[str, tf.Tensor]:
+        raw_images = tf.reshape(guard(raw_images, limits), tf.shape(raw_images))  # refused: never decoded
         transformed = model.tft_layer({features.IMAGE_KEY: raw_images})
         probabilities = model(transformed[features.IMAGE_XF_KEY])
         class_id = tf.argmax(probabilities, axis=-1)

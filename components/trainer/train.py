@@ -36,6 +36,7 @@ from components.trainer.spec import (
     FACTS_BACKBONE_WEIGHTS,
     FACTS_CLASS_NAMES,
     FACTS_IMAGE_SIZE,
+    FACTS_SERVING_LIMITS,
     FACTS_SPANS,
     FACTS_TRAINING,
     MODEL_FACTS_FILE,
@@ -99,14 +100,14 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     with strategy.scope():  # saved compiled for the integer labels TFMA's Evaluator feeds
         model.compile(optimizer=model.optimizer, loss=keras.losses.SparseCategoricalCrossentropy(),
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-    signatures = make_serving_signatures(model, tft_output, labels_path(examples_uri))
+    signatures = make_serving_signatures(model, tft_output, labels_path(examples_uri), cfg.limits)
     export = export_dir(strategy, fn_args.serving_model_dir)
     model.save(export, save_format="tf", signatures=signatures)
     # class_names and spans: what warm start and the "nothing new" check read (warm_start.py, components/new_data/check.py)
     write_json(os.path.join(export, MODEL_FACTS_FILE),
                {FACTS_IMAGE_SIZE: image_size, FACTS_TRAINING: record, FACTS_CLASS_NAMES: manifest["class_names"],
                 FACTS_BACKBONE: cfg.model.backbone, FACTS_BACKBONE_WEIGHTS: record["backbone"]["weights"],
-                FACTS_SPANS: manifest.get(FACTS_SPANS, [])})
+                FACTS_SPANS: manifest.get(FACTS_SPANS, []), FACTS_SERVING_LIMITS: dataclasses.asdict(cfg.limits)})
     _write_warmup(model, tft_output, fn_args.eval_files, export, cfg)
 
 

@@ -1,7 +1,7 @@
-"""`imgpipe rollback` and `imgpipe predict`: the serving side of the command line.
+"""`imgpipe rollback`, `imgpipe predict` and `imgpipe verify`: the serving side of the command line.
 
-pipeline/cli.py registers them. rollback imports no TensorFlow; predict loads
-it only once its inputs are known to exist.
+pipeline/cli.py registers them. rollback and verify import no TensorFlow for a
+local serving dir; predict loads it only once its inputs are known to exist.
 """
 from __future__ import annotations
 
@@ -26,6 +26,10 @@ PREDICT_EXAMPLES = (
     "imgpipe predict photo.jpg                                      # newest version under output/serving",
     "imgpipe predict --json images/ > predictions.jsonl",
     "imgpipe predict --model output/serving/image_classifier/1795739034 --top-k 1 'shots/*.png'")
+VERIFY_EXAMPLES = (
+    "imgpipe verify                                                 # every version under output/serving/image_classifier",
+    "imgpipe verify --serving-dir /models --model flowers --version 1795739034 --public-key signing.pub",
+    "imgpipe verify --strict      # a version pushed before manifests existed fails too")
 
 
 def add_serving_commands(commands) -> None:
@@ -51,6 +55,20 @@ def add_serving_commands(commands) -> None:
     predict.add_argument("--json", action="store_true", help="one JSON object per line: path, class_name, "
                          "probability, top_k, error")
     predict.set_defaults(func=cmd_predict)
+
+    verify = add_command(commands, "verify", "check pushed versions against their sha256 manifest (and signature)",
+                         VERIFY_EXAMPLES, description="Exit 1 naming each file that differs from the manifest written "
+                         "at push time (changed, missing, not listed), or a signature that does not verify.")
+    verify.add_argument("--serving-dir", default=DEFAULT_SERVING_DIR, help="the folder holding <model name>/<version>/ "
+                        "(default: %(default)s)")
+    verify.add_argument("--model", default=ServingConfig().model_name,
+                        help="model name (default: the serving.model_name default)")
+    verify.add_argument("--version", type=int, help="one version (default: every served and rolled-back version)")
+    verify.add_argument("--public-key", default="", metavar="FILE", help="Ed25519 public key (PEM): the manifest "
+                        "must carry a signature that verifies with it")
+    verify.add_argument("--strict", action="store_true", help="a version without a manifest (pushed before "
+                        "manifests existed) fails too")
+    verify.set_defaults(func=cmd_verify)
 
 
 def cmd_rollback(args) -> int:
@@ -90,4 +108,36 @@ def cmd_predict(args) -> int:
         print(json.dumps(prediction.to_dict()) if args.json else p.format_line(prediction), flush=True)
     if failed:
         print(f"imgpipe: {failed} of {len(paths)} file(s) failed", file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_verify(args) -> int:
+    from components.pusher.integrity import NO_MANIFEST, IntegrityError, verify_version
+    from components.pusher.publish import ROLLED_BACK_PREFIX, rolled_back_versions, served_versions
+    model_dir = os.path.join(args.serving_dir, args.model)
+    hidden = set(rolled_back_versions(model_dir))
+    versions = sorted(set(served_versions(model_dir)) | hidden)
+    if args.version is not None:
+        if args.version not in versions:
+            print(f"imgpipe: error: version {args.version} is not in {model_dir}; versions there: "
+                  f"{', '.join(map(str, versions)) or 'none'}", file=sys.stderr)
+            return EXIT_USAGE
+        versions = [args.version]
+    if not versions:
+        print(f"imgpipe: error: no pushed versions in {model_dir} (check --serving-dir and --model)", file=sys.stderr)
+        return EXIT_USAGE
+    failed = 0
+    for version in versions:
+        path = os.path.join(model_dir, f"{ROLLED_BACK_PREFIX}{version}" if version in hidden else str(version))
+        try:
+            problems = verify_version(path, args.public_key)
+        except IntegrityError as e:
+            print(f"imgpipe: error: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        bad = [p for p in problems if args.strict or p != NO_MANIFEST]
+        failed += bool(bad)
+        state = "FAILED" if bad else "not checked" if problems else "ok, signature verified" if args.public_key else "ok"
+        print(f"{path}: {state}" + "".join(f"\n  {p}" for p in problems))
+    if failed:
+        print(f"imgpipe: {failed} of {len(versions)} version(s) failed verification", file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK

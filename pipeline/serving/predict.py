@@ -5,7 +5,8 @@ Loads a pushed SavedModel and sends each image's encoded bytes through the
 images, so the classes printed here are the classes a client would get.
 Files are checked from their header first (cheap), then sent in batches; a
 batch that fails is retried one image at a time so one bad file costs only its
-own line.
+own line. The signature's serving guard (components/trainer/serving_guard.py)
+applies here as at TF Serving: an image it refuses gets the guard's reason.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from typing import Iterable, List, Optional, Tuple
 
 from components.image_example_gen.folder import IMAGE_EXTENSIONS, BadImageError, probe_image
 from components.image_example_gen.spec import LABELS_FILE
-from components.pusher.publish import SAVED_MODEL_FILE, served_versions
+from components.pusher.publish import SAVED_MODEL_FILE, read_model_facts, served_versions
+from components.trainer.spec import batch_limit
 from schemas import features
 
 BATCH_SIZE = 64
@@ -93,14 +95,16 @@ class Predictor:
         with open(os.path.join(model_dir, "assets", LABELS_FILE), "rb") as f:
             self.class_names = [n.decode("utf-8") for n in f.read().split(b"\n")[:-1]]
         self.top_k = max(1, min(top_k, len(self.class_names)))
+        self.batch_size = batch_limit(read_model_facts(model_dir), BATCH_SIZE)  # serving.max_batch_images
 
     def predict(self, paths: List[str], images: List[bytes]) -> List[Prediction]:
         """One call for the batch; if it fails, one call per image so only the bad ones fail."""
         try:
             return self._answer(paths, images)
-        except self._tf.errors.OpError:
+        except self._tf.errors.OpError as e:
             if len(paths) == 1:
-                return [Prediction(paths[0], error="the model cannot decode this image")]
+                from components.trainer.serving_guard import refusal
+                return [Prediction(paths[0], error=refusal(e.message) or "the model cannot decode this image")]
             return [p for path, image in zip(paths, images) for p in self.predict([path], [image])]
 
     def _answer(self, paths: List[str], images: List[bytes]) -> List[Prediction]:
@@ -115,8 +119,8 @@ class Predictor:
 
 def predict_paths(predictor: Predictor, paths: List[str], progress=None) -> Iterable[Prediction]:
     """Predictions in input order, batch by batch; `progress(done, total)` after each batch."""
-    for start in range(0, len(paths), BATCH_SIZE):
-        chunk = paths[start:start + BATCH_SIZE]
+    for start in range(0, len(paths), predictor.batch_size):
+        chunk = paths[start:start + predictor.batch_size]
         checked = [(p, *read_checked(p)) for p in chunk]
         good = [(p, data) for p, data, error in checked if error is None]
         answers = {r.path: r for r in predictor.predict(*map(list, zip(*good)))} if good else {}

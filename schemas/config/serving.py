@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemas.config.base import check
+from schemas.config.data import MAX_DECODABLE_PIXELS
 
 
 SMALL_TEST_SPLIT_CHOICES = ("warn", "fail")
@@ -42,6 +43,11 @@ class ServingConfig:
     keep_versions: int = 5          # served versions kept after a push; older ones are deleted
     warmup_images: int = 4          # validation images in assets.extra/tf_serving_warmup_requests, per signature
     infra_check_atol: float = 1e-4  # max |probability difference| between serving and the trained model
+    # Both signatures refuse a request before decoding it (docs/serving.md#what-a-request-may-hold):
+    max_image_pixels: int = 0       # width*height an image's header may declare; 0: data.max_image_pixels
+    max_image_bytes: int = 0        # encoded bytes per image; 0: data.max_file_mb
+    max_batch_images: int = 1000    # images in one request (TFMA's Evaluator sends batches of up to 1000)
+    signing_key: str = ""           # Ed25519 private key (PEM) that signs each pushed version's manifest; "": unsigned
 
     def validate(self) -> None:
         ok = bool(self.model_name) and all(c.isalnum() or c in "-_." for c in self.model_name)
@@ -51,4 +57,10 @@ class ServingConfig:
         check(1 <= self.warmup_images <= 64, "serving.warmup_images", self.warmup_images, "an integer from 1 to 64")
         check(0 < self.infra_check_atol <= 0.5, "serving.infra_check_atol", self.infra_check_atol,
                "a number in (0, 0.5]")
+        check(0 <= self.max_image_pixels <= MAX_DECODABLE_PIXELS, "serving.max_image_pixels", self.max_image_pixels,
+               f"an integer from 1 to {MAX_DECODABLE_PIXELS}, or 0 for data.max_image_pixels")
+        check(0 <= self.max_image_bytes < 2**31, "serving.max_image_bytes", self.max_image_bytes,
+               "an integer from 1 to 2147483647 (TensorFlow's decoders refuse 2 GB), or 0 for data.max_file_mb")
+        check(1 <= self.max_batch_images <= 100_000, "serving.max_batch_images", self.max_batch_images,
+               "an integer from 1 to 100000")
 

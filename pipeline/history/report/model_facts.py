@@ -148,11 +148,13 @@ def confident_mistakes(rows: Sequence[dict], k: int = MISTAKES_SHOWN) -> List[di
 def predict_split(model_dir: str, examples_uri: str, split: str) -> List[dict]:
     """The candidate's probabilities for each example of `split`, through `serving_default`."""
     import tensorflow as tf
+    from components.pusher.publish import read_model_facts
     predict = tf.saved_model.load(model_dir).signatures[features.EXAMPLES_SIGNATURE]
+    size = trainer.batch_limit(read_model_facts(model_dir), _PREDICT_BATCH)  # serving.max_batch_images
     rows, batch = [], []
     for ex in iter_examples(examples_uri, split):
         batch.append(ex)
-        if len(batch) == _PREDICT_BATCH:
+        if len(batch) == size:
             rows += _predict_batch(predict, batch)
             batch = []
     return rows + (_predict_batch(predict, batch) if batch else [])
