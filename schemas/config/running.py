@@ -51,3 +51,9 @@ class KubeflowConfig:
                self.schedule_max_concurrency, "an integer from 1 to 10 (KFP's limit); 1 keeps runs "
                "from writing the same serving dir at once")
 
+
+
+def host_port(value: str):
+    """('host', port) of 'host:port' (an endpoint of a Beam job server or worker pool), else None."""
+    host, _, port = value.rpartition(":")
+    return (host, int(port)) if host and port.isdigit() else None
