@@ -73,10 +73,6 @@ JOB_SERVER_COMMAND = "python -m apache_beam.runners.portability.local_job_servic
 WORKER_POOL_COMMAND = "python -m apache_beam.runners.worker.worker_pool_main --service_port={port}"
 
 
-class BeamEndpointError(RuntimeError):
-    """A job server or worker pool the Beam args name does not answer: one line, the endpoint, what to do."""
-
-
 def add_beam_runner_args(parser: argparse.ArgumentParser) -> None:
     """`--beam-runner`, `--job-endpoint`, `--worker-pool`: plain flags for what --beam-arg can also say."""
     parser.add_argument("--beam-runner", choices=BEAM_RUNNERS, default=None,
