@@ -10,6 +10,7 @@ KubeflowV2DagRunner. What this module adds is only what a run on a cluster needs
   `num_steps` caps the training steps, 0 = the configured epochs);
 - the Trainer's CPU/memory/GPU requests from `kubeflow.*` in the config;
 - the Beam runner of `kubeflow.beam_runner`, given to the Beam components only (beam_runner.py);
+- with `kubeflow.trainer=vertex`, the Trainer as a Vertex AI training job (vertex_trainer.py);
 - repository paths (the curated schema, setup.py for Beam workers) rewritten to
   where the Dockerfile puts the repository inside the image.
 
@@ -26,6 +27,7 @@ from components.trainer import spec as trainer_spec
 from pipeline.beam_args import with_setup_file
 from pipeline.kubeflow.beam_runner import BeamRunnerError, beam_runner_args, give_to_beam_components
 from pipeline.kubeflow.mirrors import UNREADABLE_SCHEMES
+from pipeline.kubeflow.vertex_trainer import use_vertex_trainer
 from pipeline.kubeflow.spec import (
     DATA_ROOT_PARAM,
     ENTRYPOINT_COMMAND,
@@ -61,6 +63,8 @@ def compile_pipeline(cfg: Config, target: str, image: str, pipeline_root: str, o
         beam_args = image_beam_args(beam_runner_args(cfg, image), image_source_dir)
     except BeamRunnerError as e:
         raise CompileError(str(e)) from None
+    if cfg.kubeflow.trainer_problem(target):
+        raise CompileError(cfg.kubeflow.trainer_problem(target))
     from tfx import v1 as tfx  # ~10 s: only once every option is known to be usable
 
     from pipeline.pipeline import create_pipeline
@@ -75,7 +79,10 @@ def compile_pipeline(cfg: Config, target: str, image: str, pipeline_root: str, o
         train_args=tfx.dsl.experimental.RuntimeParameter(
             name=TRAIN_ARGS_PARAM, ptype=str, default=train_args_json(0)))
     give_to_beam_components(pipeline, beam_args)
-    apply_trainer_resources(pipeline, cfg)
+    if cfg.kubeflow.trainer == "vertex":
+        use_vertex_trainer(the_trainer(pipeline), cfg.kubeflow, image)
+    else:
+        apply_trainer_resources(pipeline, cfg)
     defaults = {TRAIN_ARGS_PARAM: train_args_json(0)}
     if data_root:
         defaults[DATA_ROOT_PARAM] = data_root
