@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import List, Sequence
 
+from schemas.config.running import host_port
+
 BEAM_ARG = "--beam-arg"
 
 # Any of these tells TFX how Beam workers get the pipeline's code.
@@ -61,3 +63,75 @@ def add_beam_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(BEAM_ARG, dest="beam_args", action="append", default=[], metavar="ARG",
                         help="extra Beam pipeline arg, appended to run.beam_args (repeatable), "
                         "e.g. --beam-arg --runner=DataflowRunner --beam-arg --project=my-proj")
+
+
+# --------------------------------------------------------------------------- the portable runner
+
+PORTABLE = "portable"
+BEAM_RUNNERS = ("direct", PORTABLE)
+JOB_SERVER_COMMAND = "python -m apache_beam.runners.portability.local_job_service_main --port={port}"
+WORKER_POOL_COMMAND = "python -m apache_beam.runners.worker.worker_pool_main --service_port={port}"
+
+
+def add_beam_runner_args(parser: argparse.ArgumentParser) -> None:
+    """`--beam-runner`, `--job-endpoint`, `--worker-pool`: plain flags for what --beam-arg can also say."""
+    parser.add_argument("--beam-runner", choices=BEAM_RUNNERS, default=None,
+                        help="where the Beam components run: direct (Beam's DirectRunner, the default) or "
+                        "portable (a Beam job server, with --job-endpoint; docs/scaling.md)")
+    parser.add_argument("--job-endpoint", default="", metavar="HOST:PORT",
+                        help="with --beam-runner portable: the Beam job server")
+    parser.add_argument("--worker-pool", default="", metavar="HOST:PORT",
+                        help="with --beam-runner portable: an EXTERNAL Beam worker pool that runs the work; "
+                        "without it the job server calls back into this process (LOOPBACK)")
+
+
+def runner_beam_args(runner: str, job_endpoint: str = "", worker_pool: str = "") -> List[str]:
+    """The Beam args `--beam-runner/--job-endpoint/--worker-pool` stand for; ValueError naming the flag."""
+    if runner != PORTABLE and (job_endpoint or worker_pool):
+        flag = "--job-endpoint" if job_endpoint else "--worker-pool"
+        raise ValueError(f"{flag} needs --beam-runner portable")
+    if runner is None:
+        return []
+    if runner != PORTABLE:
+        return ["--runner=DirectRunner"]
+    if not job_endpoint:
+        raise ValueError("--beam-runner portable needs --job-endpoint HOST:PORT (a Beam job server; "
+                         f"start one with {JOB_SERVER_COMMAND.format(port='PORT')}, docs/scaling.md)")
+    for flag, value in (("--job-endpoint", job_endpoint), ("--worker-pool", worker_pool)):
+        if value and not host_port(value):
+            raise ValueError(f"{flag} {value}: expected HOST:PORT, e.g. localhost:8099")
+    environment = (["--environment_type=EXTERNAL", f"--environment_config={worker_pool}"] if worker_pool
+                   else ["--environment_type=LOOPBACK"])
+    return ["--runner=PortableRunner", f"--job_endpoint={job_endpoint}"] + environment
+
+
+def portable_endpoints(beam_args: Sequence[str]) -> List[tuple]:
+    """[(what, HOST:PORT, command that starts it)] the portable runner of these args must reach; [] otherwise.
+
+    The last value of a flag wins, as in Beam's own parsing."""
+    flags = dict(arg.lstrip("-").split("=", 1) for arg in beam_args if "=" in arg)
+    if flags.get("runner", "") not in ("PortableRunner", "portable"):
+        return []
+    found = []
+    job = flags.get("job_endpoint", "")
+    if host_port(job):
+        found.append(("job server", job, JOB_SERVER_COMMAND))
+    pool = flags.get("environment_config", "")
+    if flags.get("environment_type", "").upper() == "EXTERNAL" and host_port(pool):
+        found.append(("worker pool", pool, WORKER_POOL_COMMAND))
+    return found
+
+
+def endpoint_problem(beam_args: Sequence[str], timeout_s: float = 3.0) -> str:
+    """One line naming the first job server or worker pool of these args that refuses a connection; ''."""
+    import socket
+    for what, endpoint, command in portable_endpoints(beam_args):
+        host, port = host_port(endpoint)
+        try:
+            socket.create_connection((host, port), timeout=timeout_s).close()
+        except OSError as e:
+            reason = e.strerror or type(e).__name__
+            return (f"the Beam {what} at {endpoint} is not reachable ({reason}): start it with "
+                    f"{command.format(port=port)} (docs/scaling.md), with this project's environment "
+                    "first on PATH, or fix the endpoint")
+    return ""

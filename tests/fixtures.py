@@ -124,3 +124,30 @@ def read_splits(examples):
         dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
         result[split] = [tf.train.Example.FromString(r.numpy()) for r in dataset]
     return result
+
+
+def split_paths(examples_uri: str) -> dict:
+    """{split: sorted `path` features} of an Examples artifact's gzip TFRecords: which image went where."""
+    import glob
+    import tensorflow as tf
+    from schemas.features import PATH_KEY
+    result = {}
+    for folder in sorted(glob.glob(os.path.join(examples_uri, "Split-*"))):
+        records = tf.data.TFRecordDataset(glob.glob(os.path.join(folder, "*.gz")), compression_type="GZIP")
+        result[os.path.basename(folder)[len("Split-"):]] = sorted(
+            tf.train.Example.FromString(r.numpy()).features.feature[PATH_KEY].bytes_list.value[0].decode()
+            for r in records)
+    return result
+
+
+def split_statistics(statistics_uri: str) -> dict:
+    """{split: DatasetFeatureStatisticsList} of a StatisticsGen output."""
+    import glob
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+    from components.data_validation.spec import STATISTICS_FILE
+    result = {}
+    for path in sorted(glob.glob(os.path.join(statistics_uri, "Split-*", STATISTICS_FILE))):
+        with open(path, "rb") as f:
+            result[os.path.basename(os.path.dirname(path))] = statistics_pb2.DatasetFeatureStatisticsList.FromString(
+                f.read())
+    return result

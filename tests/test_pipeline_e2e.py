@@ -10,6 +10,8 @@ Five runs share one output folder, as a user's successive runs would:
 3. the same hopeless model forced through with a reason: pushed, the reason
    read back from ML Metadata into the summary;
 4. a run whose data violates the schema stops before Transform and training.
+Beside them, the good run again on Beam's portable runner (a job server and a worker pool started here)
+into a folder of its own: the same splits, statistics and verdict, the Beam work done in the pool.
 The gate's other verdicts (better, clearly worse, one class collapsing) run the
 real Evaluator on scripted SavedModels in test_evaluation_gate.py.
 """
@@ -35,12 +37,15 @@ from pipeline.local.runner import run_local
 from pipeline.history.report.component import REPORT_FILE
 from pipeline.history.report.render import SECTIONS
 from pipeline.history.run_record import open_store, read_run_record
-from pipeline.history.summary import format_summary
+from pipeline.history.summary import format_summary, read_run_summary
 from components.image_example_gen import spec as gen_spec
 from schemas import features
 from schemas.config import build_config
 from tests.browser import check_page
-from tests.fixtures import COLOUR_CLASSES, FAST, encoded_colour_image, make_colour_folder, report_facts, tree_digest
+from tests.beam_probe.sitecustomize import read_bundles, recording
+from tests.beam_servers import beam_servers
+from tests.fixtures import (COLOUR_CLASSES, FAST, encoded_colour_image, make_colour_folder, report_facts, split_paths,
+                            split_statistics, tree_digest)
 
 ALL_COMPONENTS = {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "DataGate",
                   "ImageDataValidator", "Transform", "Trainer", "ServedModelBaseline", "Evaluator", "InfraCheck",
@@ -153,6 +158,40 @@ def test_the_pushed_version_carries_warmup_and_passed_the_infra_check(first_run,
     version = os.path.basename(first_run.pushed_path)
     with open(os.path.join(workspace["output"], "serving", "image_classifier", "models.config")) as f:
         assert f'key: "stable" value: {version}' in f.read()
+
+
+# Beam's portable runner (docs/scaling.md#the-portable-runner): each Beam component and a transform only it runs.
+BEAM_WORK = {"ImageExampleGen": "InspectImage", "StatisticsGen": "GenerateStatistics",
+             "ImageDataValidator": "Facts[train]", "Evaluator": "ExtractEvaluateAndWriteResults"}
+
+
+def test_on_beams_portable_runner_the_beam_work_runs_in_the_worker_pool_and_the_result_is_the_same(
+        first_run, workspace, tmp_path):
+    """`imgpipe run --beam-runner portable` against a job server and an EXTERNAL worker pool started from this
+    environment (tests/beam_servers.py): every Beam component's bundles run in the pool's processes and none
+    in this one, the `imgpipe` process; the splits, statistics and verdict are the in-memory run's."""
+    probe, here, output = str(tmp_path / "probe"), str(tmp_path / "imgpipe"), str(tmp_path / "portable")
+    for folder in (probe, here):
+        os.makedirs(folder)
+    sets = [a for o in AUTO_SIZE_FAST for a in ("--set", o)]
+    with beam_servers(str(tmp_path), probe_dir=probe) as servers, recording(here):
+        code = cli.main(["run", "--data", workspace["data"], "--output", output, "--quiet", *sets, "--beam-runner",
+                         "portable", "--job-endpoint", servers["job"], "--worker-pool", servers["pool"]])
+    portable = read_run_summary(os.path.join(output, "metadata.sqlite"), "imgpipe")
+    assert code == EXIT_OK and portable.error == "", format_summary(portable)
+    assert os.path.isfile(os.path.join(portable.pushed_path, "saved_model.pb"))
+    bundles = read_bundles(probe)
+    assert bundles and {b["ppid"] for b in bundles} == {servers["pool_pid"]}
+    for component, transform in BEAM_WORK.items():
+        assert [b for b in bundles if any(transform in name for name in b["transforms"])], component
+    assert read_bundles(here) == []  # the imgpipe process ran no bundle itself
+    assert (portable.split_sizes, portable.blessed) == (first_run.split_sizes, first_run.blessed is True)
+    assert portable.gate_sentence.split(";")[-1] == first_run.gate_sentence.split(";")[-1]
+    for node, kind, read in (("ImageExampleGen", "Examples", split_paths),
+                             ("StatisticsGen", "ExampleStatistics", split_statistics)):
+        uris = [read_run_record(open_store(os.path.join(out, "metadata.sqlite")), "imgpipe", run_id).outputs(
+            node, kind)[0].uri for out, run_id in ((workspace["output"], first_run.run_id), (output, portable.run_id))]
+        assert read(uris[0]) == read(uris[1]), node
 
 
 # Caching (run.enable_cache, default true): what is always run again, whatever changed.

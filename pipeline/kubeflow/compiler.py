@@ -9,6 +9,8 @@ KubeflowV2DagRunner. What this module adds is only what a run on a cluster needs
   bucket prefix) and `train_args` (the Trainer's TrainArgs as JSON; its
   `num_steps` caps the training steps, 0 = the configured epochs);
 - the Trainer's CPU/memory/GPU requests from `kubeflow.*` in the config;
+- the Beam runner of `kubeflow.beam_runner`, given to the Beam components only (beam_runner.py);
+- with `kubeflow.trainer=vertex`, the Trainer as a Vertex AI training job (vertex_trainer.py);
 - repository paths (the curated schema, setup.py for Beam workers) rewritten to
   where the Dockerfile puts the repository inside the image.
 
@@ -23,7 +25,9 @@ from typing import Dict, List
 
 from components.trainer import spec as trainer_spec
 from pipeline.beam_args import with_setup_file
+from pipeline.kubeflow.beam_runner import BeamRunnerError, beam_runner_args, give_to_beam_components
 from pipeline.kubeflow.mirrors import UNREADABLE_SCHEMES
+from pipeline.kubeflow.vertex_trainer import use_vertex_trainer
 from pipeline.kubeflow.spec import (
     DATA_ROOT_PARAM,
     ENTRYPOINT_COMMAND,
@@ -55,6 +59,12 @@ def compile_pipeline(cfg: Config, target: str, image: str, pipeline_root: str, o
     serving_dir = check_compile_options(target, image, pipeline_root, output_path, data_root, serving_dir)
     _check_readable_in_container(("model.backbone_weights", cfg.model.backbone_weights))
     cfg = _config_for_image(cfg, image_source_dir)
+    try:
+        beam_args = image_beam_args(beam_runner_args(cfg, image), image_source_dir)
+    except BeamRunnerError as e:
+        raise CompileError(str(e)) from None
+    if cfg.kubeflow.trainer_problem(target):
+        raise CompileError(cfg.kubeflow.trainer_problem(target))
     from tfx import v1 as tfx  # ~10 s: only once every option is known to be usable
 
     from pipeline.pipeline import create_pipeline
@@ -65,10 +75,14 @@ def compile_pipeline(cfg: Config, target: str, image: str, pipeline_root: str, o
             name=DATA_ROOT_PARAM, ptype=str, default=data_root or None),
         pipeline_root=pipeline_root,
         serving_model_dir=serving_dir.rstrip("/") + "/" + cfg.serving.model_name,
-        beam_pipeline_args=image_beam_args(cfg.run.beam_args, image_source_dir),
+        beam_pipeline_args=[],  # not pipeline-wide: TFX would give them to every container
         train_args=tfx.dsl.experimental.RuntimeParameter(
             name=TRAIN_ARGS_PARAM, ptype=str, default=train_args_json(0)))
-    apply_trainer_resources(pipeline, cfg)
+    give_to_beam_components(pipeline, beam_args)
+    if cfg.kubeflow.trainer == "vertex":
+        use_vertex_trainer(the_trainer(pipeline), cfg.kubeflow, image)
+    else:
+        apply_trainer_resources(pipeline, cfg)
     defaults = {TRAIN_ARGS_PARAM: train_args_json(0)}
     if data_root:
         defaults[DATA_ROOT_PARAM] = data_root
@@ -119,10 +133,14 @@ def apply_trainer_resources(pipeline, cfg: Config) -> None:
     if k.trainer_gpus:
         spec.accelerator.type = k.trainer_gpu_type
         spec.accelerator.count = k.trainer_gpus
+    the_trainer(pipeline).with_platform_config(spec)
+
+
+def the_trainer(pipeline):
     trainers = [c for c in pipeline.components if c.id == trainer_spec.NODE_ID]
     if len(trainers) != 1:
         raise RuntimeError(f"expected one component with id {trainer_spec.NODE_ID!r}, found {len(trainers)}")
-    trainers[0].with_platform_config(spec)
+    return trainers[0]
 
 
 def _check_readable_in_container(*options) -> None:

@@ -2,8 +2,8 @@
 
 The checks need no cluster: schema version (open-source KFP accepts only 2.1.0),
 names, DAG wiring (dependent tasks, inputs from unknown tasks or outputs), cycles,
-and each executor's image and command, and no resolver nodes (open-source KFP v2
-does not run them). `topological_order` is the order `spec_run` runs the tasks in.
+each executor's image, command and Beam runner arguments (pipeline/kubeflow/beam_runner.py),
+and no resolver nodes (open-source KFP v2 does not run them). `topological_order` is the order `spec_run` runs the tasks in.
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from typing import Dict, List
 import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2 as pb
+
+from pipeline.kubeflow.beam_runner import runner_arg_problems
 
 SUPPORTED_SCHEMAS = ("2.0.0", "2.1.0")
 OSS_SCHEMA = "2.1.0"  # the open-source backend rejects 2.0.0
@@ -142,6 +144,7 @@ def _executor_problems(compiled: CompiledSpec) -> List[str]:
             if not [c for c in executor.container.command if c.strip()]:
                 problems.append(f"executor {label} has no container command: compile with default_commands "
                                 "(python -m pipeline.kubeflow.entrypoint)")
+            problems += runner_arg_problems(label, executor.container.args)
         elif kind is None:
             problems.append(f"executor {label} is empty (no container, importer or resolver)")
     return problems

@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Optional
 
-from pipeline.beam_args import add_beam_arg, large_data_hint
+from pipeline.beam_args import add_beam_arg, add_beam_runner_args, endpoint_problem, large_data_hint, runner_beam_args
 from pipeline.cli_help import InputError, add_command, add_config_args, add_output_arg
 from pipeline.exit_codes import EXIT_FAILED, EXIT_NOT_BLESSED, EXIT_OK
 from pipeline.layout import OutputLayout
@@ -20,7 +20,8 @@ def add_run_command(commands) -> None:
         "imgpipe run                                 # the embedded demo data, outputs in ./output",
         "imgpipe run --data ~/photos --output runs/photos --config configs/example.yaml",
         "imgpipe run --data ~/photos --set train.epochs=5 --set model.preset=seed",
-        "imgpipe run --data gs://my-bucket/images --beam-arg --direct_num_workers=2"])
+        "imgpipe run --data gs://my-bucket/images --beam-arg --direct_num_workers=2",
+        "imgpipe run --beam-runner portable --job-endpoint localhost:8099 --worker-pool localhost:50000"])
     run.add_argument("--data", help="image folder, one sub-folder per class (local path or gs://...); "
                      "default: the embedded demo data")
     add_output_arg(run, "folder for pipeline artifacts, metadata and the serving dir")
@@ -34,6 +35,7 @@ def add_run_command(commands) -> None:
                      help="with data.span_pattern: train on span N (and the window before it) instead of the "
                      "newest, e.g. for a batch that arrived late; runs even if the served model has seen it")
     add_beam_arg(run)
+    add_beam_runner_args(run)
     run.set_defaults(func=cmd_run)
 
 
@@ -41,7 +43,12 @@ def resolve_inputs(args) -> tuple[Config, str, list]:
     """Config, data root and the span folders to read ([] without data.span_pattern), checked before
     anything heavy is imported or run."""
     cfg = build_config(args.config, args.overrides)
-    cfg.run.beam_args = list(cfg.run.beam_args) + list(getattr(args, "beam_args", []))
+    try:
+        runner_args = runner_beam_args(getattr(args, "beam_runner", None), getattr(args, "job_endpoint", ""),
+                                       getattr(args, "worker_pool", ""))
+    except ValueError as e:
+        raise InputError(str(e)) from None
+    cfg.run.beam_args = list(cfg.run.beam_args) + list(getattr(args, "beam_args", [])) + runner_args
     if args.data:
         data_root = args.data
     else:
@@ -114,6 +121,10 @@ def cmd_run(args) -> int:
     from components.new_data.judged import settings_token
     from pipeline.local.run_lock import RunLockedError, run_lock
     cfg, data_root, folders = resolve_inputs(args)
+    problem = endpoint_problem(cfg.run.beam_args)  # a server down: exit 1 before anything is recorded
+    if problem:
+        print(f"imgpipe: error: {problem}", file=sys.stderr)
+        return EXIT_FAILED
     try:
         with run_lock(args.output):
             serving_dir = OutputLayout(os.path.abspath(args.output)).serving_model_dir(cfg.serving.model_name)

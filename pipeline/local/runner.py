@@ -7,7 +7,7 @@ from typing import Optional, TextIO
 
 from tfx import v1 as tfx
 
-from pipeline.beam_args import with_setup_file
+from pipeline.beam_args import endpoint_problem, with_setup_file
 from pipeline.local.caching import local_run_cache
 from pipeline.layout import OutputLayout
 from pipeline.pipeline import create_pipeline
@@ -44,7 +44,7 @@ def run_local(cfg: Config, data_root: str, output_dir: str, progress: Optional[T
         error = e
     summary = read_run_summary(layout.metadata_path, cfg.run.pipeline_name)
     if error is not None:
-        summary.error = root_cause_message(error)
+        summary.error = endpoint_problem(cfg.run.beam_args) or root_cause_message(error)
     _add_report(summary, layout, cfg)
     return summary
 
