@@ -243,7 +243,7 @@ def training(table: Table, sizes: List[int], accuracy_epochs: int) -> Dict[int, 
 
 def determinism(table: Table) -> None:
     """train.deterministic=true vs false: training images/s in fresh processes, alternating (bench_determinism)."""
-    import bench_determinism
+    from bench import bench_determinism
     m = bench_determinism.measure(rounds=2)
     table.row(f"determinism {bench_determinism.SIZE}px", "train.deterministic=true, training images/s",
               m["rate_deterministic"], "false (the default)", m["rate_default"], "(its cost)",
@@ -333,7 +333,7 @@ def run_evaluator(examples, model, baseline, properties: dict, out: str) -> int:
 
 def scale(table: Table, sizes: str, mp_sizes: str, work: str) -> str:
     """bench_scale: `imgpipe run` on generated folders of each size; rows for the goals, its report returned."""
-    import bench_scale
+    from bench import bench_scale
     to_ints = lambda s: [int(x) for x in s.split(",") if x.strip()]  # noqa: E731
     result = bench_scale.measure(to_ints(sizes), to_ints(mp_sizes), os.path.join(work, "scale"))
     decode, largest = result.decode_per_1000, result.runs[-1]
