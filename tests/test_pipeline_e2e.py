@@ -49,7 +49,7 @@ from tests.fixtures import (COLOUR_CLASSES, FAST, encoded_colour_image, make_col
 
 ALL_COMPONENTS = {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "DataGate",
                   "ImageDataValidator", "Transform", "Trainer", "ServedModelBaseline", "Evaluator", "InfraCheck",
-                  "Pusher", "RunReport"}
+                  "ModelCard", "Pusher", "RunReport"}
 # Beam's multi-process DirectRunner (docs/scaling.md); the cache keys hold the Beam args, so the forced run shares them.
 MULTI_PROCESS = ['run.beam_args=["--direct_running_mode=multi_processing", "--direct_num_workers=2"]']
 HOPELESS = FAST + ["train.epochs=1", "train.learning_rate=1e-9"] + MULTI_PROCESS
@@ -195,7 +195,7 @@ def test_on_beams_portable_runner_the_beam_work_runs_in_the_worker_pool_and_the_
 
 
 # Caching (run.enable_cache, default true): what is always run again, whatever changed.
-ALWAYS_RUN = {"ServedModelBaseline", "ImageDataValidator", "Evaluator", "Pusher", "RunReport"}
+ALWAYS_RUN = {"ServedModelBaseline", "ImageDataValidator", "Evaluator", "ModelCard", "Pusher", "RunReport"}
 
 
 def cached(summary) -> set:
@@ -316,9 +316,9 @@ def test_data_that_violates_the_schema_stops_the_run_before_training(first_run, 
 
 def test_progress_lines_follow_the_run_component_by_component_and_epoch_by_epoch(first_run, workspace):
     lines = workspace["progress"].getvalue().splitlines()
-    ends = [re.fullmatch(r"\[(\d+)/13\] (\w+) \.\.\. (\d+\.\d) s", line) for line in lines]
+    ends = [re.fullmatch(r"\[(\d+)/14\] (\w+) \.\.\. (\d+\.\d) s", line) for line in lines]
     assert {m.group(2) for m in ends if m} == ALL_COMPONENTS
-    assert [int(m.group(1)) for m in ends if m] == list(range(1, 14))
+    assert [int(m.group(1)) for m in ends if m] == list(range(1, 15))
     assert sum(line.startswith("      Epoch ") for line in lines) == 12
     assert any(line.startswith("      Epoch 12/12: loss ") and "val_accuracy" in line for line in lines)
 
