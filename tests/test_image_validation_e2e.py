@@ -136,7 +136,7 @@ def assert_report_shows_the_block(run, workspace, tmp_path, leaks: int):
     assert {k for k in ("augmentation", "training", "evaluation") if "unavailable" in facts[k]} == \
         {"training", "evaluation"}
     seen = check_page(run.report_path, str(tmp_path), str(tmp_path / "blocked.png"))
-    assert seen["unavailable"] == ["training", "evaluation"] and all(i["ok"] for i in seen["images"])
+    assert seen["unavailable"] == ["training", "evaluation", "model_card"] and all(i["ok"] for i in seen["images"])
     assert seen["errors"] == [] and seen["console_errors"] == []
 
 

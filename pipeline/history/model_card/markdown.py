@@ -46,7 +46,8 @@ def _data_lines(d: dict) -> List[str]:
     lines = ["## Training data", "", f"Data root: `{d['data_root']}`" + (f"; {d['spans']}" if d["spans"] else ""), "",
              "Images per class per split:", ""] + md_table(["class"] + splits, rows)
     why = "data.image_size=auto" if sizes["source"] == "auto" else "data.image_size"
-    lines += [f"Trained at {sizes['trained_px']} px ({why}; median short side {sizes['median_short_side_px']} px)."]
+    lines += [f"Trained at {sizes['trained_px']} px ({why}; median short side {sizes['median_short_side_px']} px).",
+              "", "Image sizes per split:", ""]
     for split in splits:
         w, h = sizes["width"].get(split) or {}, sizes["height"].get(split) or {}
         if w and h:
