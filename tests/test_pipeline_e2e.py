@@ -413,6 +413,11 @@ def test_the_runreport_component_wrote_the_report_into_its_artifact(first_run, w
     unmarked = [re.sub(r"<title>.*?</title>|<!--([a-z-]+)-->.*?<!--/\1-->", "", p, flags=re.S) for p in (page, published)]
     assert unmarked[0] == unmarked[1] and published != page
     assert f"<!--run-id-->{first_run.run_id}<!--/run-id-->" in published and "<th>component</th>" in published
+    digests = os.path.join(workspace["output"], "pipeline_root", "RunReport", "digest")
+    with open(os.path.join(digests, min(os.listdir(digests), key=int), "value"), encoding="utf-8") as f:
+        digest = f.read()  # the Kubeflow UI's Markdown digest: locally too one file, TFX's ValueArtifact `value`
+    assert digest.startswith("# Blessed\n") and f"**Gate:** {first_run.gate_sentence}" in digest
+    assert f"Pushed: `{first_run.pushed_path}`" in digest and all(f"| {c} | " in digest for c in COLOUR_CLASSES)
 
 
 def test_imgpipe_runs_lists_each_run_with_its_verdict_without_loading_tensorflow(first_run, workspace):
