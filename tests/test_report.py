@@ -279,3 +279,5 @@ def test_the_kubeflow_digest_holds_the_decision_the_gate_and_the_classes():
     assert ("[report.html](/pipeline/artifacts/minio/mlpipeline/v2/artifacts/imgpipe/r1/RunReport/report/report.html)"
             in text)
     assert "Pushed: `/serving/2`" in text
+    assert "Model card: [model_card.md](/pipeline/artifacts/minio/mlpipeline/v2/artifacts/imgpipe/r1/ModelCard/card/" \
+        "model_card.md)" in text

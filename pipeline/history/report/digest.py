@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from components.pusher.spec import CARD_MARKDOWN
 from pipeline.history.model_card.markdown import md_table, num
 
 # The KFP UI serves an object-store file at /pipeline/artifacts/<source>/<bucket>/<key> (frontend/server/app.ts);
@@ -46,7 +47,8 @@ def digest_markdown(facts: dict, report_uri: str, card_uri: Optional[str] = None
     lines += [f"Pushed: `{s['pushed_path'] or 'nothing pushed'}`", "",
               f"Full report (every chart, the data, Grad-CAM): [report.html]({ui_link(report_uri)}) (`{report_uri}`)"]
     if card_uri:
-        lines += ["", f"Model card: `{card_uri}`"]
+        card = f"{card_uri.rstrip('/')}/{CARD_MARKDOWN}"
+        lines += ["", f"Model card: [{CARD_MARKDOWN}]({ui_link(card)}) (`{card}`)"]
     return "\n".join(lines) + "\n"
 
 
