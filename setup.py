@@ -26,6 +26,7 @@ setup(
         "pillow",
         "pyyaml",
         "matplotlib==3.10.9",
+        "Markdown==3.10.3",  # the model card in the HTML report (docs/model-card.md)
     ],
     entry_points={"console_scripts": ["imgpipe=pipeline.cli:main"]},
 )

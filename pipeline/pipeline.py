@@ -2,8 +2,8 @@
 
 Data comes in (ImageExampleGen), is checked (data validation, ImageDataValidator), transformed
 (Transform), trained on (Trainer), judged against the bar and the served model (ServedModelBaseline,
-Evaluator), checked for serving in a fresh process (InfraCheck), pushed atomically (Pusher) and
-reported on (RunReport). With batch folders (data.span_pattern), NewDataCheck comes first and the rest
+Evaluator), checked for serving in a fresh process (InfraCheck), described (ModelCard), pushed atomically
+with its card (Pusher) and reported on (RunReport). With batch folders (data.span_pattern), NewDataCheck comes first and the rest
 runs only when it finds a span the served model has not been trained on. Each step's factory takes its
 config section; runners call this and add nothing but orchestration.
 """
@@ -23,6 +23,7 @@ from components.new_data.component import create_new_data_check, only_with_new_d
 from components.pusher.component import create_pusher
 from components.trainer.component import create_trainer
 from components.transform.component import create_transform
+from pipeline.history.model_card.component import create_model_card
 from pipeline.history.report.component import create_run_report
 from schemas.config import Config
 
@@ -93,9 +94,13 @@ def _steps(cfg: Config, data_root, pipeline_root: str, serving_model_dir: str, t
     # 8. Load the candidate in a fresh process and replay requests through both signatures.
     infra_check = create_infra_check(cfg.serving, trainer.outputs["model"], examples)
     infra_check.add_upstream_node(evaluator)
-    # 9. Push what both blessed, atomically, into TF Serving's layout.
+    # 9. The candidate's model card: data, evaluation, training, limitations (pushed with it, shown in the report).
+    card = create_model_card(cfg, example_gen, images, transform, trainer, baseline, evaluator)
+    # 10. Push what both blessed, atomically, into TF Serving's layout, with its card.
     pusher = create_pusher(cfg.serving, serving_model_dir, trainer.outputs["model"], evaluator.outputs["blessing"],
-                           infra_check.outputs["blessing"])
-    # 10. Report the run, whatever the verdict.
-    report = create_run_report(cfg, example_gen, images, transform, trainer, baseline, evaluator, infra_check, pusher)
-    return [example_gen, *data.nodes, images, transform, trainer, baseline, evaluator, infra_check, pusher, report]
+                           infra_check.outputs["blessing"], card.outputs["card"])
+    # 11. Report the run, whatever the verdict.
+    report = create_run_report(cfg, example_gen, images, transform, trainer, baseline, evaluator, card, infra_check,
+                               pusher)
+    return [example_gen, *data.nodes, images, transform, trainer, baseline, evaluator, infra_check, card, pusher,
+            report]

@@ -261,7 +261,7 @@ def test_every_step_of_the_dag_is_one_factory_call():
     tree = ast.parse(open(MODULES["pipeline.pipeline"], encoding="utf-8").read())
     called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     steps = [os.path.join(REPO, "components", s, "component.py") for s in step_folders()]
-    steps.append(MODULES["pipeline.history.report.component"])
+    steps += [MODULES["pipeline.history.report.component"], MODULES["pipeline.history.model_card.component"]]
     factories = {name for path in steps for name in factory_of(path)}
     assert len(factories) == len(steps) and factories <= called, sorted(factories - called)
 

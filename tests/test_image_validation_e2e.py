@@ -136,7 +136,7 @@ def assert_report_shows_the_block(run, workspace, tmp_path, leaks: int):
     assert {k for k in ("augmentation", "training", "evaluation") if "unavailable" in facts[k]} == \
         {"training", "evaluation"}
     seen = check_page(run.report_path, str(tmp_path), str(tmp_path / "blocked.png"))
-    assert seen["unavailable"] == ["training", "evaluation"] and all(i["ok"] for i in seen["images"])
+    assert seen["unavailable"] == ["training", "evaluation", "model_card"] and all(i["ok"] for i in seen["images"])
     assert seen["errors"] == [] and seen["console_errors"] == []
 
 
@@ -172,6 +172,6 @@ def test_image_size_drift_stops_the_run_with_a_non_zero_exit(first_run, workspac
     assert "ImageValidationError" in out and "BLOCKING [size_drift]" in out and "width" in out
     assert "Pushed model: none" in out
     assert serving_digest(workspace) == before
-    assert re.search(r"^\[\d+/13\] ImageDataValidator \.\.\. \d+\.\d s failed$", out, re.M), out
+    assert re.search(r"^\[\d+/14\] ImageDataValidator \.\.\. \d+\.\d s failed$", out, re.M), out
     report = re.search(r"^Report: (\S+\.html)$", out, re.M).group(1)
     assert os.path.isfile(report)

@@ -161,3 +161,28 @@ def test_the_baseline_reader_refuses_a_served_version_that_fails_verification(mo
     shutil.copy(os.path.join(version, "saved_model.pb"), os.path.join(version, "assets", "labels.txt"))
     with pytest.raises(IntegrityError, match="the served model .*/100 is not what was pushed: changed: assets/labels.txt"):
         served_baseline(model_dir)
+
+
+
+@pytest.mark.parametrize("store", ["local", "ram://"])
+def test_a_model_card_added_to_a_push_is_in_the_manifest_locally_and_on_an_object_store(model, tmp_path, store):
+    """publish(added=...) writes the card before the manifest: on a local disk into the staged copy, on an
+    object store (TensorFlow's ram:// plays one) straight into the version, with the manifest of source + card.
+    (ram:// lists `assets.extra` inside `assets/` too, so there the manifest is compared, not walked.)"""
+    import hashlib
+
+    import tensorflow as tf
+    from components.pusher.integrity import file_digests, parse_manifest
+    card = {"assets.extra/model_card.md": b"# Model card\n", "assets.extra/model_card.json": b'{"schema_version": 1}\n'}
+    model_dir = str(tmp_path / "serving") if store == "local" else f"ram://card-test/{tmp_path.name}/serving"
+    version = publish(model, model_dir, 7, added=card)
+    with tf.io.gfile.GFile(f"{version}/{MANIFEST_FILE}", "rb") as f:
+        listed = parse_manifest(f.read())
+    assert listed == {**file_digests(model), **{rel: hashlib.sha256(c).hexdigest() for rel, c in card.items()}}
+    with tf.io.gfile.GFile(f"{version}/assets.extra/model_card.md", "rb") as f:
+        assert f.read() == card["assets.extra/model_card.md"]
+    if store == "local":
+        assert verify_version(version) == []
+        with open(os.path.join(version, "assets.extra", "model_card.md"), "wb") as f:
+            f.write(b"# Another card\n")
+        assert verify_version(version) == ["changed: assets.extra/model_card.md"]

@@ -49,6 +49,18 @@ def test_kfp_spec_is_schema_2_1_yaml_with_runtime_parameters(kfp_yaml):
         "componentInputParameter": "train_args"}
 
 
+def test_the_report_digest_compiles_to_the_type_the_kfp_ui_renders_inline(kfp_yaml):
+    """TFX writes a custom type's TYPE_NAME as the schema title; KFP's launcher records that title as the
+    artifact's ML Metadata type, which the UI's Visualization tab matches (docs/report.md)."""
+    spec = load_pipeline_spec(kfp_yaml)
+    task = spec["root"]["dag"]["tasks"]["RunReport"]
+    outputs = spec["components"][task["componentRef"]["name"]]["outputDefinitions"]["artifacts"]
+    assert yaml.safe_load(outputs["digest"]["artifactType"]["instanceSchema"])["title"] == "system.Markdown"
+    assert yaml.safe_load(outputs["report"]["artifactType"]["instanceSchema"])["title"] == "imgpipe.RunReport"
+    card_task = spec["root"]["dag"]["tasks"]["Pusher"]["inputs"]["artifacts"]["model_card"]["taskOutputArtifact"]
+    assert card_task == {"producerTask": "ModelCard", "outputArtifactKey": "card"}
+
+
 def test_every_step_runs_our_entrypoint_in_our_image_and_no_resolver_remains(kfp_yaml):
     spec = load_pipeline_spec(kfp_yaml)
     executors = spec["deploymentSpec"]["executors"]

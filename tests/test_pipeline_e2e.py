@@ -49,7 +49,7 @@ from tests.fixtures import (COLOUR_CLASSES, FAST, encoded_colour_image, make_col
 
 ALL_COMPONENTS = {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "DataGate",
                   "ImageDataValidator", "Transform", "Trainer", "ServedModelBaseline", "Evaluator", "InfraCheck",
-                  "Pusher", "RunReport"}
+                  "ModelCard", "Pusher", "RunReport"}
 # Beam's multi-process DirectRunner (docs/scaling.md); the cache keys hold the Beam args, so the forced run shares them.
 MULTI_PROCESS = ['run.beam_args=["--direct_running_mode=multi_processing", "--direct_num_workers=2"]']
 HOPELESS = FAST + ["train.epochs=1", "train.learning_rate=1e-9"] + MULTI_PROCESS
@@ -115,6 +115,32 @@ def test_a_good_run_runs_every_component_and_pushes_a_blessed_model(first_run, w
     assert ("Training: kept epoch 12 of 12 (the last epoch (early stopping off: train.early_stopping_patience=0)"
             in "\n".join(summary))
     assert summary[-1] == f"Pushed model: {first_run.pushed_path}"
+    assert_pushed_with_its_model_card(first_run)
+
+
+def assert_pushed_with_its_model_card(run) -> None:
+    """The card is in the version's assets.extra, under its manifest, with the figures the Evaluator recorded."""
+    from components.pusher.integrity import verify_version
+    extra = os.path.join(run.pushed_path, "assets.extra")
+    with open(os.path.join(extra, "model_card.json"), encoding="utf-8") as f:
+        card = json.load(f)
+    with open(os.path.join(extra, "manifest.sha256"), encoding="utf-8") as f:
+        manifest = f.read()
+    assert "  assets.extra/model_card.json\n" in manifest and "  assets.extra/model_card.md\n" in manifest
+    assert verify_version(run.pushed_path) == []
+    assert card["model"]["classes"] == sorted(COLOUR_CLASSES) and card["model"]["name"] == "image_classifier"
+    evaluation = card["evaluation"]
+    assert evaluation["accuracy"] == run.accuracy and evaluation["served_accuracy"] is None
+    assert {c: p["recall"] for c, p in evaluation["per_class"].items()} == pytest.approx(run.class_accuracy)
+    assert sum(p["support"] for p in evaluation["per_class"].values()) == run.split_sizes["test"]
+    assert evaluation["gate"]["sentence"] == run.gate_sentence and evaluation["gate"]["blessed"] is True
+    assert {s: sum(c.values()) for s, c in card["data"]["images_per_class"].items()} == run.split_sizes
+    assert card["data"]["image_sizes"]["trained_px"] == run.image_size and card["data"]["quarantined"]["count"] == 0
+    assert card["training"]["kept_epoch"] == run.training["kept_epoch"] and card["training"]["seed"] == 42
+    assert run.small_data in card["limitations"] and any("[small_test_split]" in x for x in card["limitations"])
+    with open(os.path.join(extra, "model_card.md"), encoding="utf-8") as f:
+        text = f.read()
+    assert all(f"| {name} | " in text for name in COLOUR_CLASSES) and run.gate_sentence in text
 
 
 def test_image_size_auto_is_chosen_from_the_data_and_recorded_in_the_run_and_the_model(first_run):
@@ -195,7 +221,7 @@ def test_on_beams_portable_runner_the_beam_work_runs_in_the_worker_pool_and_the_
 
 
 # Caching (run.enable_cache, default true): what is always run again, whatever changed.
-ALWAYS_RUN = {"ServedModelBaseline", "ImageDataValidator", "Evaluator", "Pusher", "RunReport"}
+ALWAYS_RUN = {"ServedModelBaseline", "ImageDataValidator", "Evaluator", "ModelCard", "Pusher", "RunReport"}
 
 
 def cached(summary) -> set:
@@ -316,9 +342,9 @@ def test_data_that_violates_the_schema_stops_the_run_before_training(first_run, 
 
 def test_progress_lines_follow_the_run_component_by_component_and_epoch_by_epoch(first_run, workspace):
     lines = workspace["progress"].getvalue().splitlines()
-    ends = [re.fullmatch(r"\[(\d+)/13\] (\w+) \.\.\. (\d+\.\d) s", line) for line in lines]
+    ends = [re.fullmatch(r"\[(\d+)/14\] (\w+) \.\.\. (\d+\.\d) s", line) for line in lines]
     assert {m.group(2) for m in ends if m} == ALL_COMPONENTS
-    assert [int(m.group(1)) for m in ends if m] == list(range(1, 14))
+    assert [int(m.group(1)) for m in ends if m] == list(range(1, 15))
     assert sum(line.startswith("      Epoch ") for line in lines) == 12
     assert any(line.startswith("      Epoch 12/12: loss ") and "val_accuracy" in line for line in lines)
 
@@ -350,6 +376,12 @@ def test_the_report_of_a_good_run_holds_the_runs_own_numbers(first_run, workspac
     size = first_run.image_size  # data.image_size=auto chose it (32): the preview is at the trained size
     assert len(rows) == 3 and all(len(r["augmented"]) == 5 and r["original"].shape == (size, size, 3) for r in rows)
     assert facts["run"]["data_root"] == workspace["data"]
+    with open(os.path.join(first_run.pushed_path, "assets.extra", "model_card.json"), encoding="utf-8") as f:
+        assert facts["model_card"]["json"] == json.load(f)  # the report shows the card that was pushed
+    explained = evaluation["explanations"]  # Grad-CAM: the mistakes, then one right answer per class
+    assert [e["path"] for e in explained if e["kind"] == "mistake"] == [m["path"] for m in evaluation["mistakes"]]
+    right = [e for e in explained if e["kind"] == "right"]
+    assert sorted(e["true"] for e in right) == sorted(COLOUR_CLASSES) and all(e["true"] == e["predicted"] for e in right)
     summary = format_summary(first_run).splitlines()
     assert first_run.training_logdir and f"TensorBoard: tensorboard --logdir {first_run.training_logdir}" in summary
     assert f"Report: {first_run.report_path}" in summary
@@ -360,6 +392,12 @@ def test_the_report_opens_in_a_browser_with_every_section_and_picture(first_run,
     assert seen["sections"] == [key for key, _ in SECTIONS] and seen["unavailable"] == []
     assert len(seen["images"]) > 20 and all(i["ok"] and i["inline"] for i in seen["images"]), seen["images"]
     assert seen["errors"] == [] and seen["console_errors"] == [] and seen["external"] == 0
+    heatmaps = [i["alt"] for i in seen["images"] if i["alt"].startswith("Grad-CAM: predicted ")]
+    assert len(heatmaps) >= len(COLOUR_CLASSES)  # one right answer per class, plus any mistakes
+    with open(first_run.report_path, encoding="utf-8") as f:
+        page = f.read()
+    card = page[page.index('<section id="model_card">'):page.index('<section id="run">')]
+    assert "<h3>Model card: image_classifier</h3>" in card and all(f"<td>{c}</td>" in card for c in COLOUR_CLASSES)
 
 
 def test_the_runreport_component_wrote_the_report_into_its_artifact(first_run, workspace):
@@ -375,6 +413,11 @@ def test_the_runreport_component_wrote_the_report_into_its_artifact(first_run, w
     unmarked = [re.sub(r"<title>.*?</title>|<!--([a-z-]+)-->.*?<!--/\1-->", "", p, flags=re.S) for p in (page, published)]
     assert unmarked[0] == unmarked[1] and published != page
     assert f"<!--run-id-->{first_run.run_id}<!--/run-id-->" in published and "<th>component</th>" in published
+    digests = os.path.join(workspace["output"], "pipeline_root", "RunReport", "digest")
+    with open(os.path.join(digests, min(os.listdir(digests), key=int), "value"), encoding="utf-8") as f:
+        digest = f.read()  # the Kubeflow UI's Markdown digest: locally too one file, TFX's ValueArtifact `value`
+    assert digest.startswith("# Blessed\n") and f"**Gate:** {first_run.gate_sentence}" in digest
+    assert f"Pushed: `{first_run.pushed_path}`" in digest and all(f"| {c} | " in digest for c in COLOUR_CLASSES)
 
 
 def test_imgpipe_runs_lists_each_run_with_its_verdict_without_loading_tensorflow(first_run, workspace):

@@ -17,6 +17,8 @@ from pipeline.history.report import report_path
 from pipeline.history.report.data import leak_pairs
 from pipeline.history.report.model_facts import (augmentation_section, confident_mistakes, confusion_from_predictions,
                                          per_class_scores)
+from pipeline.history.model_card.markdown import card_markdown
+from pipeline.history.report.digest import digest_markdown
 from pipeline.history.report.render import SECTIONS, render
 from tests.browser import check_page
 from tests.fixtures import encoded_colour_image
@@ -123,6 +125,33 @@ def _png(name: str) -> bytes:
     return encoded_colour_image(name)
 
 
+def synthetic_card() -> dict:
+    """A card as card.build_card writes it, for the synthetic run below."""
+    scores = per_class_scores(np.array([[4, 1, 0], [0, 5, 0], [0, 0, 5]]), NAMES)
+    return {"schema_version": 1,
+            "model": {"name": "image_classifier", "pipeline": "imgpipe", "run_id": "", "created": "2026-11-26T10:00:00Z",
+                      "classes": NAMES, "intended_use": "Classifies colours.", "out_of_scope": "Anything else."},
+            "data": {"data_root": "/data", "spans": "", "span": 0, "split_sizes": {"train": 60, "validation": 15, "test": 15},
+                     "images_per_class": {"train": {n: 20 for n in NAMES}, "validation": {n: 5 for n in NAMES},
+                                          "test": {n: 5 for n in NAMES}}, "imbalance_ratio": 1.0,
+                     "quarantined": {"count": 1, "report": "/q.json", "files": [{"path": "red/<x>.jpg",
+                                                                                  "reason": "content is not JPEG"}]},
+                     "image_sizes": {"trained_px": 32, "source": "auto", "median_short_side_px": 20,
+                                     "width": {"train": {"min": 20, "max": 30}}, "height": {"train": {"min": 20, "max": 20}}},
+                     "resize_warning": ""},
+            "evaluation": {"splits": ["test"], "accuracy": 0.9333, "served_accuracy": 0.9, "served_model": "/serving/1",
+                           "per_class": {n: {**scores[n], "served_recall": 0.6 if n == "blue" else 1.0} for n in NAMES},
+                           "golden": None, "gate": {"blessed": True, "forced": False, "force_reason": "",
+                                                    "sentence": "candidate 0.933 vs served 0.900: blessed", "reasons": [],
+                                                    "rules": {"confidence": 0.95}, "images": 15, "better": 2, "worse": 0,
+                                                    "test": "exact McNemar test", "p_worse": 1.0}},
+            "training": {"backbone": "resnet_cnn", "weights": "none", "phases": "one", "epochs_run": 3, "epochs_planned": 5,
+                         "kept_epoch": 2, "kept_why": "best", "stopped_because": "early stopping", "start": "cold start",
+                         "validation_accuracy": 0.9, "seed": 42, "config": {"train": {"seed": 42}}},
+            "limitations": ["Smallest class: 'blue' with 20 training image(s)."],
+            "versions": {"tfx": "1.16.0"}}
+
+
 def synthetic_facts() -> dict:
     """Every section filled, as collect() would fill them for a 3-class run."""
     pixels = np.asarray(Image.open(io.BytesIO(_png("red"))).convert("RGB")) / 255.0
@@ -162,7 +191,12 @@ def synthetic_facts() -> dict:
                        "confusion": {"candidate": cells, "served": cells},
                        "scores": {m: per_class_scores(np.array(cells), NAMES) for m in ("candidate", "served")},
                        "mistakes": [{"path": "blue/3.png", "image": _png("blue"), "true": "blue",
-                                     "predicted": "green", "probability": 0.61}]},
+                                     "predicted": "green", "probability": 0.61}],
+                       "explanations": [{"path": p, "kind": kind, "true": t, "predicted": pr, "probability": 0.9,
+                                         "original": _png(t), "heatmap": _png(pr)}
+                                        for p, kind, t, pr in (("blue/3.png", "mistake", "blue", "green"),
+                                                               ("red/1.png", "right", "red", "red"))]},
+        "model_card": {"json": synthetic_card(), "markdown": card_markdown(synthetic_card())},
         "run": {"started": "2026-11-26 10:00:00", "components": [("Trainer", 3.2, "complete")],
                 "config": {"train": {"epochs": 5}}, "data_root": "/data", "span": 0, "examples_uri": "/out/examples",
                 "versions": {"tfx": "1.16.0"}}}
@@ -175,8 +209,10 @@ def test_a_full_report_renders_every_section_and_every_picture_in_chromium(tmp_p
     seen = check_page(str(page), str(tmp_path), shot)
     assert seen["sections"] == [key for key, _ in SECTIONS]
     assert seen["unavailable"] == []
-    # 2 charts + 3 thumbnails + 2 leak + 3 augmentation + curves + 2 confusion + 1 mistake
-    assert len(seen["images"]) == 14 and all(i["ok"] and i["inline"] for i in seen["images"]), seen["images"]
+    # 2 charts + 3 thumbnails + 2 leak + 3 augmentation + curves + 2 confusion + 1 mistake + 2 x 2 Grad-CAM
+    assert len(seen["images"]) == 18 and all(i["ok"] and i["inline"] for i in seen["images"]), seen["images"]
+    assert [i["alt"] for i in seen["images"] if i["alt"].startswith("Grad-CAM")] == [
+        "Grad-CAM: predicted green (0.90)", "Grad-CAM: predicted red (0.90)"]
     assert seen["errors"] == [] and seen["console_errors"] == [] and seen["external"] == 0
     assert os.path.getsize(shot) > 10_000
 
@@ -212,3 +248,36 @@ def test_the_augmentation_preview_uses_the_size_the_run_chose_when_the_config_sa
     assert all(version.shape == (32, 32, 3) for row in section["rows"] for version in row["augmented"])
     stopped = augmentation_section(images, cfg, image_size=None)
     assert stopped == {"unavailable": "the run stopped before Transform chose the image size (data.image_size=auto)"}
+
+
+def test_the_model_card_says_what_the_run_found_with_its_own_figures():
+    text = card_markdown(synthetic_card())
+    assert "Classes (3): `blue`, `green`, `red`" in text
+    assert "| blue | 20 | 5 | 5 |" in text and "| total | 60 | 15 | 15 |" in text  # images per class per split
+    assert "| blue | 1.000 | 0.800 | 0.889 | 5 | 0.600 |" in text  # precision, recall, F1, support, served recall
+    assert "Accuracy: candidate 0.9333, served model 0.9000 (/serving/1)" in text
+    assert "Gate: **blessed**. candidate 0.933 vs served 0.900: blessed" in text and "p = 1." in text
+    assert "kept epoch 2 of 3 run (5 planned)" in text and "| seed (train.seed) | 42 |" in text
+    assert "- Smallest class: 'blue' with 20 training image(s)." in text
+    assert "Trained at 32 px (data.image_size=auto; median short side 20 px)." in text
+
+
+def test_the_report_shows_the_card_as_text_never_as_markup():
+    html = render(synthetic_facts())
+    card = html[html.index('<section id="model_card">'):html.index('<section id="run">')]
+    assert "<h3>Model card: image_classifier</h3>" in card and "<td>content is not JPEG</td>" in card
+    assert "red/&lt;x&gt;.jpg" in card and "<x>" not in card  # a file name cannot inject markup
+
+
+def test_the_kubeflow_digest_holds_the_decision_the_gate_and_the_classes():
+    facts = synthetic_facts()
+    text = digest_markdown(facts, "minio://mlpipeline/v2/artifacts/imgpipe/r1/RunReport/report/report.html",
+                           "minio://mlpipeline/v2/artifacts/imgpipe/r1/ModelCard/card")
+    assert text.startswith("# Blessed\n") and f"**Gate:** {facts['decision']['gate']['sentence']}" in text
+    assert "| test accuracy | 0.9333 | 0.9000 |" in text
+    assert "| blue | 5 | 0.800 | 0.600 | 1.000 | 0.889 |" in text  # recall both models, candidate precision and F1
+    assert ("[report.html](/pipeline/artifacts/minio/mlpipeline/v2/artifacts/imgpipe/r1/RunReport/report/report.html)"
+            in text)
+    assert "Pushed: `/serving/2`" in text
+    assert "Model card: [model_card.md](/pipeline/artifacts/minio/mlpipeline/v2/artifacts/imgpipe/r1/ModelCard/card/" \
+        "model_card.md)" in text

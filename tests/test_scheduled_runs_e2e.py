@@ -133,6 +133,17 @@ def test_the_gate_judges_the_newest_span_and_the_golden_set_which_is_never_train
     assert f"Golden set: accuracy {second.golden['accuracy']:.3f} ({GOLDEN_IMAGES} images), served model " \
         in format_summary(second)
     assert sequence["first"].golden["served"] is None  # nothing was served yet
+    from pipeline.history.model_card import read_card
+    from pipeline.history.run_record import open_store, read_run_record
+    record = read_run_record(open_store(os.path.join(sequence["output"], "metadata.sqlite")), "imgpipe", second.run_id)
+    card = read_card(record)  # the model card: golden set and served model beside the candidate, the spans read
+    evaluation = card["json"]["evaluation"]
+    assert evaluation["golden"] == second.golden and set(evaluation["splits"]) == {"test", "golden"}
+    assert evaluation["served_accuracy"] == second.baseline_accuracy
+    assert evaluation["served_model"] == second.baseline_source
+    assert card["json"]["data"]["spans"] == second.data_spans and "round-3" in second.data_spans
+    golden_line = f"Golden set: accuracy {second.golden['accuracy']:.3f} ({GOLDEN_IMAGES} images), served model"
+    assert golden_line in card["markdown"]
 
 
 def test_warm_start_starts_from_the_served_model_once_there_is_one(sequence):

@@ -9,6 +9,7 @@ launchers (the driver hook, typed artifacts) is exercised there, and the executo
 same code the open-source run just ran (a whole second run would double the suite's longest module).
 The stock TFX entrypoint fails the open-source imitation in ways our entrypoint repairs.
 """
+import html
 import json
 import os
 import shutil
@@ -112,6 +113,9 @@ def assert_infra_checked_and_warm(result, destination: str) -> None:
     (infra,) = result.outputs["InfraCheck"]["blessing"]
     assert dict(infra.metadata)["blessed"] == 1 and dict(infra.metadata)["reason"] == ""
     assert os.path.isfile(os.path.join(destination, "assets.extra", "tf_serving_warmup_requests"))
+    with open(os.path.join(destination, "assets.extra", "model_card.json"), encoding="utf-8") as f:
+        card = json.load(f)  # the ModelCard task's card, pushed under the version's manifest
+    assert card["model"]["classes"] == ["blue", "green", "red"] and card["evaluation"]["gate"]["blessed"] is True
 
 
 def report_page(result, compiled_spec) -> str:
@@ -162,6 +166,27 @@ def test_the_runreport_task_writes_the_report_on_open_source_kfp(oss_run, compil
     assert all(f'<section id="{key}">' in page for key, _ in SECTIONS)
     assert '<p class="verdict ok">Blessed</p>' in page and "Gate: candidate " in page
     assert "passed: fresh-process load" in page and 'class="missing unavailable"' not in page
+
+
+def test_the_runreport_digest_is_one_markdown_file_at_its_uri_where_the_kfp_ui_reads_it(oss_run, compiled_spec):
+    """What the KFP v2 UI renders inline (docs/report.md): an output typed `system.Markdown` by the launcher,
+    its URI one file. Its verdict, gate sentence and classes are the report's."""
+    with open(os.path.join(oss_run.run_dir, "tasks", "RunReport", "executor_input.json")) as f:
+        (declared,) = json.load(f)["outputs"]["artifacts"]["digest"]["artifacts"]
+    assert declared["type"]["instanceSchema"].startswith("title: system.Markdown\n")  # the MLMD type KFP records
+    (digest,) = oss_run.outputs["RunReport"]["digest"]
+    assert digest.uri == declared["uri"] and digest.uri.startswith("minio://mlpipeline/v2/artifacts/")
+    assert digest.uri.endswith("/RunReport/digest")
+    local = os.path.join(compiled_spec["work"], "minio", digest.uri[len("minio://"):])
+    assert os.path.isfile(local)  # the file the launcher uploads to the URI, not a folder
+    with open(local, encoding="utf-8") as f:
+        text = f.read()
+    page = report_page(oss_run, compiled_spec)
+    sentence = page[page.index("<p>Gate: ") + len("<p>Gate: "):page.index("</p>", page.index("<p>Gate: "))]
+    assert text.startswith("# Blessed\n") and f"**Gate:** {html.unescape(sentence)}" in text
+    assert all(f"| {name} | " in text for name in ("blue", "green", "red"))
+    (report,) = oss_run.outputs["RunReport"]["report"]
+    assert f"(`{report.uri}/{REPORT_FILE}`)" in text and "](/pipeline/artifacts/minio/mlpipeline/v2/artifacts/" in text
 
 
 def test_the_stock_tfx_entrypoint_cannot_import_our_artifact_types(compiled_spec, oss_run, capsys):

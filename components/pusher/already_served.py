@@ -10,6 +10,9 @@ from typing import Dict, Optional
 from components.fs import fs_for, is_remote, local_path
 from components.pusher.integrity import file_digests
 from components.pusher.publish import SAVED_MODEL_FILE, latest_served_version
+from components.pusher.spec import CARD_FILES, CARD_VERSION_DIR
+
+_CARD_PATHS = {f"{CARD_VERSION_DIR}/{name}" for name in CARD_FILES}
 
 
 def newest_identical_version(model_path: str, model_dir: str) -> Optional[str]:
@@ -27,8 +30,9 @@ def newest_identical_version(model_path: str, model_dir: str) -> Optional[str]:
 
 
 def _digests(root: str) -> Dict[str, str]:
-    """{relative path: sha256} of every file under `root` but the push's manifest; empty without a SavedModel."""
+    """{relative path: sha256} of every file under `root` but what the push added (manifest, model card: the
+    card describes a run, so a cached re-run's card differs); empty without a SavedModel."""
     readable = local_path(root) if not is_remote(root) else root
     if not fs_for(root).exists(f"{readable.rstrip('/')}/{SAVED_MODEL_FILE}"):
         return {}
-    return file_digests(root)
+    return {rel: digest for rel, digest in file_digests(root).items() if rel not in _CARD_PATHS}

@@ -7,6 +7,7 @@ staging folder + rename, a sha256 manifest of the version's files written last
 (signed with `serving.signing_key`, components/pusher/integrity.py), retention (`serving.keep_versions`), and a
 `models.config` with version labels beside the versions. A candidate identical to
 the newest served version is not pushed again (`already_served` names that version).
+One input beside TFX's: `model_card`, whose files go into the version's `assets.extra/` before its manifest.
 """
 from __future__ import annotations
 
@@ -17,16 +18,18 @@ from absl import logging
 from tfx import types
 from tfx import v1 as tfx
 from tfx.components.pusher import executor as tfx_pusher_executor
-from tfx.dsl.components.base import executor_spec
+from tfx.dsl.components.base import base_component, executor_spec
 from tfx.proto import pusher_pb2
-from tfx.types import artifact_utils, standard_component_specs
-from tfx.utils import io_utils, proto_utils
+from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
+from tfx.types.component_spec import ChannelParameter
+from tfx.utils import io_utils, json_utils, proto_utils
 
 from components.new_data import judged as judged_batches
 from components.pusher.already_served import newest_identical_version
+from components.pusher.model_card import ModelCardFiles, card_files
 from components.pusher.models_config import write_models_config
 from components.pusher.publish import next_version, prune, publish
-from components.pusher.spec import ALREADY_SERVED_PROPERTY, NODE_ID, SETTINGS_KEY, PusherSettings
+from components.pusher.spec import ALREADY_SERVED_PROPERTY, MODEL_CARD_KEY, NODE_ID, SETTINGS_KEY, PusherSettings
 from schemas import carrier
 from schemas.config import ServingConfig
 from schemas.features import BLESSED_PROPERTY
@@ -59,7 +62,9 @@ class AtomicPushExecutor(tfx_pusher_executor.Executor):
             model_push.set_string_custom_property(ALREADY_SERVED_PROPERTY, served)
             return
         version = next_version(model_dir)
-        serving_path = publish(model_path, model_dir, version, settings.signing_key)
+        cards = input_dict.get(MODEL_CARD_KEY) or []
+        serving_path = publish(model_path, model_dir, version, settings.signing_key,
+                               added=card_files(cards[0].uri) if cards else None)
         pruned = prune(model_dir, settings.keep_versions)
         write_models_config(model_dir, settings.model_name)
         logging.info("Published %s; pruned versions %s", serving_path, pruned or "none")
@@ -76,15 +81,29 @@ def _verdict(input_dict: Dict[str, List[types.Artifact]]) -> str:
     return "infra check failed"
 
 
+class AtomicPusherSpec(standard_component_specs.PusherSpec):
+    INPUTS = {**standard_component_specs.PusherSpec.INPUTS,
+              MODEL_CARD_KEY: ChannelParameter(type=ModelCardFiles, optional=True)}
+
+
 class AtomicPusher(tfx.components.Pusher):
+    SPEC_CLASS = AtomicPusherSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(AtomicPushExecutor)
+
+    def __init__(self, model, model_blessing, infra_blessing, push_destination, custom_config: Dict[str, Any],
+                 model_card=None):  # pylint: disable=super-init-not-called: TFX's builds its own spec
+        base_component.BaseComponent.__init__(self, spec=AtomicPusherSpec(
+            model=model, model_blessing=model_blessing, infra_blessing=infra_blessing, model_card=model_card,
+            push_destination=push_destination, custom_config=json_utils.dumps(custom_config),
+            pushed_model=types.Channel(type=standard_artifacts.PushedModel)))
 
 
 def create_pusher(serving: ServingConfig, serving_model_dir: str, model, model_blessing,
-                  infra_blessing) -> AtomicPusher:
-    """Pushes a model both the Evaluator and InfraCheck blessed to `<serving_model_dir>/<version>/`."""
+                  infra_blessing, model_card=None) -> AtomicPusher:
+    """Pushes a model both the Evaluator and InfraCheck blessed to `<serving_model_dir>/<version>/`, with
+    its model card (ModelCard's artifact) in `assets.extra/`."""
     return AtomicPusher(
-        model=model, model_blessing=model_blessing, infra_blessing=infra_blessing,
+        model=model, model_blessing=model_blessing, infra_blessing=infra_blessing, model_card=model_card,
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)),
         custom_config={SETTINGS_KEY: carrier.to_json(PusherSettings.from_serving_config(serving))},

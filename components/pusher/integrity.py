@@ -96,10 +96,12 @@ def load_public_key(path: str):
     return key
 
 
-def manifest_files(source: str, key=None) -> Dict[str, bytes]:
-    """{relative path: content} of the manifest of the files under `source`, and its signature with
-    `key` (load_private_key's) if given: what `write_files` puts into the version."""
-    text = manifest_text(file_digests(source))
+def manifest_files(source: str, key=None, added: Optional[Dict[str, bytes]] = None) -> Dict[str, bytes]:
+    """{relative path: content} of the manifest of the files under `source` and the files `added` to the
+    version beside them (the model card), and its signature with `key` (load_private_key's) if given:
+    what `write_files` puts into the version."""
+    added_digests = {rel: hashlib.sha256(content).hexdigest() for rel, content in (added or {}).items()}
+    text = manifest_text({**file_digests(source), **added_digests})
     files = {MANIFEST_FILE: text}
     if key is not None:
         files[SIGNATURE_FILE] = key.sign(text)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from components.fs import copy_tree, fs_for, is_remote, local_path, read_json
 from components.pusher.integrity import load_private_key, manifest_files, write_files
@@ -103,10 +103,13 @@ def remove_leftovers(model_dir: str, keep: str = "") -> List[str]:
     return removed
 
 
-def publish(source: str, model_dir: str, version: int, signing_key: str = "") -> str:
+def publish(source: str, model_dir: str, version: int, signing_key: str = "",
+            added: Optional[Dict[str, bytes]] = None) -> str:
     """Copy the SavedModel at `source` to `<model_dir>/<version>` so it appears complete or not at all,
-    with the manifest of its files (signed with the key file `signing_key`, if given): of the staged
-    copy on a local filesystem, of `source` on object stores (reading the copy back would double the transfer)."""
+    with `added` ({path in the version: content}: the model card) and the manifest of all its files
+    (signed with the key file `signing_key`, if given): of the staged copy on a local filesystem, of
+    `source` and `added` on object stores (reading the copy back would double the transfer)."""
+    added = added or {}
     if not is_remote(source) and not is_remote(model_dir):
         source, model_dir = local_path(source), local_path(model_dir)
     fs = fs_for(source, model_dir)
@@ -122,13 +125,14 @@ def publish(source: str, model_dir: str, version: int, signing_key: str = "") ->
         staging = f"{model_dir.rstrip('/')}/{STAGING_PREFIX}{version}-{os.getpid()}"
         remove_leftovers(model_dir, keep=os.path.basename(staging))
         copy_tree(source, staging, last=SAVED_MODEL_FILE)
+        write_files(staging, added)
         write_files(staging, manifest_files(staging, key))
         os.rename(staging, final)
     else:
         remove_leftovers(model_dir)
         _remove_incomplete_versions(model_dir)
         copy_tree(source, final, last=SAVED_MODEL_FILE,
-                  before_last=lambda: write_files(final, manifest_files(source, key)))
+                  before_last=lambda: write_files(final, {**added, **manifest_files(source, key, added)}))
     return final
 
 

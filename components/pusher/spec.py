@@ -12,6 +12,11 @@ PUSHED_PROPERTY = "pushed"
 PUSHED_VERSION_PROPERTY = "pushed_version"
 PUSHED_DESTINATION_PROPERTY = "pushed_destination"
 ALREADY_SERVED_PROPERTY = "already_served"  # not pushed: the served version identical to the candidate
+MODEL_CARD_KEY = "model_card"  # the Pusher's input beside TFX's: the card it copies into the version
+CARD_MARKDOWN = "model_card.md"
+CARD_JSON = "model_card.json"
+CARD_FILES = (CARD_MARKDOWN, CARD_JSON)
+CARD_VERSION_DIR = "assets.extra"  # where a pushed version keeps them, beside imgpipe.json and the manifest
 
 
 @dataclasses.dataclass(frozen=True)

@@ -106,9 +106,13 @@ def feature_extractor(model: keras.Model) -> keras.Model:
         return model.get_layer(BACKBONE_LAYER)
     except ValueError:
         pass
-    first_head = next(layer for layer in model.layers
-                      if layer.name.startswith("head_") or layer.name == features.PROBABILITIES_OUTPUT)
-    return keras.Model(model.inputs, first_head.input, name=f"{RESNET_CNN}_backbone")
+    return keras.Model(model.inputs, first_head_layer(model).input, name=f"{RESNET_CNN}_backbone")
+
+
+def first_head_layer(model: keras.Model) -> layers.Layer:
+    """The head's first layer (model.py's head()): its input is the last convolutional stage's feature map."""
+    return next(layer for layer in model.layers
+                if layer.name.startswith("head_") or layer.name == features.PROBABILITIES_OUTPUT)
 
 
 def backbone_layers(model: keras.Model) -> List[layers.Layer]:

@@ -98,6 +98,13 @@ def thumbnail(encoded: bytes) -> bytes:
         return pixels_png(np.asarray(image.convert("RGB")))
 
 
+def heatmap_png(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) -> bytes:
+    """The image ([H, W, 3] in [0, 1]) with a [0, 1] heatmap over it, blue (0) to red (1), as pixels_png."""
+    import matplotlib
+    colours = matplotlib.colormaps["jet"](heatmap)[..., :3]
+    return pixels_png(np.clip((1 - alpha) * image + alpha * colours, 0.0, 1.0))
+
+
 def pixels_png(pixels: np.ndarray) -> bytes:
     """uint8 [H, W, 3], or float in [0, 1], -> PNG scaled to THUMBNAIL_PX (nearest: tiny images stay crisp)."""
     from PIL import Image

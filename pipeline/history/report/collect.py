@@ -19,7 +19,8 @@ from components.evaluator import spec as evaluator
 from components.image_example_gen import spec as example_gen
 from components.image_example_gen.manifest import read_class_names, read_manifest
 from components.trainer import spec as trainer
-from pipeline.history.report import model_facts
+from pipeline.history.model_card import read_card
+from pipeline.history.report import explain, model_facts
 from pipeline.history.report.data import data_section, examples_artifact, iter_examples, split_names
 from pipeline.history.run_record import RunRecord, artifact_property
 from pipeline.history.summary import RunSummary, summary_of
@@ -44,6 +45,7 @@ def collect(record: RunRecord, pipeline_root: str, cfg: Optional[Config] = None,
         lambda: model_facts.augmentation_section(_train_images(record), cfg, summary.image_size))
     facts["training"] = _section(lambda: model_facts.training_section(record))
     facts["evaluation"] = _section(lambda: evaluation_section(record))
+    facts["model_card"] = _section(lambda: read_card(record) or {"unavailable": "the ModelCard step did not run"})
     facts["run"] = _section(lambda: run_facts(record, cfg))
     return facts
 
@@ -83,7 +85,8 @@ def held_out_splits(record: RunRecord, examples) -> List[str]:
 
 
 def evaluation_section(record: RunRecord) -> dict:
-    """Confusion matrices, per-class scores of candidate and served model, most confident mistakes.
+    """Confusion matrices, per-class scores of candidate and served model, most confident mistakes, and
+    Grad-CAM explanations of those mistakes and of one right answer per class.
 
     The candidate's matrix is TFMA's (the Evaluator's own count); the served model's is
     made here from its predictions on the same split, since the gate's TFMA config
@@ -102,8 +105,11 @@ def evaluation_section(record: RunRecord) -> dict:
         return [row for split in splits for row in model_facts.predict_split(model_dir, examples.uri, split)]
 
     models = record.outputs(trainer.NODE_ID, "Model")
-    mistakes = model_facts.confident_mistakes(
-        predict(path_utils.serving_model_path(models[0].uri))) if models and splits else []
+    candidate = path_utils.serving_model_path(models[0].uri) if models else ""
+    rows = predict(candidate) if candidate and splits else []
+    mistakes = model_facts.confident_mistakes(rows)
+    explained = _section(lambda: explain.explanations(candidate, mistakes, explain.one_right_per_class(rows), names),
+                         fallback=[]) if rows else []
     served = model_facts.served_model_dir(record)
     if served and splits:
         matrices["served"] = model_facts.confusion_from_predictions(predict(served), len(names))
@@ -111,7 +117,8 @@ def evaluation_section(record: RunRecord) -> dict:
             "confusion": {m: cells.tolist() for m, cells in matrices.items()},
             "scores": {m: model_facts.per_class_scores(cells, names) for m, cells in matrices.items()},
             "mistakes": [{**m, "true": names[m["label"]], "predicted": names[int(m["probabilities"].argmax())],
-                          "probability": float(m["probabilities"].max())} for m in mistakes]}
+                          "probability": float(m["probabilities"].max())} for m in mistakes],
+            "explanations": explained}
 
 
 def run_facts(record: RunRecord, cfg: Optional[Config]) -> dict:

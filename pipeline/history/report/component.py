@@ -12,9 +12,11 @@ prints (pipeline/history/summary.py), which reads every step's outputs, so it si
 """
 
 import json
-from typing import Dict, List
+import os
+from typing import Dict, List, Tuple
 
 from tfx import v1 as tfx
+from tfx.types.value_artifact import ValueArtifact
 
 from components.baseline import spec as baseline_spec
 from components.evaluator import spec as evaluator_spec
@@ -24,8 +26,10 @@ from components.image_validation import spec as image_validation_spec
 from components.image_validation.component import ImageValidation
 from components.infra_check import spec as infra_check_spec
 from components.pusher import spec as pusher_spec
+from components.pusher.model_card import ModelCardFiles
 from components.trainer import spec as trainer_spec
 from components.transform import spec as transform_spec
+from pipeline.history.model_card import spec as model_card_spec
 from pipeline.history.report.spec import NODE_ID, REPORT_FILE
 from pipeline.history.run_record import NodeRun, RunRecord
 from schemas import features
@@ -39,6 +43,31 @@ class RunReportFile(tfx.dsl.Artifact):
     TYPE_NAME = "imgpipe.RunReport"  # KFP v2 compile needs `<namespace>.<TypeName>` for custom types
 
 
+class ReportDigest(ValueArtifact):
+    """The report's Markdown digest, one file AT the artifact's URI, typed as the KFP v2 UI renders inline.
+
+    The one type not named `imgpipe.*`: the KFP UI renders an artifact inline only when its ML Metadata type
+    is `system.Markdown` (or `system.HTML`) and reads its URI as one file; TFX's compiler writes this
+    TYPE_NAME as the schema title, which KFP's launcher records as that type (docs/report.md). A TFX
+    ValueArtifact, so the local runner too gives it a file URI (`<folder>/value`) rather than a folder."""
+    TYPE_NAME = "system.Markdown"
+
+    def encode(self, value: str) -> bytes:
+        return value.encode("utf-8")
+
+    def decode(self, serialized_value: bytes) -> str:
+        return serialized_value.decode("utf-8")
+
+
+def record_in_pipeline(config: str, eval_splits: str, outputs: Dict[str, List]) -> Tuple[Config, RunRecord]:
+    """The run's config (RunReport's and ModelCard's `config` parameter, JSON) and a RunRecord of the given
+    artifacts, with the splits the Evaluator judged (`eval_splits`, comma-separated) on its node."""
+    from schemas.config import from_dict
+    cfg = from_dict(json.loads(config))
+    return cfg, record_from_artifacts(cfg.run.pipeline_name, outputs, {
+        evaluator_spec.NODE_ID: {evaluator_spec.EXAMPLE_SPLITS_PROPERTY: json.dumps(eval_splits.split(","))}})
+
+
 def record_from_artifacts(pipeline_name: str, outputs: Dict[str, List], properties: Dict[str, dict]) -> RunRecord:
     """A RunRecord of the nodes whose outputs are given ({node: [tfx Artifact]}); no times are known."""
     nodes = [NodeRun(node=node, execution_id=0, seconds=float("nan"), state="complete", started_ms=0,
@@ -48,7 +77,7 @@ def record_from_artifacts(pipeline_name: str, outputs: Dict[str, List], properti
     return RunRecord(run_id="", pipeline_name=pipeline_name, nodes=nodes)
 
 
-def _blessing_from_files(blessing) -> None:
+def blessing_from_files(blessing) -> None:
     """Where an orchestrator passes the blessing without its custom properties (open-source KFP v2),
     recover the verdict from the BLESSED / NOT_BLESSED marker file the Evaluator writes."""
     import tensorflow as tf
@@ -70,29 +99,43 @@ def RunReport(
     blessing: tfx.dsl.components.InputArtifact[_A.ModelBlessing],
     infra_blessing: tfx.dsl.components.InputArtifact[_A.InfraBlessing],
     pushed_model: tfx.dsl.components.InputArtifact[_A.PushedModel],
+    model_card: tfx.dsl.components.InputArtifact[ModelCardFiles],
     report: tfx.dsl.components.OutputArtifact[RunReportFile],
+    digest: tfx.dsl.components.OutputArtifact[ReportDigest],
     config: tfx.dsl.components.Parameter[str],
     eval_splits: tfx.dsl.components.Parameter[str],
 ) -> None:
-    """Writes `report.html` into its artifact from the run's artifacts (`config`: the run's config as JSON;
-    `eval_splits`: the splits the Evaluator judged, comma-separated)."""
+    """Writes `report.html` into its artifact from the run's artifacts, and the Markdown digest as the file at
+    `digest`'s URI (`config`: the run's config as JSON; `eval_splits`: the splits the Evaluator judged,
+    comma-separated)."""
     from pipeline.history.report import write_report_file
     from pipeline.history.report.collect import collect
-    from schemas.config import from_dict
-    cfg = from_dict(json.loads(config))
-    _blessing_from_files(blessing)
-    record = record_from_artifacts(cfg.run.pipeline_name, {
+    blessing_from_files(blessing)
+    cfg, record = record_in_pipeline(config, eval_splits, {
         example_gen_spec.NODE_ID: [examples], image_validation_spec.NODE_ID: [validation],
         transform_spec.NODE_ID: [transform_graph],
         trainer_spec.NODE_ID: [model, model_run], baseline_spec.NODE_ID: [baseline],
-        evaluator_spec.NODE_ID: [evaluation, blessing], infra_check_spec.NODE_ID: [infra_blessing],
-        pusher_spec.NODE_ID: [pushed_model]},
-        {evaluator_spec.NODE_ID: {evaluator_spec.EXAMPLE_SPLITS_PROPERTY: json.dumps(eval_splits.split(","))}})
-    write_report_file(collect(record, "", cfg), f"{report.uri}/{REPORT_FILE}")
+        evaluator_spec.NODE_ID: [evaluation, blessing], model_card_spec.NODE_ID: [model_card],
+        infra_check_spec.NODE_ID: [infra_blessing], pusher_spec.NODE_ID: [pushed_model]})
+    facts = collect(record, "", cfg)
+    write_report_file(facts, f"{report.uri}/{REPORT_FILE}")
+    write_digest(facts, report.uri, model_card.uri, digest.uri)
+
+
+def write_digest(facts: dict, report_uri: str, card_uri: str, digest_uri: str) -> None:
+    """The digest as the one file at `digest_uri`, naming the report and the card by their object-store URIs
+    (inside a Kubeflow task the paths it sees are the launcher's local mirrors of them)."""
+    import tensorflow as tf
+    from pipeline.history.report.digest import digest_markdown
+    from pipeline.kubeflow.mirrors import to_remote
+    text = digest_markdown(facts, to_remote(f"{report_uri}/{REPORT_FILE}"), to_remote(card_uri))
+    tf.io.gfile.makedirs(os.path.dirname(digest_uri))
+    with tf.io.gfile.GFile(digest_uri, "w") as f:
+        f.write(text)
 
 
 def create_run_report(cfg: Config, example_gen, image_validator, transform, trainer, baseline, evaluator,
-                      infra_check, pusher) -> RunReport:
+                      model_card, infra_check, pusher) -> RunReport:
     """The last node: the whole run in one HTML page, whatever the verdict. `config` is the whole config
     (every section), so the page's Config section is what the run used."""
     return RunReport(
@@ -100,5 +143,5 @@ def create_run_report(cfg: Config, example_gen, image_validator, transform, trai
         transform_graph=transform.outputs["transform_graph"], model=trainer.outputs["model"], model_run=trainer.outputs["model_run"],
         baseline=baseline.outputs["baseline"], evaluation=evaluator.outputs["evaluation"],
         blessing=evaluator.outputs["blessing"], infra_blessing=infra_check.outputs["blessing"],
-        pushed_model=pusher.outputs["pushed_model"], config=json.dumps(cfg.to_dict(), sort_keys=True),
+        pushed_model=pusher.outputs["pushed_model"], model_card=model_card.outputs["card"], config=json.dumps(cfg.to_dict(), sort_keys=True),
         eval_splits=",".join(judged_splits(bool(cfg.data.golden_dir)))).with_id(NODE_ID)

@@ -17,7 +17,7 @@ from pipeline.history.report import charts
 from pipeline.history.summary import SPLIT_ORDER
 
 SECTIONS = (("decision", "Decision"), ("data", "Data"), ("augmentation", "Augmentation preview"),
-            ("training", "Training"), ("evaluation", "Evaluation"), ("run", "Run facts"))
+            ("training", "Training"), ("evaluation", "Evaluation"), ("model_card", "Model card"), ("run", "Run facts"))
 _STYLE = """body{font-family:sans-serif;margin:1.5em auto;max-width:1100px;color:#222}
 h2{border-bottom:1px solid #ccc;padding-bottom:.2em}table{border-collapse:collapse;margin:.5em 0}
 td,th{border:1px solid #ddd;padding:.2em .6em;text-align:left;vertical-align:top}
@@ -53,7 +53,7 @@ def table(header: Optional[List[str]], rows: List[List]) -> str:
 def render(facts: dict) -> str:
     renderers: Dict[str, Callable[[dict], str]] = {
         "decision": _decision, "data": _data, "augmentation": _augmentation,
-        "training": _training, "evaluation": _evaluation, "run": _run}
+        "training": _training, "evaluation": _evaluation, "model_card": _model_card, "run": _run}
     run_id = _marked("run-id", esc(facts["run_id"] or "(report written inside the pipeline)"))
     parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
              f"<title>imgpipe run {esc(facts['run_id'] or '')}</title><style>{_STYLE}</style></head><body>",
@@ -225,7 +225,34 @@ def _evaluation(section: dict) -> str:
                  f"{esc(section['split'])} split, computed for this report.</p>")
     parts += [figure(charts.thumbnail(m["image"]), f"{m['path']}: true {m['true']}, predicted {m['predicted']} "
                      f"({m['probability']:.2f})") for m in section["mistakes"]] or ["<p>No mistakes.</p>"]
-    return "\n".join(parts)
+    return "\n".join(parts + _explanations(section.get("explanations") or []))
+
+
+def _explanations(explained: List[dict]) -> List[str]:
+    """Each image as the model saw it beside the Grad-CAM heatmap of the class it predicted."""
+    parts = ['<h3>Where the model looked (Grad-CAM)</h3><p>Heatmap of the predicted class from the last '
+             "convolutional stage (red: most weight), beside the image as the model saw it: the most confident "
+             "mistakes, then one correctly classified image per class.</p>"]
+    for kind, title in (("mistake", "Most confident mistakes"), ("right", "One right answer per class")):
+        shown = [e for e in explained if e["kind"] == kind]
+        parts.append(f"<h4>{title}</h4>")
+        parts += [f'<div class="explained {kind}">' + figure(e["original"], f"{e['path']}: true {e['true']}")
+                  + figure(e["heatmap"], f"Grad-CAM: predicted {e['predicted']} ({e['probability']:.2f})")
+                  + "</div>" for e in shown] or ["<p>None.</p>"]
+    return parts
+
+
+def _model_card(section: dict) -> str:
+    """model_card.md as the pushed version carries it, as HTML (its headings two levels down). Raw HTML in
+    it (a file name, a reason) is shown as text, never interpreted: the page stays script-free."""
+    import markdown
+    converter = markdown.Markdown(extensions=["tables", "fenced_code"])
+    converter.preprocessors.deregister("html_block")
+    converter.inlinePatterns.deregister("html")
+    text = re.sub(r"^(#+) ", lambda m: "#" * min(6, len(m.group(1)) + 2) + " ", section["markdown"], flags=re.M)
+    return ('<p>The card pushed with the model as <code>assets.extra/model_card.md</code> and '
+            '<code>model_card.json</code> (schema: docs/model-card.md).</p>'
+            f'<div class="model-card">{converter.convert(text)}</div>')
 
 
 def _run(section: dict) -> str:
