@@ -109,6 +109,7 @@ def _training(summary: RunSummary, cfg: Optional[Config]) -> dict:
             "stopped_because": t.get("stopped_because", ""), "start": t.get("start", ""),
             "validation_accuracy": (t.get("metrics_at_kept_epoch") or {}).get("val_accuracy"),
             "seed": cfg.train.seed if cfg else None,
+            "tuning": summary.tuning, "hyperparameters": t.get("hyperparameters") or {},
             "config": cfg.to_dict() if cfg else None}
 
 
