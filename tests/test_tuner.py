@@ -35,7 +35,7 @@ def test_the_residual_cnn_searches_learning_rate_width_depth_dropout_but_not_the
     assert [p.name for p in hp.space] == ["learning_rate", "width", "depth", "dropout"]
     assert hp.values == {"learning_rate": 0.002, "width": 32, "depth": 3, "dropout": 0.2}  # the config's values
     from components.tuner.space import max_depth
-    assert (max_depth(16), max_depth(48), max_depth(224)) == (2, 3, 4)  # stages stop above a 3 px feature map
+    assert (max_depth(16), max_depth(32), max_depth(48)) == (2, 3, 4)  # no stage halves the image below 3 px
     assert _space(image_size=16).values["depth"] == 2
 
 
