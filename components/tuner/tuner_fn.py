@@ -66,6 +66,15 @@ class TrialRunner(keras_tuner.engine.base_tuner.BaseTuner):
     def __init__(self, oracle: keras_tuner.Oracle, inputs: TrainingInputs, tune: TuneConfig, **kwargs):
         super().__init__(oracle, overwrite=True, **kwargs)
         self.inputs, self.tune = inputs, tune
+        self.oracle.verbose = 0  # KerasTuner's own per-trial tables: our one progress line per trial instead
+
+    def search_space_summary(self, extended=False) -> None:
+        """TFX's executor asks for KerasTuner's printed summaries: into the log, not onto the console."""
+        logging.info("Tuner search space: %s", [p.get_config() for p in self.oracle.get_space().space])
+
+    def results_summary(self, num_trials=10) -> None:
+        logging.info("Tuner results: %s", [(t.trial_id, t.score, t.hyperparameters.values)
+                                           for t in self.oracle.get_best_trials(num_trials)])
 
     def run_trial(self, trial, *fit_args, **fit_kwargs) -> Dict[str, float]:
         try:
