@@ -116,6 +116,9 @@ def test_a_tuned_run_writes_best_hyperparameters_that_the_trainer_applies_and_re
     assert summary.training["hyperparameters"] == best  # the Trainer's training.json
     facts = read_model_facts(summary.pushed_path)
     assert facts["training"]["hyperparameters"] == best  # the exported model's assets.extra/imgpipe.json
+    card = next((tmp_path / "out").rglob("model_card.md")).read_text()
+    assert "| hyperparameter tuning (tune.*) | 2 trials (random) judged on the validation split; trained with " \
+           f"learning_rate {best['learning_rate']}" in card
     line = next(l for l in format_summary(summary).splitlines() if l.startswith("Tuning:"))
     assert line.startswith("Tuning: 2 trials (random), best val_accuracy ") and "on the validation split: " in line
     assert f"width {best['width']}, depth {best['depth']}" in line
