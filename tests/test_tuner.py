@@ -19,7 +19,8 @@ def test_tune_keys_are_validated_in_one_line_naming_the_key_and_allowed_values(o
 
 
 def test_tuning_is_off_by_default_and_every_key_is_set_by_name():
-    assert (build_config().tune.trials, build_config().tune.max_epochs, build_config().tune.algorithm) == (0, 6, "random")
+    tune = build_config().tune
+    assert (tune.trials, tune.max_epochs, tune.algorithm) == (0, 6, "random")
     cfg = build_config(overrides=["tune.trials=4", "tune.max_epochs=3", "tune.algorithm=bayesian"])
     assert (cfg.tune.trials, cfg.tune.max_epochs, cfg.tune.algorithm) == (4, 3, "bayesian")
 
@@ -86,8 +87,9 @@ def test_the_summary_line_names_trials_algorithm_score_split_and_values():
     from components.tuner.results import tuning_line
     trials = [{"trial_id": "1", "score": 1.0, "learning_rate": 0.001}, {"trial_id": "0", "score": 0.9}]
     best = {"learning_rate": 0.001, "width": 32, "depth": 3, "dropout": 0.2}
-    assert tuning_line(trials, "random", best) == ("Tuning: 2 trials (random), best val_accuracy 1.000 on the "
-                                                   "validation split: learning_rate 0.001, width 32, depth 3, dropout 0.2")
+    assert tuning_line(trials, "random", best) == (
+        "Tuning: 2 trials (random), best val_accuracy 1.000 on the validation split: "
+        "learning_rate 0.001, width 32, depth 3, dropout 0.2")
 
 
 def test_a_tuned_run_writes_best_hyperparameters_that_the_trainer_applies_and_records(tmp_path):

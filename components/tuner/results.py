@@ -14,8 +14,9 @@ from components.tuner.spec import BEST_HYPERPARAMETERS_FILE, OBJECTIVE, RESULTS_
 
 def read_best_values(hyperparameters_uri: str) -> Dict[str, Any]:
     """{name: value} of the best trial in a HyperParameters artifact; {} when there is none."""
-    config = read_json(f"{hyperparameters_uri.rstrip('/')}/{BEST_HYPERPARAMETERS_FILE}") if hyperparameters_uri else None
-    return tuned_values(config)
+    if not hyperparameters_uri:
+        return {}
+    return tuned_values(read_json(f"{hyperparameters_uri.rstrip('/')}/{BEST_HYPERPARAMETERS_FILE}"))
 
 
 def read_trials(results_uri: str) -> List[Dict[str, Any]]:
