@@ -86,7 +86,7 @@ def test_each_algorithms_oracle_proposes_values_inside_the_space(algorithm, tmp_
 def test_the_summary_line_names_trials_algorithm_score_split_and_values():
     from components.tuner.results import tuning_line
     trials = [{"trial_id": "1", "score": 1.0, "learning_rate": 0.001}, {"trial_id": "0", "score": 0.9}]
-    best = {"learning_rate": 0.001, "width": 32, "depth": 3, "dropout": 0.2}
+    best = {"depth": 3, "dropout": 0.2, "learning_rate": 0.001, "width": 32}  # as a sorted JSON file keeps them
     assert tuning_line(trials, "random", best) == (
         "Tuning: 2 trials (random), best val_accuracy 1.000 on the validation split: "
         "learning_rate 0.001, width 32, depth 3, dropout 0.2")

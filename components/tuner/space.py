@@ -28,6 +28,7 @@ HEAD_WIDTHS = (0, 64, 128, 256)    # Keras applications: the head's hidden units
 MIN_DEPTH, MAX_DEPTH = 2, 4
 DROPOUT_MIN, DROPOUT_MAX, DROPOUT_STEP = 0.0, 0.5, 0.1
 SMALLEST_FEATURE_MAP = 3          # depth stops where the stages would halve the image below this
+PARAMETERS = ("learning_rate", "width", "depth", "dropout", "backbone")  # the order they are searched and shown
 
 
 def search_space(model: ModelConfig, learning_rate: float, image_size: int):
@@ -94,6 +95,8 @@ def with_hyperparameters(cfg: TrainerSettings, values: Dict[str, Any]) -> Traine
 
 
 def format_values(values: Dict[str, Any]) -> str:
-    """`learning_rate 0.001, width 32, depth 3, dropout 0.2`: a trial's values in the order searched."""
-    return ", ".join(f"{name} {round(value, 4) if isinstance(value, float) else value}"
-                     for name, value in values.items())
+    """`learning_rate 0.001, width 32, depth 3, dropout 0.2`: a trial's values in the order searched
+    (whatever order a JSON file kept them in)."""
+    ordered = sorted(values, key=lambda name: PARAMETERS.index(name) if name in PARAMETERS else len(PARAMETERS))
+    return ", ".join(f"{name} {round(values[name], 4) if isinstance(values[name], float) else values[name]}"
+                     for name in ordered)
