@@ -276,7 +276,7 @@ def format_summary(summary: RunSummary) -> str:
     if summary.report_path or summary.report_error:
         lines.append(f"Report: {summary.report_path or 'not written: ' + summary.report_error}")
     if summary.verdict_reused_from:
-        lines.append(_reused_line(summary))
+        lines.append(reused_line(summary.baseline_source, summary.verdict_reused_from))
     if summary.gate_sentence:
         source = f" (served: {summary.baseline_source})" if summary.baseline_source else ""
         lines.append(f"Gate: {summary.gate_sentence}{source}")
@@ -294,12 +294,13 @@ def format_summary(summary: RunSummary) -> str:
     return "\n".join(lines)
 
 
-def _reused_line(summary: RunSummary) -> str:
+def reused_line(baseline_source: str, reused_from: str) -> str:
+    """Why TFMA did not run again (components/evaluator/reuse.py); the summary and the report print it."""
     import os
-    model = (f"candidate byte-identical to served version {os.path.basename(summary.baseline_source.rstrip('/'))}"
-             if summary.baseline_source else "nothing served, candidate byte-identical to the one judged then")
+    model = (f"candidate byte-identical to served version {os.path.basename(baseline_source.rstrip('/'))}"
+             if baseline_source else "nothing served, candidate byte-identical to the one judged then")
     return (f"Evaluator: not run again ({model}, same test examples and eval settings): "
-            f"verdict reused from run {summary.verdict_reused_from}")
+            f"verdict reused from run {reused_from}")
 
 
 def _blessing_line(summary: RunSummary) -> str:
