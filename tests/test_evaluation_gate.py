@@ -6,6 +6,7 @@ image's path up in a table and answers the class the test planted, so every
 case knows exactly which images each model gets right.
 """
 import os
+import shutil
 
 import apache_beam as beam
 import pytest
@@ -275,7 +276,6 @@ def judge_in_run(root, run: str, examples, candidate, baseline=None, overrides=(
 
 def copied_model(root, source, name: str):
     """The served model as ServedModelBaseline leaves it: a byte-for-byte copy of `source`'s files."""
-    import shutil
     from tfx.types import standard_artifacts
     artifact = standard_artifacts.Model()
     artifact.uri = str(root / name)
@@ -323,3 +323,6 @@ def test_a_candidate_identical_to_the_served_model_takes_its_earlier_verdict_unt
     # A failed threshold reused is still a failed threshold.
     reused, blessing, _ = judge_in_run(tmp_path, "run-7", test_examples, candidate, served, ["eval.min_accuracy=0.99"])
     assert reused == "run-4" and not blessed(blessing) and os.path.exists(os.path.join(blessing.uri, "NOT_BLESSED"))
+    for run in ("run-4", "run-7"):  # outputs cleaned up: nothing left to reuse
+        shutil.rmtree(tmp_path / "blessing" / run)
+    assert judge_in_run(tmp_path, "run-8", test_examples, candidate, served, ["eval.min_accuracy=0.99"])[0] is None

@@ -87,9 +87,15 @@ def find_earlier(evaluation_uri: str, key: dict) -> Optional[dict]:
         if uri.rstrip("/") == evaluation_uri.rstrip("/"):
             continue
         record = read_json(f"{uri}/{KEY_FILE}")
-        if record and record.get("key") == key:
+        if record and record.get("key") == key and _has_verdict_file(record.get("blessing_uri", "")):
             found.append({**record, "uri": uri})
     return max(found, key=lambda r: r.get("written", 0.0), default=None)
+
+
+def _has_verdict_file(blessing_uri: str) -> bool:
+    """The earlier blessing is still there (a cleaned-up output is not reused)."""
+    return bool(blessing_uri) and any(fs_for(blessing_uri).exists(f"{blessing_uri}/{name}")
+                                      for name in ("BLESSED", "NOT_BLESSED"))
 
 
 def record(evaluation_uri: str, key: dict, run_id: str, blessing, reused_from: Optional[dict] = None) -> None:
