@@ -115,7 +115,8 @@ class Executor(tfx_evaluator_executor.Executor):
                 record_override(blessing, reason)
         record_test_accuracy(evaluation)
         if key:
-            reuse.record(evaluation.uri, key, self._context.pipeline_run_id if self._context else "", blessing, earlier)
+            run_id = (self._context.pipeline_run_id if self._context else "") or ""
+            reuse.record(evaluation.uri, key, run_id, blessing, earlier)
 
     @staticmethod
     def _reuse_key(input_dict, exec_properties):

@@ -105,7 +105,7 @@ def record(evaluation_uri: str, key: dict, run_id: str, blessing, reused_from: O
     origin = reused_from or {}
     write_json(f"{evaluation_uri}/{KEY_FILE}", {
         "key": key, "verdict": verdict, "written": time.time(),
-        "blessing_uri": blessing.uri, "judged_in_run": origin.get("judged_in_run") or run_id,
+        "blessing_uri": blessing.uri, "judged_in_run": origin.get("judged_in_run") or run_id or "(not recorded)",
         "judged_in": origin.get("judged_in") or evaluation_uri})
 
 
