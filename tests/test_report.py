@@ -241,6 +241,14 @@ def test_the_decision_shows_the_gate_the_paired_comparison_and_the_infra_check()
     assert "train 60, validation 15, test 15" in html
 
 
+def test_a_reused_verdict_is_said_in_the_decision_in_the_summarys_words():
+    facts = synthetic_facts()
+    assert "not run again" not in render(facts)
+    facts["decision"]["summary"]["verdict_reused_from"] = "2026-12-05T16:23:01"
+    assert ("Evaluator: not run again (candidate byte-identical to served version 1, same test examples and eval "
+            "settings): verdict reused from run 2026-12-05T16:23:01") in render(facts)
+
+
 def test_a_run_with_nothing_but_a_decision_says_what_is_missing(tmp_path):
     facts = {"run_id": "r1", "pipeline_name": "imgpipe",
              "decision": {"blocked_by": "ImageExampleGen", "summary": {
