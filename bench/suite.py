@@ -3,6 +3,7 @@ side by side in this same process (timings on a shared machine are noisy, ratios
 
     python -m bench.suite                      # everything, ~17 minutes on 2 cores
     python -m bench.suite --images-per-class 200 --work /tmp/bench
+    python -m bench.suite --parts evaluator,flops   # a subset (PARTS below); the pipeline run only if needed
 
 What it does, in order (docs/performance.md explains each yardstick):
   1. draws N shape images per class as 160 px JPEG files and runs the real pipeline on them
@@ -19,7 +20,10 @@ What it does, in order (docs/performance.md explains each yardstick):
      guarded vs an export without limits (given the 8000x8000 bomb: the 16000x16000 one takes ~8.5 GB);
   6. end to end at scale (bench/bench_scale.py): `imgpipe run` on 1,000 and 10,000 generated 32 px images,
      per component fixed and marginal cost vs TF's decoder alone, peak memory, and the multi-process
-     DirectRunner at 10,000 (--scale-sizes / --scale-mp-sizes change the sizes).
+     DirectRunner at 10,000 (--scale-sizes / --scale-mp-sizes change the sizes); the fixed cost of a
+     whole run against `python -c "import tfx.v1"` timed in a fresh process here;
+  7. training's achieved FLOP/s (forward FLOPs per image x 3 x images/s) against a large float32 matmul
+     (bench/machine.py), per image size.
 Not a test: it prints figures and asserts nothing.
 """
 from __future__ import annotations
@@ -38,7 +42,7 @@ import components  # noqa: F401  (sets Keras 2 before TensorFlow is imported)
 import numpy as np
 import tensorflow as tf
 
-from bench import bench_presets, seed_input
+from bench import bench_presets, machine, seed_input
 
 from components.data_validation import spec as data_validation
 from components.evaluator import spec as evaluator_spec
@@ -48,6 +52,8 @@ from schemas import features
 from schemas.config import build_config
 
 ROUNDS = 3
+PARTS = ("rerun", "train", "input", "determinism", "evaluator", "guard", "scale", "flops")
+NEEDS_PIPELINE = {"rerun", "input", "evaluator"}
 
 
 class Table:
@@ -78,7 +84,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--accuracy-epochs", type=int, default=10, help="epochs of each preset on digits")
     parser.add_argument("--scale-sizes", default="1000,10000", help="end to end at scale: image counts, in memory")
     parser.add_argument("--scale-mp-sizes", default="10000", help="... and also with the multi-process DirectRunner")
-    return parser.parse_args()
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {', '.join(PARTS)}")
+    args = parser.parse_args()
+    args.parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    if args.parts - set(PARTS):
+        parser.error(f"--parts: unknown {', '.join(sorted(args.parts - set(PARTS)))}; choose from {', '.join(PARTS)}")
+    return args
 
 
 def timed(fn: Callable[[], int]) -> float:
@@ -251,6 +262,22 @@ def determinism(table: Table) -> None:
               f"false {m['digests_default']}")
 
 
+def flops(table: Table, sizes: List[int], training_rates: Dict[int, float]) -> None:
+    """Training's achieved FLOP/s (forward FLOPs per image x 3 for forward + backward, x images/s) vs a
+    large float32 matmul's; the train part's images/s when it ran, else measured here the same way."""
+    peak = machine.matmul_flops_per_second()
+    train_cfg = bench_presets.TRAIN
+    for size in sizes:
+        model = bench_presets.compiled_model(bench_presets.model_config("default"), size, 10, train_cfg.learning_rate)
+        rate = training_rates.get(size) or statistics.median(bench_presets.measure_throughput(
+            ["default"], size, train_cfg.batch_size, steps=8, rounds=ROUNDS, learning_rate=train_cfg.learning_rate,
+            seed=train_cfg.seed)[0]["default"])
+        per_image = machine.forward_flops_per_image(model, size)
+        table.row(f"flops {size}px", "default preset training, achieved", 3 * per_image * rate / 1e9,
+                  f"float32 matmul {machine.MATMUL_SIDE}^2", peak / 1e9, "(measured; 1x = the CPU's peak)",
+                  f"{per_image / 1e6:.1f} MFLOPs/image forward x 3 x {rate:,.0f} images/s", unit="GFLOP/s")
+
+
 def digits_accuracy(preset: str, size: int, epochs: int) -> float:
     import tf_keras as keras
     seed = bench_presets.TRAIN.seed
@@ -280,8 +307,11 @@ def evaluator(table: Table, record, work: str) -> None:
     serialized = [e.SerializeToString() for e in test]
     labels = np.array([feature(e, features.LABEL_KEY) for e in test])
     model_dir = os.path.join(model.uri, "Format-Serving")
-    seconds: Dict[str, List[float]] = {"plain": [], "load": [], "tfma": [], "tfma_baseline": []}
+    seconds: Dict[str, List[float]] = {"plain": [], "load": [], "tfma": [], "tfma_baseline": [], "reused": []}
+    run_evaluator(examples, model, None, properties, os.path.join(work, "eval_reuse"), run="0")  # judged once
     for i in range(2):
+        seconds["reused"].append(1 / timed(lambda: run_evaluator(examples, model, model, properties,
+                                                                 os.path.join(work, "eval_reuse"), run=str(i + 1))))
         seconds["load"].append(1 / timed(lambda: (tf.saved_model.load(model_dir), 1)[1]))
         seconds["plain"].append(1 / timed(lambda: plain_predict(model_dir, serialized, labels)))
         for name, baseline in (("tfma", None), ("tfma_baseline", model)):
@@ -296,8 +326,10 @@ def evaluator(table: Table, record, work: str) -> None:
               "plain batched predict (incl. model load)", med["plain"], "<= 2x", n, unit="s")
     table.row("evaluator", "Evaluator in the pipeline run (first run: no baseline)", pipeline_eval,
               "plain batched predict (incl. model load)", med["plain"], "<= 2x", "MLMD wall time", unit="s")
+    table.row("evaluator", "Evaluator executor, candidate = served, judged before", med["reused"],
+              "plain batched predict (incl. model load)", med["plain"], "<= 2x", "verdict reused, TFMA not run", unit="s")
     table.row("evaluator", "SavedModel load alone", med["load"], "plain batched predict (incl. model load)",
-              med["plain"], "", "profile", unit="s")
+              med["plain"], "(profile)", "profile", unit="s")
 
 
 def plain_predict(model_dir: str, serialized: List[bytes], labels: np.ndarray, batch: int = 64) -> int:
@@ -312,14 +344,15 @@ def plain_predict(model_dir: str, serialized: List[bytes], labels: np.ndarray, b
     return 1
 
 
-def run_evaluator(examples, model, baseline, properties: dict, out: str) -> int:
-    """components/evaluator's executor, in process, with the exec properties the pipeline run recorded."""
+def run_evaluator(examples, model, baseline, properties: dict, out: str, run: str = "") -> int:
+    """components/evaluator's executor, in process, with the exec properties the pipeline run recorded;
+    with `run`, its outputs go to <out>/evaluation/<run> as a local pipeline's runs do (so it may reuse)."""
     import apache_beam as beam
     from tfx.types import standard_artifacts
     from components.evaluator.executor import Executor
 
     evaluation, blessing = standard_artifacts.ModelEvaluation(), standard_artifacts.ModelBlessing()
-    evaluation.uri, blessing.uri = os.path.join(out, "evaluation"), os.path.join(out, "blessing")
+    evaluation.uri, blessing.uri = (os.path.join(out, kind, run).rstrip(os.sep) for kind in ("evaluation", "blessing"))
     inputs = {"examples": [examples], "model": [model]}
     if baseline is not None:
         inputs["baseline_model"] = [baseline]
@@ -344,7 +377,9 @@ def scale(table: Table, sizes: str, mp_sizes: str, work: str) -> str:
             table.row("scale", f"{node}, marginal cost per 1k images", marginal, "decode alone, same images",
                       decode, "<= 2x", span, unit="s")
     fixed, _ = bench_scale.fit([r.images for r in result.runs], [r.wall_seconds for r in result.runs])
-    table.row("scale", "fixed cost of a whole run (intercept)", fixed, "the goal", 30.0, "<= 1x", span, unit="s")
+    imports = machine.import_tfx_seconds()
+    table.row("scale", "fixed cost of a whole run (intercept)", fixed, 'python -c "import tfx.v1", fresh process',
+              statistics.median(imports), "<= 3x", f"{span}; import median of {len(imports)}", unit="s")
     for count, multi in sorted(result.multi.items()):
         memory = next((r for r in result.runs if r.images == count), None)
         if memory is not None:
@@ -376,26 +411,35 @@ def main() -> None:
         os.makedirs(args.work, exist_ok=True)
     work = tempfile.mkdtemp(prefix="imgpipe-bench-", dir=args.work or None)
     print(f"CPU cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.2f}, scratch: {work}")
-    data = write_jpeg_folder(os.path.join(work, "images"), args.images_per_class)
-    record, run_seconds, cfg, rerun = run_pipeline(data, os.path.join(work, "output"), args.pipeline_epochs)
-    schema = io_utils.SchemaReader().read(
-        os.path.join(record.outputs(data_validation.SCHEMA_GEN_ID, "Schema")[0].uri, data_validation.SCHEMA_FILE))
-    table = Table()
-    table.row("re-run", "unchanged re-run (cached)", run_seconds[1], "full run", run_seconds[0], "<= 0.1x, <= 15 s",
-              "reused: " + ", ".join(c.component for c in rerun.components if c.state == "cached"), unit="s")
-    training_rates = training(table, [int(s) for s in args.train_sizes.split(",")], args.accuracy_epochs)
-    input_pipeline(table, record.outputs(example_gen.NODE_ID, "Examples")[0].uri, data, schema, cfg, work,
-                   training_rates)
-    determinism(table)
-    evaluator(table, record, work)
-    serving_guard(table, work)
-    scale_report = scale(table, args.scale_sizes, args.scale_mp_sizes, work)
+    table, parts, scale_report, sizes = Table(), args.parts, "", [int(s) for s in args.train_sizes.split(",")]
+    if parts & NEEDS_PIPELINE:
+        data = write_jpeg_folder(os.path.join(work, "images"), args.images_per_class)
+        record, run_seconds, cfg, rerun = run_pipeline(data, os.path.join(work, "output"), args.pipeline_epochs)
+    if "rerun" in parts:
+        ran = ", ".join(f"{c.component} {c.seconds:.1f} s" for c in rerun.components if c.state != "cached")
+        table.row("re-run", "unchanged re-run (cached)", run_seconds[1], "full run", run_seconds[0], "<= 0.1x, <= 15 s",
+                  f"ran: {ran}; reused the rest", unit="s")
+    training_rates = training(table, sizes, args.accuracy_epochs) if "train" in parts else {}
+    if "flops" in parts:
+        flops(table, sizes, training_rates)
+    if "input" in parts:
+        schema = io_utils.SchemaReader().read(os.path.join(
+            record.outputs(data_validation.SCHEMA_GEN_ID, "Schema")[0].uri, data_validation.SCHEMA_FILE))
+        input_pipeline(table, record.outputs(example_gen.NODE_ID, "Examples")[0].uri, data, schema, cfg, work,
+                       training_rates)
+    for name, part in (("determinism", lambda: determinism(table)), ("evaluator", lambda: evaluator(table, record, work)),
+                       ("guard", lambda: serving_guard(table, work))):
+        if name in parts:
+            part()
+    if "scale" in parts:
+        scale_report = scale(table, args.scale_sizes, args.scale_mp_sizes, work)
     print(f"\n== imgpipe bench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
     table.print()
-    print(f"\npipeline run ({3 * args.images_per_class} images of 160 px, 64 px, {args.pipeline_epochs} epochs): "
-          f"{run_seconds[0]:.1f} s wall; " + ", ".join(f"{n.node} {n.seconds:.1f} s" for n in record.nodes))
-    print("\n" + scale_report)
+    if parts & NEEDS_PIPELINE:
+        print(f"\npipeline run ({3 * args.images_per_class} images of 160 px, 64 px, {args.pipeline_epochs} epochs): "
+              f"{run_seconds[0]:.1f} s wall; " + ", ".join(f"{n.node} {n.seconds:.1f} s" for n in record.nodes))
+    print("\n" + scale_report if scale_report else "")
     print(f"suite wall time {time.perf_counter() - started:.0f} s")
 
 

@@ -6,6 +6,7 @@ image's path up in a table and answers the class the test planted, so every
 case knows exactly which images each model gets right.
 """
 import os
+import shutil
 
 import apache_beam as beam
 import pytest
@@ -247,3 +248,81 @@ def test_the_force_reason_is_found_in_the_eval_config_whichever_json_style_carri
     assert force_reason(json_format.MessageToJson(config)) == reason  # camelCase, as a KFP spec may hold it
     unforced = build_config(overrides=[f"eval.force_reason={reason}"]).eval  # a reason alone forces nothing
     assert force_reason(json_format.MessageToJson(make_eval_config(unforced))) == ""
+
+
+# ------------------------------------------------------------------ the one allowed skip (components/evaluator/reuse.py)
+
+def judge_in_run(root, run: str, examples, candidate, baseline=None, overrides=()):
+    """Our Evaluator executor as run `run` of a local pipeline would call it: outputs under
+    <root>/evaluation/<run>, beside the earlier runs'."""
+    from tfx.types import standard_artifacts
+    from tfx.utils import json_utils, proto_utils
+    from components.evaluator.component import make_eval_config
+    from components.evaluator.executor import Executor
+
+    evaluation, blessing = standard_artifacts.ModelEvaluation(), standard_artifacts.ModelBlessing()
+    evaluation.uri, blessing.uri = str(root / "evaluation" / run), str(root / "blessing" / run)
+    os.makedirs(blessing.uri)
+    inputs = {"examples": [examples], "model": [candidate]} | ({"baseline_model": [baseline]} if baseline else {})
+    eval_config = make_eval_config(build_config(overrides=list(overrides)).eval)
+    exec_properties = {"eval_config": proto_utils.proto_to_json(eval_config), "example_splits": json_utils.dumps(["test"])}
+    context = Executor.Context(make_beam_pipeline_fn=lambda: beam.Pipeline(
+        argv=["--direct_running_mode=in_memory", "--direct_num_workers=1"]), pipeline_run_id=run)
+    Executor(context).Do(inputs, {"evaluation": [evaluation], "blessing": [blessing]}, exec_properties)
+    reused = evaluation.get_string_custom_property("reused_from_run") if evaluation.has_custom_property(
+        "reused_from_run") else None
+    return reused, blessing, evaluation
+
+
+def copied_model(root, source, name: str):
+    """The served model as ServedModelBaseline leaves it: a byte-for-byte copy of `source`'s files."""
+    from tfx.types import standard_artifacts
+    artifact = standard_artifacts.Model()
+    artifact.uri = str(root / name)
+    shutil.copytree(source.uri, artifact.uri)
+    return artifact
+
+
+def examples_without_one(root, examples):
+    """The same test split less its last image: another examples artifact."""
+    from tfx.types import standard_artifacts
+    records = list(tf.data.TFRecordDataset(tf.io.gfile.glob(f"{examples.uri}/Split-test/*.gz"), "GZIP"))
+    (root / "fewer" / "Split-test").mkdir(parents=True)
+    with tf.io.TFRecordWriter(str(root / "fewer" / "Split-test" / "data_tfrecord-00000-of-00001.gz"), "GZIP") as w:
+        for r in records[:-1]:
+            w.write(r.numpy())
+    fewer = standard_artifacts.Examples()
+    fewer.uri, fewer.split_names = str(root / "fewer"), examples.split_names
+    return fewer
+
+
+def test_a_candidate_identical_to_the_served_model_takes_its_earlier_verdict_until_images_settings_or_model_change(
+        tmp_path, test_examples):
+    candidate = model_artifact(tmp_path, "candidate", answers({"cat": 2}))
+    served = copied_model(tmp_path, candidate, "served")
+    reused, first, first_eval = judge_in_run(tmp_path, "run-1", test_examples, candidate)  # nothing served yet
+    assert reused is None and blessed(first)
+    reused, again, evaluation = judge_in_run(tmp_path, "run-2", test_examples, candidate, served)
+    assert reused == "run-1" and blessed(again)  # TFMA's outputs of run 1, copied
+    assert evaluation.get_string_custom_property("reused_from_evaluation") == first_eval.uri
+    assert again.get_string_custom_property("current_model") == candidate.uri
+    assert again.get_string_custom_property("baseline_model") == served.uri
+    from components.evaluator.metrics import read_gate
+    assert read_gate(evaluation.uri).counts == read_gate(first_eval.uri).counts
+    assert evaluation.get_float_custom_property("test_accuracy") == pytest.approx(34 / 36)
+    assert judge_in_run(tmp_path, "run-3", test_examples, candidate, served)[0] == "run-1"  # still the first judgment
+    # Any of the three changed: TFMA judges again.
+    assert judge_in_run(tmp_path, "run-4", test_examples, candidate, served, ["eval.min_accuracy=0.99"])[0] is None
+    reused, blessing, evaluation = judge_in_run(tmp_path, "run-5", examples_without_one(tmp_path, test_examples),
+                                                candidate, served)
+    assert reused is None and read_gate(evaluation.uri).counts.images == 35
+    other = model_artifact(tmp_path, "other", answers({}))
+    reused, blessing, evaluation = judge_in_run(tmp_path, "run-6", test_examples, candidate, other)
+    assert reused is None and read_gate(evaluation.uri).counts.has_baseline
+    assert not os.path.exists(os.path.join(evaluation.uri, "reuse.json"))  # a real comparison: never reused
+    # A failed threshold reused is still a failed threshold.
+    reused, blessing, _ = judge_in_run(tmp_path, "run-7", test_examples, candidate, served, ["eval.min_accuracy=0.99"])
+    assert reused == "run-4" and not blessed(blessing) and os.path.exists(os.path.join(blessing.uri, "NOT_BLESSED"))
+    for run in ("run-4", "run-7"):  # outputs cleaned up: nothing left to reuse
+        shutil.rmtree(tmp_path / "blessing" / run)
+    assert judge_in_run(tmp_path, "run-8", test_examples, candidate, served, ["eval.min_accuracy=0.99"])[0] is None

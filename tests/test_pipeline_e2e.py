@@ -230,8 +230,8 @@ def cached(summary) -> set:
 
 
 def test_an_unchanged_rerun_reuses_every_result_and_pushes_no_duplicate_version(first_run, workspace):
-    """The baseline and the image validator read state outside the pipeline and always run; the gate
-    then judges the reused model against the served one, which is that same model: nothing is pushed."""
+    """The baseline and the image validator read state outside the pipeline and always run; the gate's
+    candidate is the served model, so the first run's verdict is reused without TFMA: nothing is pushed."""
     serving = os.path.join(workspace["output"], "serving")
     before = tree_digest(serving)
     rerun = run_local(build_config(overrides=AUTO_SIZE_FAST), workspace["data"], workspace["output"])
@@ -242,6 +242,8 @@ def test_an_unchanged_rerun_reuses_every_result_and_pushes_no_duplicate_version(
     assert rerun.baseline_source == first_run.pushed_path and rerun.pushed_path == ""
     assert rerun.already_served == first_run.pushed_path
     assert tree_digest(serving) == before
+    assert (f"Evaluator: not run again (candidate byte-identical to served version {os.path.basename(first_run.pushed_path)}"
+            f", same test examples and eval settings): verdict reused from run {first_run.run_id}") in format_summary(rerun)
     assert format_summary(rerun).splitlines()[-1] == (
         f"Pushed model: none, the candidate is the served model already ({first_run.pushed_path})")
     assert rerun.pipeline_seconds < first_run.pipeline_seconds

@@ -16,7 +16,7 @@ from pipeline.local.progress import ProgressLines, progress_lines
 from pipeline.history.report import report_path
 from pipeline.history.report.data import leak_pairs
 from pipeline.history.report.model_facts import (augmentation_section, confident_mistakes, confusion_from_predictions,
-                                         per_class_scores)
+                                         per_class_scores, same_model)
 from pipeline.history.model_card.markdown import card_markdown
 from pipeline.history.report.digest import digest_markdown
 from pipeline.history.report.render import SECTIONS, render
@@ -49,6 +49,21 @@ def test_the_most_confident_mistakes_are_chosen_and_right_answers_never_are():
             {"path": "wrong_mid.png", "label": 1, "probabilities": np.array([0.8, 0.2])}]
     assert [m["path"] for m in confident_mistakes(rows, k=2)] == ["wrong_sure.png", "wrong_mid.png"]
     assert [m["path"] for m in confident_mistakes(rows)] == ["wrong_sure.png", "wrong_mid.png", "wrong_unsure.png"]
+
+
+def test_the_served_model_is_predicted_again_only_when_its_files_differ_from_the_candidates(tmp_path):
+    """A served copy of the candidate takes the candidate's predictions; the push's own files do not count."""
+    from components.pusher.spec import CARD_FILES, CARD_VERSION_DIR
+    for name in ("candidate", "served"):
+        (tmp_path / name / "variables").mkdir(parents=True)
+        (tmp_path / name / "saved_model.pb").write_bytes(b"graph")
+        (tmp_path / name / "variables" / "variables.index").write_bytes(b"weights")
+    (tmp_path / "served" / CARD_VERSION_DIR).mkdir()
+    (tmp_path / "served" / CARD_VERSION_DIR / CARD_FILES[0]).write_text("# the card of the run that pushed it")
+    assert same_model(str(tmp_path / "candidate"), str(tmp_path / "served"))
+    (tmp_path / "served" / "variables" / "variables.index").write_bytes(b"weightz")
+    assert not same_model(str(tmp_path / "candidate"), str(tmp_path / "served"))
+    assert not same_model(str(tmp_path / "nothing"), str(tmp_path / "nothing"))  # no SavedModel: not "the same"
 
 
 def test_the_served_models_matrix_counts_its_predictions_at_argmax():
@@ -224,6 +239,14 @@ def test_the_decision_shows_the_gate_the_paired_comparison_and_the_infra_check()
     assert "<td>blue</td><td>5</td><td>0.800</td><td>0.600</td>" in html  # recall per class, both models
     assert "passed: fresh-process load 1.50 s, 8 warmup requests, p50 3.0 ms" in html
     assert "train 60, validation 15, test 15" in html
+
+
+def test_a_reused_verdict_is_said_in_the_decision_in_the_summarys_words():
+    facts = synthetic_facts()
+    assert "not run again" not in render(facts)
+    facts["decision"]["summary"]["verdict_reused_from"] = "2026-12-05T16:23:01"
+    assert ("Evaluator: not run again (candidate byte-identical to served version 1, same test examples and eval "
+            "settings): verdict reused from run 2026-12-05T16:23:01") in render(facts)
 
 
 def test_a_run_with_nothing_but_a_decision_says_what_is_missing(tmp_path):

@@ -9,6 +9,10 @@ A forced push (`eval.force_bless` with `eval.force_reason`) is applied after
 TFMA has judged: the blessing keeps the gate's own verdict (`gate_blessed`)
 beside the override (`forced_bless`, `force_reason`), so ML Metadata records
 both what the gate said and who overrode it and why.
+
+A candidate byte-identical to the served model (or judged with nothing served), on the same examples
+and settings as an earlier execution, takes that execution's TFMA outputs instead (reuse.py); the
+evaluation then records the run it was judged in (`reused_from_run`).
 """
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
@@ -18,11 +22,14 @@ from tfx.components.evaluator import executor as tfx_evaluator_executor
 from tfx.types import standard_component_specs
 from tfx.utils import io_utils, path_utils, proto_utils
 
+from components.evaluator import reuse
 from components.evaluator.gate_metric import PairedGate
 from components.evaluator.spec import (
     FORCE_REASON_PROPERTY,
     FORCED_PROPERTY,
     GATE_BLESSED_PROPERTY,
+    REUSED_FROM_PROPERTY,
+    REUSED_FROM_RUN_PROPERTY,
     TEST_ACCURACY_PROPERTY,
     GateConfig,
 )
@@ -72,6 +79,16 @@ def record_test_accuracy(evaluation) -> None:
         evaluation.set_float_custom_property(TEST_ACCURACY_PROPERTY, gate.accuracy)
 
 
+def record_models(blessing, input_dict) -> None:
+    """Which models this blessing is about, as TFX's Evaluator records them (a reused verdict too)."""
+    model = input_dict[standard_component_specs.MODEL_KEY][0]
+    blessing.set_string_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_URI_KEY, model.uri)
+    blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY, model.id)
+    for baseline in input_dict.get(_BASELINE) or []:
+        blessing.set_string_custom_property(constants.ARTIFACT_PROPERTY_BASELINE_MODEL_URI_KEY, baseline.uri)
+        blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_BASELINE_MODEL_ID_KEY, baseline.id)
+
+
 class Executor(tfx_evaluator_executor.Executor):
 
     def Do(self, input_dict, output_dict, exec_properties):
@@ -80,9 +97,31 @@ class Executor(tfx_evaluator_executor.Executor):
             logging.info("Baseline artifact %s is empty: no served model to compare with.",
                          baselines[0].uri)
             input_dict = {k: v for k, v in input_dict.items() if k != _BASELINE}
-        result = super().Do(input_dict, output_dict, exec_properties)
-        record_test_accuracy(output_dict[standard_component_specs.EVALUATION_KEY][0])
-        reason = force_reason(exec_properties.get(standard_component_specs.EVAL_CONFIG_KEY, ""))
-        if reason:
-            record_override(output_dict[standard_component_specs.BLESSING_KEY][0], reason)
-        return result
+        evaluation = output_dict[standard_component_specs.EVALUATION_KEY][0]
+        blessing = output_dict[standard_component_specs.BLESSING_KEY][0]
+        key = self._reuse_key(input_dict, exec_properties)
+        earlier = reuse.find_earlier(evaluation.uri, key) if key else None
+        if earlier:
+            reuse.copy_earlier(earlier, evaluation.uri, blessing)
+            record_models(blessing, input_dict)
+            evaluation.set_string_custom_property(REUSED_FROM_RUN_PROPERTY, earlier["judged_in_run"])
+            evaluation.set_string_custom_property(REUSED_FROM_PROPERTY, earlier["judged_in"])
+            logging.info("Evaluator: verdict reused from %s (same candidate bytes, examples and settings).",
+                         earlier["judged_in"])
+        else:
+            super().Do(input_dict, output_dict, exec_properties)
+            reason = force_reason(exec_properties.get(standard_component_specs.EVAL_CONFIG_KEY, ""))
+            if reason:
+                record_override(blessing, reason)
+        record_test_accuracy(evaluation)
+        if key:
+            run_id = (self._context.pipeline_run_id if self._context else "") or ""
+            reuse.record(evaluation.uri, key, run_id, blessing, earlier)
+
+    @staticmethod
+    def _reuse_key(input_dict, exec_properties):
+        baselines = input_dict.get(_BASELINE) or []
+        return reuse.reuse_key(
+            path_utils.serving_model_path(input_dict[standard_component_specs.MODEL_KEY][0].uri),
+            path_utils.serving_model_dir(baselines[0].uri) if baselines else None,
+            input_dict[standard_component_specs.EXAMPLES_KEY][0], exec_properties)

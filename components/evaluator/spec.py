@@ -15,6 +15,9 @@ FORCED_PROPERTY = "forced_bless"        # eval.force_bless overrode the gate
 FORCE_REASON_PROPERTY = "force_reason"
 # ... and on the ModelEvaluation: the candidate's accuracy on the judged images (`imgpipe runs` reads it)
 TEST_ACCURACY_PROPERTY = "test_accuracy"
+# ... and, when TFMA did not run again (reuse.py), the run and evaluation the verdict was taken from
+REUSED_FROM_RUN_PROPERTY = "reused_from_run"
+REUSED_FROM_PROPERTY = "reused_from_evaluation"
 # exec property the Evaluator records: the Examples splits it judged (JSON list)
 EXAMPLE_SPLITS_PROPERTY = "example_splits"
 

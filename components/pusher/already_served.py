@@ -26,10 +26,10 @@ def newest_identical_version(model_path: str, model_dir: str) -> Optional[str]:
     newest = latest_served_version(model_dir)
     if newest is None:
         return None
-    return newest if _digests(model_path) == _digests(newest) else None
+    return newest if model_digests(model_path) == model_digests(newest) else None
 
 
-def _digests(root: str) -> Dict[str, str]:
+def model_digests(root: str) -> Dict[str, str]:
     """{relative path: sha256} of every file under `root` but what the push added (manifest, model card: the
     card describes a run, so a cached re-run's card differs); empty without a SavedModel."""
     readable = local_path(root) if not is_remote(root) else root

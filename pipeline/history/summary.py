@@ -42,6 +42,7 @@ class RunSummary:
     baseline_accuracy: Optional[float] = None  # the served model, same test images; None on a first run
     class_accuracy: Dict[str, float] = dataclasses.field(default_factory=dict)  # recall per class on test
     gate_sentence: str = ""            # the paired gate's verdict in words (components/evaluator/paired.py)
+    verdict_reused_from: str = ""      # the run whose TFMA verdict was reused (components/evaluator/reuse.py)
     # With data.golden_dir: the golden images alone (a slice of the gate's images): {accuracy, images, served}
     golden: Dict[str, object] = dataclasses.field(default_factory=dict)
     forced: bool = False               # eval.force_bless overrode the gate
@@ -137,6 +138,7 @@ def _fill_gate(summary: RunSummary, artifact) -> None:
         summary.forced = bool(_custom(artifact, evaluator.FORCED_PROPERTY))
         summary.force_reason = _custom(artifact, evaluator.FORCE_REASON_PROPERTY) or ""
     elif artifact.uri:
+        summary.verdict_reused_from = _custom(artifact, evaluator.REUSED_FROM_RUN_PROPERTY) or ""
         gate = read_gate(artifact.uri)
         if gate is not None:
             summary.accuracy, summary.baseline_accuracy = gate.accuracy, gate.baseline_accuracy
@@ -291,6 +293,8 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"TensorBoard: tensorboard --logdir {summary.training_logdir}")
     if summary.report_path or summary.report_error:
         lines.append(f"Report: {summary.report_path or 'not written: ' + summary.report_error}")
+    if summary.verdict_reused_from:
+        lines.append(reused_line(summary.baseline_source, summary.verdict_reused_from))
     if summary.gate_sentence:
         source = f" (served: {summary.baseline_source})" if summary.baseline_source else ""
         lines.append(f"Gate: {summary.gate_sentence}{source}")
@@ -306,6 +310,15 @@ def format_summary(summary: RunSummary) -> str:
         f"none, the candidate is the served model already ({summary.already_served})" if summary.already_served
         else "none")))
     return "\n".join(lines)
+
+
+def reused_line(baseline_source: str, reused_from: str) -> str:
+    """Why TFMA did not run again (components/evaluator/reuse.py); the summary and the report print it."""
+    import os
+    model = (f"candidate byte-identical to served version {os.path.basename(baseline_source.rstrip('/'))}"
+             if baseline_source else "nothing served, candidate byte-identical to the one judged then")
+    return (f"Evaluator: not run again ({model}, same test examples and eval settings): "
+            f"verdict reused from run {reused_from}")
 
 
 def _blessing_line(summary: RunSummary) -> str:

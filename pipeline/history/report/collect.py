@@ -111,8 +111,9 @@ def evaluation_section(record: RunRecord) -> dict:
     explained = _section(lambda: explain.explanations(candidate, mistakes, explain.one_right_per_class(rows), names),
                          fallback=[]) if rows else []
     served = model_facts.served_model_dir(record)
-    if served and splits:
-        matrices["served"] = model_facts.confusion_from_predictions(predict(served), len(names))
+    if served and splits:  # the served model's predictions are the candidate's when their files are the same
+        served_rows = rows if rows and model_facts.same_model(candidate, served) else predict(served)
+        matrices["served"] = model_facts.confusion_from_predictions(served_rows, len(names))
     return {"class_names": names, "split": " + ".join(splits), "evaluation_uri": evaluations[0].uri,
             "confusion": {m: cells.tolist() for m, cells in matrices.items()},
             "scores": {m: model_facts.per_class_scores(cells, names) for m, cells in matrices.items()},

@@ -107,6 +107,13 @@ def served_model_dir(record: RunRecord) -> str:
     return path if path and tf.io.gfile.exists(f"{path}/saved_model.pb") else ""
 
 
+def same_model(candidate_dir: str, served_dir: str) -> bool:
+    """The two SavedModels hold the same files byte for byte (the Pusher's test: push files aside)."""
+    from components.pusher.already_served import model_digests
+    digests = model_digests(candidate_dir)
+    return bool(digests) and digests == model_digests(served_dir)
+
+
 def gate_facts(record: RunRecord) -> Optional[dict]:
     """The paired gate's record: McNemar counts, the rules, the reasons, recall per class of both models."""
     import dataclasses

@@ -14,7 +14,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 from pipeline.history.report import charts
-from pipeline.history.summary import SPLIT_ORDER
+from pipeline.history.summary import SPLIT_ORDER, reused_line
 
 SECTIONS = (("decision", "Decision"), ("data", "Data"), ("augmentation", "Augmentation preview"),
             ("training", "Training"), ("evaluation", "Evaluation"), ("model_card", "Model card"), ("run", "Run facts"))
@@ -75,6 +75,8 @@ def _decision(section: dict) -> str:
         word = ("Blessed (forced)" if s["forced"] else "Blessed") if s["blessed"] else "Not blessed"
         verdict = f'<p class="verdict {"ok" if s["blessed"] else "no"}">{word}</p>'
     parts = [verdict] + ([f'<p class="small-data"><b>{esc(s["small_data"])}</b></p>'] if s.get("small_data") else [])
+    if s.get("verdict_reused_from"):
+        parts.append(f"<p>{esc(reused_line(s['baseline_source'], s['verdict_reused_from']))}</p>")
     if gate:
         parts.append(f"<p>Gate: {esc(gate['sentence'])}</p>")
         parts += ["<ul>" + "".join(f"<li>{esc(r)}</li>" for r in gate["reasons"]) + "</ul>"] if gate["reasons"] else []
