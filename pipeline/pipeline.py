@@ -1,11 +1,12 @@
 """`create_pipeline()`: the DAG, one step per folder under components/, wired in order.
 
 Data comes in (ImageExampleGen), is checked (data validation, ImageDataValidator), transformed
-(Transform), trained on (Trainer), judged against the bar and the served model (ServedModelBaseline,
-Evaluator), checked for serving in a fresh process (InfraCheck), described (ModelCard), pushed atomically
-with its card (Pusher) and reported on (RunReport). With batch folders (data.span_pattern), NewDataCheck comes first and the rest
-runs only when it finds a span the served model has not been trained on. Each step's factory takes its
-config section; runners call this and add nothing but orchestration.
+(Transform), tuned (Tuner, only with tune.trials > 0), trained on (Trainer), judged against the bar and
+the served model (ServedModelBaseline, Evaluator), checked for serving in a fresh process (InfraCheck),
+described (ModelCard), pushed atomically with its card (Pusher) and reported on (RunReport). With batch
+folders (data.span_pattern), NewDataCheck comes first and the rest runs only when it finds a span the
+served model has not been trained on. Each step's factory takes its config section; runners call this
+and add nothing but orchestration.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from components.new_data.component import create_new_data_check, only_with_new_d
 from components.pusher.component import create_pusher
 from components.trainer.component import create_trainer
 from components.transform.component import create_transform
+from components.tuner.component import create_tuner
 from pipeline.history.model_card.component import create_model_card
 from pipeline.history.report.component import create_run_report
 from schemas.config import Config
@@ -83,24 +85,27 @@ def _steps(cfg: Config, data_root, pipeline_root: str, serving_model_dir: str, t
     # 4. Transform: decode, resize, scale; the same graph runs inside both serving signatures.
     transform = create_transform(cfg.data, cfg.model.backbone, examples, schema)
     transform.add_upstream_node(images)
-    # 5. The model served now: the Evaluator's baseline, and warm start's weights.
+    # 5. With tune.trials > 0: search hyperparameters, each trial judged on the validation split.
+    tuner = create_tuner(cfg, examples, transform.outputs["transform_graph"], schema)
+    # 6. The model served now: the Evaluator's baseline, and warm start's weights.
     baseline = create_baseline(serving_model_dir, run_token)
-    # 6. Train on the train split, keep the epoch chosen on validation.
+    # 7. Train on the train split (with the Tuner's best values), keep the epoch chosen on validation.
     trainer = create_trainer(cfg, examples, transform.outputs["transform_graph"], schema,
-                             baseline.outputs["baseline"], train_args)
-    # 7. Judge on test (+ golden) against the bar and, image by image, against the served model.
+                             baseline.outputs["baseline"], train_args,
+                             tuner.outputs["best_hyperparameters"] if tuner else None)
+    # 8. Judge on test (+ golden) against the bar and, image by image, against the served model.
     evaluator = create_evaluator(cfg.eval, bool(cfg.data.golden_dir), examples, trainer.outputs["model"],
                                  baseline.outputs["baseline"])
-    # 8. Load the candidate in a fresh process and replay requests through both signatures.
+    # 9. Load the candidate in a fresh process and replay requests through both signatures.
     infra_check = create_infra_check(cfg.serving, trainer.outputs["model"], examples)
     infra_check.add_upstream_node(evaluator)
-    # 9. The candidate's model card: data, evaluation, training, limitations (pushed with it, shown in the report).
+    # 10. The candidate's model card: data, evaluation, training, limitations (pushed with it, shown in the report).
     card = create_model_card(cfg, example_gen, images, transform, trainer, baseline, evaluator)
-    # 10. Push what both blessed, atomically, into TF Serving's layout, with its card.
+    # 11. Push what both blessed, atomically, into TF Serving's layout, with its card.
     pusher = create_pusher(cfg.serving, serving_model_dir, trainer.outputs["model"], evaluator.outputs["blessing"],
                            infra_check.outputs["blessing"], card.outputs["card"])
-    # 11. Report the run, whatever the verdict.
+    # 12. Report the run, whatever the verdict.
     report = create_run_report(cfg, example_gen, images, transform, trainer, baseline, evaluator, card, infra_check,
                                pusher)
-    return [example_gen, *data.nodes, images, transform, trainer, baseline, evaluator, infra_check, card, pusher,
-            report]
+    return [example_gen, *data.nodes, images, transform, *([tuner] if tuner else []), trainer, baseline, evaluator,
+            infra_check, card, pusher, report]

@@ -145,6 +145,7 @@ def test_stage_filters_and_strides_of_different_lengths_name_both_keys():
 # One value per section that its validate() must refuse: proves Config.validate() visits every section.
 INVALID_PER_SECTION = {
     "data": ("image_size", 4), "augment": ("zoom", 1.5), "model": ("dropout", 1.0), "train": ("epochs", 0),
+    "tune": ("algorithm", "grid"),
     "eval": ("min_accuracy", 1.5), "serving": ("model_name", "a/b"), "run": ("pipeline_name", "a b"),
     "validation": ("min_image_side", 0), "kubeflow": ("trainer_gpus", -1),
 }

@@ -2,7 +2,8 @@
 
 `training.json` in the Trainer's ModelRun artifact (and, as the `training` entry of the model's facts
 file, with the exported model): epochs planned and run, the epoch kept and why, why training stopped,
-the metrics at the kept epoch, every epoch's metrics and seconds, and how the model was started.
+the metrics at the kept epoch, every epoch's metrics and seconds, how the model was started, and the
+hyperparameters the Tuner found (`hyperparameters`: {name: value}, {} without a Tuner step).
 """
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from components.trainer.spec import TRAINING_RECORD_FILE
 
 
 def training_record(report: Dict[str, Any], epochs_planned: int, epoch_seconds: List[float],
-                    early_stopping: Optional[Dict[str, Any]], start: str) -> Dict[str, Any]:
-    """schedule.training_report's facts plus what only the fit loop knows (times, the stopper, the start)."""
+                    early_stopping: Optional[Dict[str, Any]], start: str,
+                    hyperparameters: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """schedule.training_report's facts plus what only the fit loop knows (times, the stopper, the start)
+    and the tuned hyperparameters applied over the config."""
     return {**report, "epochs_planned": epochs_planned, "epoch_seconds": list(epoch_seconds),
-            "early_stopping": early_stopping, "start": start}
+            "early_stopping": early_stopping, "start": start, "hyperparameters": dict(hyperparameters or {})}
 
 
 def write_training_record(model_run_dir: str, record: Dict[str, Any]) -> str:

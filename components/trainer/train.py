@@ -1,4 +1,4 @@
-"""Trainer module: `run_fn` for TFX's generic Trainer.
+"""Trainer module: `run_fn` for TFX's generic Trainer; its inputs and network, shared with the Tuner.
 
 The Trainer reads the RAW examples and applies the Transform graph in its
 tf.data pipeline (Transform runs with materialize=False): decoded float images
@@ -46,6 +46,7 @@ from components.trainer.spec import (
 from components.trainer.tf_runtime import seed_and_determinism, skip_autograph_for_tf_keras
 from components.trainer.warm_start import warm_start
 from components.trainer.warmup import read_eval_examples, trained_model_probabilities, write_warmup
+from components.tuner.space import tuned_values, with_hyperparameters
 from schemas import carrier, features
 from schemas.runtime import PROGRESS_LOGGER
 
@@ -54,45 +55,29 @@ PROGRESS_LOG = py_logging.getLogger(PROGRESS_LOGGER)
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
-    """Train the residual CNN and export a SavedModel with both serving signatures."""
+    """Train the network and export a SavedModel with both serving signatures.
+
+    With the Tuner upstream (tune.trials > 0), `fn_args.hyperparameters` holds the best trial's values:
+    they replace the config's (components/tuner/space.py) and are kept in the training record."""
     skip_autograph_for_tf_keras()
     cfg = carrier.from_json(TrainerSettings, fn_args.custom_config[SETTINGS_KEY])
+    tuned = tuned_values(fn_args.hyperparameters)
+    cfg = with_hyperparameters(cfg, tuned)
     seed_and_determinism(cfg.train.seed, cfg.train.deterministic)
-    tft_output = tft.TFTransformOutput(fn_args.transform_output)
-    image_size = graph_image_size(tft_output)
-    examples_uri = _examples_uri(fn_args.train_files)
-    manifest = require_class_list(examples_uri)
-    num_classes = len(manifest["class_names"])
-    cache = _fits_in_cache(manifest["num_examples"], image_size, cfg)
-    train_images = count_records(fn_args.train_files)
-    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, batch_size=batch_size(cfg.train, train_images)))
-
-    train_ds = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, cfg,
-                            training=True, cache=cache, num_classes=num_classes)
-    # fn_args.eval_files is the validation split (EvalArgs): the epoch is chosen on it, never on test.
-    validation_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, cfg,
-                                 training=False, cache=cache, num_classes=num_classes)
-    steps_per_epoch = math.ceil(train_images / cfg.train.batch_size)
+    inputs = training_inputs(fn_args, cfg)
+    cfg = inputs.cfg
 
     strategy = make_strategy()
     with strategy.scope():
-        model = build_network(cfg, image_size, num_classes, train_images=train_images)  # model.backbone, its weights
-        start = (warm_start(model, fn_args.base_model, manifest["class_names"], image_size, cfg.model.backbone)
-                 if cfg.train.warm_start else "cold start (train.warm_start=false)")
-        optimizer = keras.optimizers.Adam(
-            fine_tune_learning_rate(learning_rate(cfg.train, steps_per_epoch), cfg, steps_per_epoch))
-        tuning = fine_tuning(cfg, model, optimizer)  # pretrained backbone: the head alone first (fine_tune.py)
-        model.compile(optimizer=optimizer,
-                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.train.label_smoothing),
-                      metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+        model, start, tuning = compiled_network(inputs, fn_args.base_model)
     logging.info("Training: %s", start)
     recorder = EpochRecorder(cfg.train.epochs)
     callbacks = _callbacks(cfg, fn_args.model_run_dir, fn_args.train_steps) + [recorder] + tuning
-    history = model.fit(train_ds, validation_data=validation_ds, epochs=cfg.train.epochs, callbacks=callbacks,
-                        verbose=0)  # EpochRecorder prints one line per epoch (--quiet silences it)
+    history = model.fit(inputs.train_ds, validation_data=inputs.validation_ds, epochs=cfg.train.epochs,
+                        callbacks=callbacks, verbose=0)  # EpochRecorder prints one line per epoch (--quiet silences it)
     stopper = _find(callbacks, keras.callbacks.EarlyStopping)
     record = training_record(training_report(history.history, cfg.train, stopper, _find(callbacks, StopAfterSteps)),
-                             recorder.epochs, recorder.seconds, stopping_facts(stopper), start)
+                             recorder.epochs, recorder.seconds, stopping_facts(stopper), start, tuned)
     record["backbone"] = phases(cfg, record["kept_epoch"])
     logging.info("Training: %s", json.dumps(record))
     write_training_record(fn_args.model_run_dir, record)
@@ -100,15 +85,68 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     with strategy.scope():  # saved compiled for the integer labels TFMA's Evaluator feeds
         model.compile(optimizer=model.optimizer, loss=keras.losses.SparseCategoricalCrossentropy(),
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-    signatures = make_serving_signatures(model, tft_output, labels_path(examples_uri), cfg.limits)
+    signatures = make_serving_signatures(model, inputs.tft_output, labels_path(inputs.examples_uri), cfg.limits)
     export = export_dir(strategy, fn_args.serving_model_dir)
     model.save(export, save_format="tf", signatures=signatures)
     # class_names and spans: what warm start and the "nothing new" check read (warm_start.py, components/new_data/check.py)
     write_json(os.path.join(export, MODEL_FACTS_FILE),
-               {FACTS_IMAGE_SIZE: image_size, FACTS_TRAINING: record, FACTS_CLASS_NAMES: manifest["class_names"],
+               {FACTS_IMAGE_SIZE: inputs.image_size, FACTS_TRAINING: record, FACTS_CLASS_NAMES: inputs.class_names,
                 FACTS_BACKBONE: cfg.model.backbone, FACTS_BACKBONE_WEIGHTS: record["backbone"]["weights"],
-                FACTS_SPANS: manifest.get(FACTS_SPANS, []), FACTS_SERVING_LIMITS: dataclasses.asdict(cfg.limits)})
-    _write_warmup(model, tft_output, fn_args.eval_files, export, cfg)
+                FACTS_SPANS: inputs.spans, FACTS_SERVING_LIMITS: dataclasses.asdict(cfg.limits)})
+    _write_warmup(model, inputs.tft_output, fn_args.eval_files, export, cfg)
+
+
+@dataclasses.dataclass
+class TrainingInputs:
+    """What the Trainer and each Tuner trial fit on: the train and validation splits through the Transform
+    graph, and the facts sizing the network and the schedule. `cfg` has its batch size resolved."""
+    cfg: TrainerSettings
+    tft_output: tft.TFTransformOutput
+    image_size: int
+    examples_uri: str
+    class_names: List[str]
+    spans: list
+    train_images: int
+    steps_per_epoch: int
+    train_ds: tf.data.Dataset
+    validation_ds: tf.data.Dataset
+
+
+def training_inputs(fn_args: tfx.components.FnArgs, cfg: TrainerSettings) -> TrainingInputs:
+    """The train split (shuffled, augmented) and the validation split (fn_args.eval_files, EvalArgs): the
+    epoch is chosen, and a Tuner trial scored, on validation, never on test."""
+    tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)  # the Tuner sets no transform_output alias
+    image_size = graph_image_size(tft_output)
+    examples_uri = _examples_uri(fn_args.train_files)
+    manifest = require_class_list(examples_uri)
+    num_classes = len(manifest["class_names"])
+    cache = _fits_in_cache(manifest["num_examples"], image_size, cfg)
+    train_images = count_records(fn_args.train_files)
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, batch_size=batch_size(cfg.train, train_images)))
+    datasets = [make_dataset(files, fn_args.data_accessor, tft_output, cfg, training=training, cache=cache,
+                             num_classes=num_classes)
+                for files, training in ((fn_args.train_files, True), (fn_args.eval_files, False))]
+    return TrainingInputs(cfg, tft_output, image_size, examples_uri, manifest["class_names"],
+                          manifest.get(FACTS_SPANS, []), train_images,
+                          math.ceil(train_images / cfg.train.batch_size), *datasets)
+
+
+def compiled_network(inputs: TrainingInputs, base_model: Optional[str] = None
+                     ) -> Tuple[keras.Model, str, List[keras.callbacks.Callback]]:
+    """The network `inputs.cfg` describes, warm-started when train.warm_start and compiled with its schedule;
+    also how it was started and the fine-tuning callbacks (a pretrained backbone trains its head alone first).
+    Call inside the distribution strategy's scope."""
+    cfg = inputs.cfg
+    model = build_network(cfg, inputs.image_size, len(inputs.class_names), train_images=inputs.train_images)
+    start = (warm_start(model, base_model, inputs.class_names, inputs.image_size, cfg.model.backbone)
+             if cfg.train.warm_start else "cold start (train.warm_start=false)")
+    optimizer = keras.optimizers.Adam(
+        fine_tune_learning_rate(learning_rate(cfg.train, inputs.steps_per_epoch), cfg, inputs.steps_per_epoch))
+    tuning = fine_tuning(cfg, model, optimizer)
+    model.compile(optimizer=optimizer,
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.train.label_smoothing),
+                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+    return model, start, tuning
 
 
 def _write_warmup(model, tft_output: tft.TFTransformOutput, eval_files: List[str], export: str,

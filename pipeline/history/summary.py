@@ -19,6 +19,7 @@ from components.new_data.check import NOTHING_TO_DO
 from components.pusher import spec as pusher
 from components.trainer import spec as trainer
 from components.transform import spec as transform
+from components.tuner import spec as tuner
 from pipeline.history.run_record import RunRecord, open_store, read_run_record, value_of
 from schemas import features
 
@@ -63,6 +64,7 @@ class RunSummary:
     median_short_side: Optional[int] = None
     resize_note: str = ""
     training: Dict[str, object] = dataclasses.field(default_factory=dict)  # the Trainer's record (record.py)
+    tuning: str = ""                   # the Tuner's `Tuning: ...` line, with tune.trials > 0
     error: str = ""
     training_logdir: str = ""  # the Trainer's ModelRun artifact: TensorBoard logs and training.json
     report_path: str = ""      # the run's HTML report, once written (pipeline/history/report/)
@@ -85,6 +87,7 @@ def summary_of(record: Optional[RunRecord]) -> RunSummary:
     summary.components = [ComponentTime(n.node, n.seconds, n.state) for n in record.nodes]
     _fill_decision(summary, {n.node: n.outputs for n in record.nodes})
     summary.small_data = _small_data(record)
+    summary.tuning = _tuning(record)
     summary.training_logdir = next((a.uri for a in record.outputs(trainer.NODE_ID, "ModelRun")), "")
     return summary
 
@@ -164,6 +167,19 @@ def _small_data(record: RunRecord) -> str:
     return small_data_line(counts, model.get("backbone", FROM_SCRATCH_BACKBONE))
 
 
+def _tuning(record: RunRecord) -> str:
+    """`Tuning: 4 trials (random), best val_accuracy ...`: the Tuner's outputs and its recorded algorithm."""
+    from components.tuner.results import algorithm_of, read_best_values, read_trials, tuning_line
+
+    node = record.node(tuner.NODE_ID)
+    results = record.outputs(tuner.NODE_ID, tuner.RESULTS_TYPE)
+    if node is None or not results:
+        return ""
+    best = record.outputs(tuner.NODE_ID, tuner.HYPERPARAMETERS_TYPE)
+    return tuning_line(read_trials(results[0].uri), algorithm_of(node.properties.get("custom_config")),
+                       read_best_values(best[0].uri) if best else {})
+
+
 def _split_sizes(validation_uri: str) -> Dict[str, int]:
     from components.image_validation.report import image_validation_report, read_report
     if not image_validation_report(validation_uri):
@@ -217,6 +233,8 @@ def _size_and_training_lines(summary: RunSummary) -> List[str]:
         lines.append(f"Image size: {summary.image_size} px ({why})")
     if summary.resize_note:
         lines.append(f"Resize warning: {summary.resize_note}")
+    if summary.tuning:
+        lines.append(summary.tuning)
     t = summary.training
     if t:
         accuracy = t.get("metrics_at_kept_epoch", {}).get("val_accuracy")

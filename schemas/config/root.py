@@ -11,6 +11,7 @@ from schemas.config.data import DataConfig, ValidationConfig
 from schemas.config.running import KubeflowConfig, RunConfig
 from schemas.config.serving import EvalConfig, ServingConfig
 from schemas.config.training import PRESETS, AugmentConfig, ModelConfig, TrainConfig
+from schemas.config.tuning import TuneConfig
 
 
 @dataclass
@@ -19,6 +20,7 @@ class Config:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     serving: ServingConfig = field(default_factory=ServingConfig)
     run: RunConfig = field(default_factory=RunConfig)

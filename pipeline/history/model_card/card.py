@@ -15,6 +15,7 @@ from typing import List, Optional
 from components.evaluator import spec as evaluator
 from components.image_example_gen.manifest import read_class_names, read_quarantine
 from components.trainer.small_data import FROM_SCRATCH_BACKBONE
+from components.tuner.space import format_values
 from pipeline.history.report import model_facts
 from pipeline.history.report.collect import held_out_splits, run_facts
 from pipeline.history.report.data import examples_artifact, read_validation
@@ -109,7 +110,16 @@ def _training(summary: RunSummary, cfg: Optional[Config]) -> dict:
             "stopped_because": t.get("stopped_because", ""), "start": t.get("start", ""),
             "validation_accuracy": (t.get("metrics_at_kept_epoch") or {}).get("val_accuracy"),
             "seed": cfg.train.seed if cfg else None,
+            "tuning": _tuning(t.get("hyperparameters") or {}, cfg), "hyperparameters": t.get("hyperparameters") or {},
             "config": cfg.to_dict() if cfg else None}
+
+
+def _tuning(values: dict, cfg: Optional[Config]) -> str:
+    """The Tuner's best values as the Trainer recorded them (the card reads the Trainer's record, not the Tuner)."""
+    if not values:
+        return ""
+    how = f"{cfg.tune.trials} trials ({cfg.tune.algorithm}) judged on the validation split; " if cfg else ""
+    return f"{how}trained with {format_values(values)}"
 
 
 def limitations(summary: RunSummary, validation: dict) -> List[str]:

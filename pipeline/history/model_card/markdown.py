@@ -93,7 +93,8 @@ def _training_lines(t: dict) -> List[str]:
             ["epochs", f"kept epoch {t['kept_epoch']} of {t['epochs_run']} run ({t['epochs_planned']} planned)"],
             ["epoch kept because", t["kept_why"]], ["stopped because", t["stopped_because"]],
             ["validation accuracy at the kept epoch", num(t["validation_accuracy"], 4)],
-            ["start", t["start"] or "n/a"], ["seed (train.seed)", t["seed"]]]
+            ["start", t["start"] or "n/a"], ["seed (train.seed)", t["seed"]],
+            ["hyperparameter tuning (tune.*)", t.get("tuning") or "off (tune.trials=0)"]]
     config = json.dumps(t["config"], indent=1, sort_keys=True) if t["config"] else "not recorded"
     return ["## Training", ""] + md_table(["fact", "value"], rows) + \
         ["The whole config:", "", "```json", config, "```", ""]
