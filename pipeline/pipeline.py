@@ -3,7 +3,8 @@
 Data comes in (ImageExampleGen), is checked (data validation, ImageDataValidator), transformed
 (Transform), trained on (Trainer), judged against the bar and the served model (ServedModelBaseline,
 Evaluator), checked for serving in a fresh process (InfraCheck), described (ModelCard), pushed atomically
-with its card (Pusher) and reported on (RunReport). With batch folders (data.span_pattern), NewDataCheck comes first and the rest
+with its card (Pusher), converted to TFLite and pushed beside it when it answers alike (OnDeviceModel)
+and reported on (RunReport). With batch folders (data.span_pattern), NewDataCheck comes first and the rest
 runs only when it finds a span the served model has not been trained on. Each step's factory takes its
 config section; runners call this and add nothing but orchestration.
 """
@@ -20,12 +21,14 @@ from components.image_example_gen.component import create_image_example_gen
 from components.image_validation.component import create_image_data_validator
 from components.infra_check.component import create_infra_check
 from components.new_data.component import create_new_data_check, only_with_new_data
+from components.on_device.component import create_on_device_model
 from components.pusher.component import create_pusher
 from components.trainer.component import create_trainer
 from components.transform.component import create_transform
 from pipeline.history.model_card.component import create_model_card
 from pipeline.history.report.component import create_run_report
 from schemas.config import Config
+from schemas.config.serving import TFLITE_OFF
 
 
 class RunState(Protocol):
@@ -99,8 +102,13 @@ def _steps(cfg: Config, data_root, pipeline_root: str, serving_model_dir: str, t
     # 10. Push what both blessed, atomically, into TF Serving's layout, with its card.
     pusher = create_pusher(cfg.serving, serving_model_dir, trainer.outputs["model"], evaluator.outputs["blessing"],
                            infra_check.outputs["blessing"], card.outputs["card"])
-    # 11. Report the run, whatever the verdict.
+    # 11. The on-device models (serving.tflite): TFLite float32/int8, judged against the SavedModel, pushed beside it.
+    on_device = [] if cfg.serving.tflite == TFLITE_OFF else [create_on_device_model(
+        cfg.serving, serving_model_dir, bool(cfg.data.golden_dir), trainer.outputs["model"],
+        transform.outputs["transform_graph"], examples, pusher.outputs["pushed_model"])]
+    # 12. Report the run, whatever the verdict.
     report = create_run_report(cfg, example_gen, images, transform, trainer, baseline, evaluator, card, infra_check,
                                pusher)
+    report.add_upstream_nodes(on_device)  # its summary has the TFLite line
     return [example_gen, *data.nodes, images, transform, trainer, baseline, evaluator, infra_check, card, pusher,
-            report]
+            *on_device, report]

@@ -136,3 +136,44 @@ def test_bad_tflite_settings_are_refused_naming_the_key(override, message):
     with pytest.raises(ConfigError) as e:
         build_config("", [override])
     assert str(e.value) == message
+
+
+@pytest.fixture(scope="module")
+def pushed(built, tmp_path_factory):
+    """The SavedModel and the TFLite folder pushed side by side, as a run leaves them, and test images."""
+    import shutil
+    serving = tmp_path_factory.mktemp("serving")
+    model_dir = str(serving / "image_classifier")
+    shutil.copytree(built["saved"], os.path.join(model_dir, "5"))
+    push_if_allowed(dict(built["report"]), built["out"], OnDeviceSettings.from_serving_config(SERVING), model_dir, "5")
+    images = tmp_path_factory.mktemp("images")
+    for i in range(12):
+        with open(images / f"{i:02d}.png", "wb") as f:
+            f.write(encoded_colour_image(CLASSES[i % 3], size=24, seed=2000 + i))
+    (images / "broken.png").write_bytes(b"not an image")
+    return {"model_dir": model_dir, "images": str(images)}
+
+
+def predict_json(model, images):
+    from pipeline.cli import main
+    import contextlib
+    import io
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["predict", "--json", "--model", model, images])
+    return code, [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+@pytest.mark.parametrize("which", ["folder", "versions", "int8 file"])
+def test_predict_on_tflite_answers_like_the_saved_model_with_the_same_fields(pushed, which):
+    model = {"folder": pushed["model_dir"] + "-tflite/5", "versions": pushed["model_dir"] + "-tflite",
+             "int8 file": pushed["model_dir"] + "-tflite/5/model_int8.tflite"}[which]
+    server_code, server = predict_json(pushed["model_dir"], pushed["images"])
+    code, device = predict_json(model, pushed["images"])
+    assert code == server_code == 1  # broken.png fails on both
+    assert [set(d) for d in device] == [set(s) for s in server]
+    assert [d["class_name"] for d in device] == [s["class_name"] for s in server]
+    assert [d["path"] for d in device if d["error"]] == [os.path.join(pushed["images"], "broken.png")]
+    assert [d["class_name"] for d in device if not d["error"]] == [CLASSES[i % 3] for i in range(12)]
+    for d, s in zip(device, server):
+        assert d["probability"] == pytest.approx(s["probability"], abs=0.05) if not d["error"] else True

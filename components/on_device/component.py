@@ -6,6 +6,7 @@ DAG with serving.tflite=off. An ordinary Python component, so it runs on every o
 """
 from __future__ import annotations
 
+from absl import logging
 from tfx import v1 as tfx
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
@@ -35,14 +36,18 @@ def OnDeviceModel(
     """Converts the candidate, judges it on the Evaluator's images, pushes it if the Pusher pushed."""
     import tensorflow_transform as tft
 
-    from components.on_device.executor import build_and_judge, push_if_allowed
+    from components.on_device.executor import build_and_judge, failed_report, push_if_allowed
 
     chosen = carrier.from_json(OnDeviceSettings, settings)
     splits = [features.TEST_SPLIT] + ([features.GOLDEN_SPLIT] if golden else [])
     pattern = lambda split: artifact_utils.get_split_uri([examples], split) + "/*"  # noqa: E731
-    report = build_and_judge(path_utils.serving_model_path(model.uri), tft.TFTransformOutput(transform_graph.uri),
-                             pattern(features.TRAIN_SPLIT), [pattern(s) for s in splits], chosen.variants,
-                             on_device.uri)
+    try:
+        report = build_and_judge(path_utils.serving_model_path(model.uri),
+                                 tft.TFTransformOutput(transform_graph.uri), pattern(features.TRAIN_SPLIT),
+                                 [pattern(s) for s in splits], chosen.variants, on_device.uri)
+    except Exception as e:  # noqa: BLE001 - the server model is pushed already: block the TFLite push, say why
+        logging.exception("OnDeviceModel: conversion or judging failed")
+        report = failed_report(e)
     pushed = bool(pushed_model.get_int_custom_property(PUSHED_PROPERTY))
     version = pushed_model.get_string_custom_property(PUSHED_VERSION_PROPERTY) if pushed else None
     report = push_if_allowed(report, on_device.uri, chosen, serving_model_dir, version)

@@ -45,6 +45,12 @@ def build_and_judge(saved_model_dir: str, tft_output, train_pattern: str, judged
     return report
 
 
+def failed_report(error: Exception) -> Dict:
+    """The report of a conversion or judging that raised: nothing to push, the error as the reason."""
+    line = (str(error).strip().splitlines() or [type(error).__name__])[-1][:300]
+    return {"variants": {}, "images": 0, "server_accuracy": None, "error": f"{type(error).__name__}: {line}"}
+
+
 def stage(folder: str, models: Dict[str, bytes], labels_file: str, image_size: int) -> str:
     """The folder as a device gets it: the models, labels.txt (the SavedModel's own) and preprocessing.json."""
     import tensorflow as tf
@@ -60,7 +66,8 @@ def stage(folder: str, models: Dict[str, bytes], labels_file: str, image_size: i
 def push_if_allowed(report: Dict, out_dir: str, settings: OnDeviceSettings, serving_model_dir: str,
                     pushed_version: Optional[str]) -> Dict:
     """Push the staged folder beside the pushed SavedModel version, or record why not; the report, completed."""
-    reason = verdict(report, settings.min_agreement)
+    reason = (f"not converted: {report['error']}" if report.get("error")
+              else verdict(report, settings.min_agreement))
     if not pushed_version:
         reason = "the SavedModel was not pushed" + (f"; also: {reason}" if reason else "")
     destination = ""

@@ -25,4 +25,6 @@ def summary_line(report: dict) -> str:
     parts = [f"{variant} {r['bytes'] / 1e6:.2f} MB, agreement {r['agreement']:.3f}, accuracy {r['accuracy']:.3f}"
              for variant, r in report["variants"].items()]
     outcome = f"pushed to {report['destination']}" if report["pushed"] else f"NOT pushed: {report['reason']}"
+    if not parts:
+        return f"TFLite: {outcome}"
     return f"TFLite: {'; '.join(parts)} (server {report['server_accuracy']:.3f}): {outcome}"

@@ -18,6 +18,7 @@ from typing import Iterable, List, Optional, Tuple
 
 from components.image_example_gen.folder import IMAGE_EXTENSIONS, BadImageError, probe_image
 from components.image_example_gen.spec import LABELS_FILE
+from components.on_device.spec import PREPROCESSING_FILE
 from components.pusher.publish import SAVED_MODEL_FILE, read_model_facts, served_versions
 from components.trainer.spec import batch_limit
 from schemas import features
@@ -42,14 +43,23 @@ class Prediction:
 
 
 def resolve_model(path: str) -> str:
-    """A SavedModel folder as given, or the newest numeric version under a TF Serving model folder."""
-    if os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
+    """A SavedModel folder, a .tflite file or a TFLite folder as given, or the newest numeric version under
+    a TF Serving model folder (or a `<model name>-tflite` one)."""
+    if any(os.path.isfile(os.path.join(path, name)) for name in (SAVED_MODEL_FILE, PREPROCESSING_FILE)) or (
+            path.endswith(".tflite")):
         return path
     versions = served_versions(path)
     if not versions:
         raise PredictInputError(f"no SavedModel at {path} and no pushed version under it; give --model a "
                                 "SavedModel folder or <serving dir>/<model name> (e.g. output/serving/image_classifier)")
     return os.path.join(path, str(versions[-1]))
+
+
+def make_predictor(model: str, top_k: int):
+    """Predictor for a SavedModel, TFLitePredictor (pipeline/serving/tflite_predict.py) for a .tflite model."""
+    from pipeline.serving.tflite_predict import TFLitePredictor, tflite_file
+    found = tflite_file(model)
+    return TFLitePredictor(found, top_k) if found else Predictor(model, top_k)
 
 
 def expand_inputs(items: Iterable[str]) -> List[str]:
