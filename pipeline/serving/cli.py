@@ -100,7 +100,7 @@ def cmd_predict(args) -> int:
         print(f"imgpipe: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        predictor = p.make_predictor(model_dir, args.top_k)
+        predictor = make_predictor(model_dir, args.top_k)
     except p.PredictInputError as e:
         print(f"imgpipe: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -114,6 +114,14 @@ def cmd_predict(args) -> int:
     if failed:
         print(f"imgpipe: {failed} of {len(paths)} file(s) failed", file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def make_predictor(model: str, top_k: int):
+    """predict.Predictor for a SavedModel, tflite_predict.TFLitePredictor for a .tflite file or TFLite folder."""
+    from pipeline.serving.predict import Predictor
+    from pipeline.serving.tflite_predict import TFLitePredictor, tflite_file
+    found = tflite_file(model)
+    return TFLitePredictor(found, top_k) if found else Predictor(model, top_k)
 
 
 def cmd_verify(args) -> int:

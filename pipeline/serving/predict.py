@@ -55,13 +55,6 @@ def resolve_model(path: str) -> str:
     return os.path.join(path, str(versions[-1]))
 
 
-def make_predictor(model: str, top_k: int):
-    """Predictor for a SavedModel, TFLitePredictor (pipeline/serving/tflite_predict.py) for a .tflite model."""
-    from pipeline.serving.tflite_predict import TFLitePredictor, tflite_file
-    found = tflite_file(model)
-    return TFLitePredictor(found, top_k) if found else Predictor(model, top_k)
-
-
 def expand_inputs(items: Iterable[str]) -> List[str]:
     """FILE, FOLDER (image files inside, recursively) or GLOB, in the order given, each path once."""
     paths: List[str] = []
