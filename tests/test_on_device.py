@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.on_device.executor import build_and_judge, push_if_allowed, split_pattern
+from components.on_device.executor import (build_and_judge, failed_report, not_built_report, push_if_allowed,
+                                          split_pattern)
 from components.on_device.report import read_report, summary_line
 from components.on_device.spec import MODEL_FILES, PREPROCESSING_FILE, OnDeviceSettings
 from components.pusher.integrity import verify_version
@@ -108,11 +109,23 @@ def test_below_min_agreement_the_tflite_push_is_blocked_with_the_reason(built, t
     assert summary_line(report).endswith("NOT pushed: " + report["reason"])
 
 
-def test_nothing_tflite_is_pushed_when_the_saved_model_was_not(built, tmp_path):
-    report = push_if_allowed(dict(built["report"]), str(tmp_path / "artifact"),
-                             OnDeviceSettings.from_serving_config(SERVING), str(tmp_path / "m"), None)
-    assert not report["pushed"] and report["reason"] == "the SavedModel was not pushed"
+@pytest.mark.parametrize("report, reason", [
+    (not_built_report(), "the SavedModel was not pushed"),
+    (not_built_report("serving/m/7"), "the SavedModel was not pushed (serving/m/7 is served already)")])
+def test_nothing_tflite_is_built_or_pushed_when_the_saved_model_was_not(report, reason, tmp_path):
+    report = push_if_allowed(report, str(tmp_path / "artifact"), OnDeviceSettings.from_serving_config(SERVING),
+                             str(tmp_path / "m"), None)
+    assert not report["pushed"] and report["reason"] == reason
     assert not os.path.exists(str(tmp_path / "m-tflite"))
+    assert summary_line(report) == f"TFLite: NOT pushed: {reason}"
+
+
+def test_a_conversion_that_fails_blocks_the_tflite_push_only_and_says_why(tmp_path):
+    report = push_if_allowed(failed_report(ValueError("op ScaleAndTranslate\nis not supported")),
+                             str(tmp_path / "artifact"), OnDeviceSettings.from_serving_config(SERVING),
+                             str(tmp_path / "m"), "17")
+    assert not report["pushed"] and not os.path.exists(str(tmp_path / "m-tflite"))
+    assert report["reason"] == "not converted: ValueError: is not supported"
 
 
 @pytest.mark.parametrize("value, variants", [("both", ["float", "int8"]), ("float", ["float"]), ("int8", ["int8"])])

@@ -45,10 +45,15 @@ def build_and_judge(saved_model_dir: str, tft_output, train_pattern: str, judged
     return report
 
 
+def not_built_report(already_served: str = "") -> Dict:
+    """The report when the Pusher pushed nothing: no TFLite model is built for it."""
+    return {"variants": {}, "images": 0, "server_accuracy": None, "already_served": already_served or ""}
+
+
 def failed_report(error: Exception) -> Dict:
     """The report of a conversion or judging that raised: nothing to push, the error as the reason."""
     line = (str(error).strip().splitlines() or [type(error).__name__])[-1][:300]
-    return {"variants": {}, "images": 0, "server_accuracy": None, "error": f"{type(error).__name__}: {line}"}
+    return {**not_built_report(), "error": f"not converted: {type(error).__name__}: {line}"}
 
 
 def stage(folder: str, models: Dict[str, bytes], labels_file: str, image_size: int) -> str:
@@ -66,10 +71,12 @@ def stage(folder: str, models: Dict[str, bytes], labels_file: str, image_size: i
 def push_if_allowed(report: Dict, out_dir: str, settings: OnDeviceSettings, serving_model_dir: str,
                     pushed_version: Optional[str]) -> Dict:
     """Push the staged folder beside the pushed SavedModel version, or record why not; the report, completed."""
-    reason = (f"not converted: {report['error']}" if report.get("error")
-              else verdict(report, settings.min_agreement))
     if not pushed_version:
-        reason = "the SavedModel was not pushed" + (f"; also: {reason}" if reason else "")
+        served = report.get("already_served")
+        reason = f"the SavedModel was not pushed ({served} is served already)" if served else (
+            "the SavedModel was not pushed")
+    else:
+        reason = report.get("error") or verdict(report, settings.min_agreement)
     destination = ""
     if not reason:
         model_dir = tflite_model_dir(serving_model_dir)
