@@ -125,7 +125,7 @@ def test_a_conversion_that_fails_blocks_the_tflite_push_only_and_says_why(tmp_pa
                              str(tmp_path / "artifact"), OnDeviceSettings.from_serving_config(SERVING),
                              str(tmp_path / "m"), "17")
     assert not report["pushed"] and not os.path.exists(str(tmp_path / "m-tflite"))
-    assert report["reason"] == "not converted: ValueError: is not supported"
+    assert report["reason"] == "not converted: ValueError: op ScaleAndTranslate"
 
 
 @pytest.mark.parametrize("value, variants", [("both", ["float", "int8"]), ("float", ["float"]), ("int8", ["int8"])])

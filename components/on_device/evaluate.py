@@ -33,8 +33,9 @@ def read_split(file_pattern: str) -> Tuple[List[bytes], np.ndarray]:
 def transformed_images(tft_output, images: List[bytes]) -> np.ndarray:
     """The Transform graph's float images [N, size, size, 3] for encoded `images`."""
     layer = tft_output.transform_features_layer()
-    out = [layer({features.IMAGE_KEY: tf.constant(images[i:i + BATCH])})[features.IMAGE_XF_KEY].numpy()
-           for i in range(0, len(images), BATCH)]
+    shape = [-1] + list(tft_output.raw_feature_spec()[features.IMAGE_KEY].shape)  # [N] or [N, 1], as the schema says
+    out = [layer({features.IMAGE_KEY: tf.reshape(tf.constant(images[i:i + BATCH]), shape)})[features.IMAGE_XF_KEY]
+           .numpy() for i in range(0, len(images), BATCH)]
     return np.concatenate(out) if out else np.zeros((0, 1, 1, 3), np.float32)
 
 

@@ -52,7 +52,7 @@ def not_built_report(already_served: str = "") -> Dict:
 
 def failed_report(error: Exception) -> Dict:
     """The report of a conversion or judging that raised: nothing to push, the error as the reason."""
-    line = (str(error).strip().splitlines() or [type(error).__name__])[-1][:300]
+    line = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
     return {**not_built_report(), "error": f"not converted: {type(error).__name__}: {line}"}
 
 
