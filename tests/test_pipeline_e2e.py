@@ -350,9 +350,9 @@ def test_data_that_violates_the_schema_stops_the_run_before_training(first_run, 
 
 def test_progress_lines_follow_the_run_component_by_component_and_epoch_by_epoch(first_run, workspace):
     lines = workspace["progress"].getvalue().splitlines()
-    ends = [re.fullmatch(r"\[(\d+)/14\] (\w+) \.\.\. (\d+\.\d) s", line) for line in lines]
+    ends = [re.fullmatch(r"\[(\d+)/15\] (\w+) \.\.\. (\d+\.\d) s", line) for line in lines]
     assert {m.group(2) for m in ends if m} == ALL_COMPONENTS
-    assert [int(m.group(1)) for m in ends if m] == list(range(1, 15))
+    assert [int(m.group(1)) for m in ends if m] == list(range(1, 16))
     assert sum(line.startswith("      Epoch ") for line in lines) == 12
     assert any(line.startswith("      Epoch 12/12: loss ") and "val_accuracy" in line for line in lines)
 
