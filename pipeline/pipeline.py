@@ -3,10 +3,10 @@
 Data comes in (ImageExampleGen), is checked (data validation, ImageDataValidator), transformed
 (Transform), tuned (Tuner, only with tune.trials > 0), trained on (Trainer), judged against the bar and
 the served model (ServedModelBaseline, Evaluator), checked for serving in a fresh process (InfraCheck),
-described (ModelCard), pushed atomically with its card (Pusher) and reported on (RunReport). With batch
-folders (data.span_pattern), NewDataCheck comes first and the rest runs only when it finds a span the
-served model has not been trained on. Each step's factory takes its config section; runners call this
-and add nothing but orchestration.
+described (ModelCard), pushed atomically with its card (Pusher), converted to TFLite and pushed beside it
+when it answers alike (OnDeviceModel) and reported on (RunReport). With batch folders (data.span_pattern),
+NewDataCheck comes first and the rest runs only when it finds a span the served model has not been trained
+on. Each step's factory takes its config section; runners call this and add nothing but orchestration.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from components.image_example_gen.component import create_image_example_gen
 from components.image_validation.component import create_image_data_validator
 from components.infra_check.component import create_infra_check
 from components.new_data.component import create_new_data_check, only_with_new_data
+from components.on_device.component import create_on_device_model
 from components.pusher.component import create_pusher
 from components.trainer.component import create_trainer
 from components.transform.component import create_transform
@@ -28,6 +29,7 @@ from components.tuner.component import create_tuner
 from pipeline.history.model_card.component import create_model_card
 from pipeline.history.report.component import create_run_report
 from schemas.config import Config
+from schemas.config.serving import TFLITE_OFF
 
 
 class RunState(Protocol):
@@ -104,8 +106,13 @@ def _steps(cfg: Config, data_root, pipeline_root: str, serving_model_dir: str, t
     # 11. Push what both blessed, atomically, into TF Serving's layout, with its card.
     pusher = create_pusher(cfg.serving, serving_model_dir, trainer.outputs["model"], evaluator.outputs["blessing"],
                            infra_check.outputs["blessing"], card.outputs["card"])
-    # 12. Report the run, whatever the verdict.
+    # 12. The on-device models (serving.tflite): TFLite float32/int8, judged against the SavedModel, pushed beside it.
+    on_device = [] if cfg.serving.tflite == TFLITE_OFF else [create_on_device_model(
+        cfg.serving, serving_model_dir, bool(cfg.data.golden_dir), trainer.outputs["model"],
+        transform.outputs["transform_graph"], examples, pusher.outputs["pushed_model"])]
+    # 13. Report the run, whatever the verdict.
     report = create_run_report(cfg, example_gen, images, transform, trainer, baseline, evaluator, card, infra_check,
                                pusher)
+    report.add_upstream_nodes(on_device)  # its summary has the TFLite line
     return [example_gen, *data.nodes, images, transform, *([tuner] if tuner else []), trainer, baseline, evaluator,
-            infra_check, card, pusher, report]
+            infra_check, card, pusher, *on_device, report]

@@ -178,8 +178,8 @@ def test_an_unreadable_image_is_quarantined_and_over_the_limit_stops_the_run_nam
     lines = result.stdout.strip().splitlines()
     assert lines[-3].startswith("Blessed: no") and lines[-1] == "Pushed model: none"
     # progress: the first component starts and fails; the report of the stopped run is written
-    assert "[1/14] ImageExampleGen started" in lines
-    assert any(re.fullmatch(r"\[1/14\] ImageExampleGen \.\.\. \d+\.\d s failed", line) for line in lines)
+    assert "[1/15] ImageExampleGen started" in lines
+    assert any(re.fullmatch(r"\[1/15\] ImageExampleGen \.\.\. \d+\.\d s failed", line) for line in lines)
     report = next(line for line in lines if line.startswith("Report: "))[len("Report: "):]
     with open(report, encoding="utf-8") as f:
         assert "Stopped before a model was judged" in f.read()

@@ -61,6 +61,16 @@ def test_the_report_digest_compiles_to_the_type_the_kfp_ui_renders_inline(kfp_ya
     assert card_task == {"producerTask": "ModelCard", "outputArtifactKey": "card"}
 
 
+def test_the_on_device_step_runs_after_the_pusher_and_pushes_beside_its_serving_dir(kfp_yaml):
+    """OnDeviceModel reads the Pusher's PushedModel (the version to push beside), RunReport waits for it."""
+    tasks = load_pipeline_spec(kfp_yaml)["root"]["dag"]["tasks"]
+    task = tasks["OnDeviceModel"]
+    assert task["inputs"]["artifacts"]["pushed_model"]["taskOutputArtifact"] == {
+        "producerTask": "Pusher", "outputArtifactKey": "pushed_model"}
+    assert task["inputs"]["parameters"]["serving_model_dir"]["runtimeValue"]["constant"] == f"{SERVING}/image_classifier"
+    assert "OnDeviceModel" in tasks["RunReport"]["dependentTasks"]
+
+
 def test_every_step_runs_our_entrypoint_in_our_image_and_no_resolver_remains(kfp_yaml):
     spec = load_pipeline_spec(kfp_yaml)
     executors = spec["deploymentSpec"]["executors"]

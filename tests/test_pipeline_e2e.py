@@ -49,7 +49,7 @@ from tests.fixtures import (COLOUR_CLASSES, FAST, encoded_colour_image, make_col
 
 ALL_COMPONENTS = {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "DataGate",
                   "ImageDataValidator", "Transform", "Trainer", "ServedModelBaseline", "Evaluator", "InfraCheck",
-                  "ModelCard", "Pusher", "RunReport"}
+                  "ModelCard", "Pusher", "OnDeviceModel", "RunReport"}
 # Beam's multi-process DirectRunner (docs/scaling.md); the cache keys hold the Beam args, so the forced run shares them.
 MULTI_PROCESS = ['run.beam_args=["--direct_running_mode=multi_processing", "--direct_num_workers=2"]']
 HOPELESS = FAST + ["train.epochs=1", "train.learning_rate=1e-9"] + MULTI_PROCESS
@@ -108,7 +108,11 @@ def test_a_good_run_runs_every_component_and_pushes_a_blessed_model(first_run, w
     assert f"Gate: {first_run.gate_sentence}" in summary
     assert any(line.startswith("Data warning: [small_test_split] the test split is too small") for line in summary)
     assert any(line.startswith("Small data: class ") and "model.backbone=" in line for line in summary)  # ~24 per class
-    assert summary[-4].startswith("Infra check: passed (fresh-process load ")
+    assert summary[-5].startswith("Infra check: passed (fresh-process load ")
+    tflite = os.path.join(workspace["output"], "serving", "image_classifier-tflite", version)
+    assert summary[-4].startswith("TFLite: float ") and summary[-4].endswith(f": pushed to {tflite}")
+    assert sorted(os.listdir(tflite)) == ["assets.extra", "labels.txt", "model.tflite", "model_int8.tflite",
+                                          "preprocessing.json"]
     assert summary[-3] == "Blessed: yes"
     assert summary[-2] == f"Test accuracy: {first_run.accuracy:.4f}"
     assert "Image size: 32 px (data.image_size=auto from the median short side 20 px)" in summary
@@ -221,7 +225,9 @@ def test_on_beams_portable_runner_the_beam_work_runs_in_the_worker_pool_and_the_
 
 
 # Caching (run.enable_cache, default true): what is always run again, whatever changed.
-ALWAYS_RUN = {"ServedModelBaseline", "ImageDataValidator", "Evaluator", "ModelCard", "Pusher", "RunReport"}
+# OnDeviceModel reads the Pusher's new PushedModel, so it runs whenever the Pusher does (and builds nothing unpushed).
+ALWAYS_RUN = {"ServedModelBaseline", "ImageDataValidator", "Evaluator", "ModelCard", "Pusher", "OnDeviceModel",
+              "RunReport"}
 
 
 def cached(summary) -> set:
@@ -246,6 +252,8 @@ def test_an_unchanged_rerun_reuses_every_result_and_pushes_no_duplicate_version(
             f", same test examples and eval settings): verdict reused from run {first_run.run_id}") in format_summary(rerun)
     assert format_summary(rerun).splitlines()[-1] == (
         f"Pushed model: none, the candidate is the served model already ({first_run.pushed_path})")
+    assert format_summary(rerun).splitlines()[-4] == (
+        f"TFLite: NOT pushed: the SavedModel was not pushed ({first_run.pushed_path} is served already)")
     assert rerun.pipeline_seconds < first_run.pipeline_seconds
 
 
@@ -344,9 +352,9 @@ def test_data_that_violates_the_schema_stops_the_run_before_training(first_run, 
 
 def test_progress_lines_follow_the_run_component_by_component_and_epoch_by_epoch(first_run, workspace):
     lines = workspace["progress"].getvalue().splitlines()
-    ends = [re.fullmatch(r"\[(\d+)/14\] (\w+) \.\.\. (\d+\.\d) s", line) for line in lines]
+    ends = [re.fullmatch(r"\[(\d+)/15\] (\w+) \.\.\. (\d+\.\d) s", line) for line in lines]
     assert {m.group(2) for m in ends if m} == ALL_COMPONENTS
-    assert [int(m.group(1)) for m in ends if m] == list(range(1, 15))
+    assert [int(m.group(1)) for m in ends if m] == list(range(1, 16))
     assert sum(line.startswith("      Epoch ") for line in lines) == 12
     assert any(line.startswith("      Epoch 12/12: loss ") and "val_accuracy" in line for line in lines)
 

@@ -106,6 +106,12 @@ def test_run_spec_as_open_source_kfp_runs_our_entrypoint_to_a_pushed_model(oss_r
     assert pushed and destination.startswith(os.path.join(compiled_spec["serving"], "image_classifier"))
     assert os.path.isfile(os.path.join(destination, "saved_model.pb"))
     assert_infra_checked_and_warm(oss_run, destination)
+    # the on-device models, pushed beside the SavedModel with its version number (docs/serving.md)
+    (on_device,) = oss_run.outputs["OnDeviceModel"]["on_device"]
+    assert dict(on_device.metadata)["pushed"] == 1 and dict(on_device.metadata)["reason"] == ""
+    tflite = os.path.join(compiled_spec["serving"], "image_classifier-tflite", os.path.basename(destination))
+    assert sorted(os.listdir(tflite)) == ["assets.extra", "labels.txt", "model.tflite", "model_int8.tflite",
+                                          "preprocessing.json"]
 
 
 def assert_infra_checked_and_warm(result, destination: str) -> None:

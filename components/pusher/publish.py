@@ -104,17 +104,19 @@ def remove_leftovers(model_dir: str, keep: str = "") -> List[str]:
 
 
 def publish(source: str, model_dir: str, version: int, signing_key: str = "",
-            added: Optional[Dict[str, bytes]] = None) -> str:
+            added: Optional[Dict[str, bytes]] = None, last: str = SAVED_MODEL_FILE) -> str:
     """Copy the SavedModel at `source` to `<model_dir>/<version>` so it appears complete or not at all,
     with `added` ({path in the version: content}: the model card) and the manifest of all its files
     (signed with the key file `signing_key`, if given): of the staged copy on a local filesystem, of
-    `source` and `added` on object stores (reading the copy back would double the transfer)."""
+    `source` and `added` on object stores (reading the copy back would double the transfer).
+    `last` is the file whose presence means "complete" (copied last on object stores): `saved_model.pb`
+    for a SavedModel, another for another kind of folder (the TFLite models, components/on_device/)."""
     added = added or {}
     if not is_remote(source) and not is_remote(model_dir):
         source, model_dir = local_path(source), local_path(model_dir)
     fs = fs_for(source, model_dir)
-    if not fs.exists(f"{source}/{SAVED_MODEL_FILE}"):
-        raise PublishError(f"no {SAVED_MODEL_FILE} in {source}: nothing to publish "
+    if not fs.exists(f"{source}/{last}"):
+        raise PublishError(f"no {last} in {source}: nothing to publish "
                            "(is it the Trainer's Format-Serving folder?)")
     final = f"{model_dir.rstrip('/')}/{version}"
     if fs.exists(final):
@@ -124,30 +126,31 @@ def publish(source: str, model_dir: str, version: int, signing_key: str = "",
     if not is_remote(model_dir):
         staging = f"{model_dir.rstrip('/')}/{STAGING_PREFIX}{version}-{os.getpid()}"
         remove_leftovers(model_dir, keep=os.path.basename(staging))
-        copy_tree(source, staging, last=SAVED_MODEL_FILE)
+        copy_tree(source, staging, last=last)
         write_files(staging, added)
         write_files(staging, manifest_files(staging, key))
         os.rename(staging, final)
     else:
         remove_leftovers(model_dir)
-        _remove_incomplete_versions(model_dir)
-        copy_tree(source, final, last=SAVED_MODEL_FILE,
+        _remove_incomplete_versions(model_dir, last)
+        copy_tree(source, final, last=last,
                   before_last=lambda: write_files(final, {**added, **manifest_files(source, key, added)}))
     return final
 
 
-def _remove_incomplete_versions(model_dir: str) -> None:
-    """Object stores: a numeric folder without saved_model.pb is a killed copy; remove it."""
+def _remove_incomplete_versions(model_dir: str, last: str = SAVED_MODEL_FILE) -> None:
+    """Object stores: a numeric folder without its `last` file (saved_model.pb) is a killed copy; remove it."""
     for version in served_versions(model_dir):
         path = f"{model_dir.rstrip('/')}/{version}"
-        if not fs_for(path).exists(f"{path}/{SAVED_MODEL_FILE}"):
+        if not fs_for(path).exists(f"{path}/{last}"):
             _rmtree(path)
 
 
-def prune(model_dir: str, keep_versions: int) -> List[int]:
+def prune(model_dir: str, keep_versions: int, last: str = SAVED_MODEL_FILE) -> List[int]:
     """Delete the oldest served versions beyond `keep_versions`; the newest is always kept.
 
-    Rolled-back versions are not counted or pruned: they are kept for `--restore`.
+    Rolled-back versions are not counted or pruned: they are kept for `--restore`. On object stores
+    `last` (publish's) goes first, so a half-deleted version reads as incomplete.
     """
     keep_versions = max(1, keep_versions)
     versions = served_versions(model_dir)
@@ -159,7 +162,7 @@ def prune(model_dir: str, keep_versions: int) -> List[int]:
             os.rename(local_path(path), local_path(gone))
             path = gone
         else:  # no rename: unloadable first, then the rest
-            fs_for(path).remove(f"{path}/{SAVED_MODEL_FILE}")
+            fs_for(path).remove(f"{path}/{last}")
         _rmtree(path)
     return doomed
 

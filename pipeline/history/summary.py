@@ -16,6 +16,8 @@ from components.image_validation import spec as image_validation
 from components.infra_check import spec as infra_check
 from components.new_data import spec as new_data
 from components.new_data.check import NOTHING_TO_DO
+from components.on_device import spec as on_device
+from components.on_device.report import read_report as read_on_device_report, summary_line as on_device_line
 from components.pusher import spec as pusher
 from components.trainer import spec as trainer
 from components.transform import spec as transform
@@ -59,6 +61,7 @@ class RunSummary:
     small_data: str = ""               # "Small data: ..." when a class has too few training images (trainer.small_data)
     image_validation_report: str = ""
     infra_check: Optional[dict] = None  # InfraCheck's report: blessed, problems, load_seconds, latency_ms_*
+    on_device: Optional[dict] = None   # OnDeviceModel's report: per TFLite variant size, agreement, accuracy; pushed
     image_size: Optional[int] = None   # what Transform resized to, and why (ImageTransform's properties)
     image_size_source: str = ""
     median_short_side: Optional[int] = None
@@ -123,6 +126,8 @@ def _fill_decision(summary: RunSummary, outputs: Dict[str, List]) -> None:
         summary.baseline_source = _custom(artifact, baseline.SOURCE_PROPERTY) or ""
     for artifact in outputs.get(infra_check.NODE_ID, []):
         summary.infra_check = read_infra_report(artifact.uri)
+    for artifact in outputs.get(on_device.NODE_ID, []):
+        summary.on_device = read_on_device_report(artifact.uri)
     for artifact in outputs.get(pusher.NODE_ID, []):
         if _custom(artifact, pusher.PUSHED_PROPERTY):
             summary.pushed_path = _custom(artifact, pusher.PUSHED_DESTINATION_PROPERTY) or ""
@@ -304,6 +309,8 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"Forced push (eval.force_bless): {summary.force_reason}")
     if summary.infra_check is not None:  # after the gate, as in the pipeline: it runs only on what was blessed
         lines.append(_infra_check_line(summary.infra_check))
+    if summary.on_device is not None:
+        lines.append(on_device_line(summary.on_device))
     lines.append(_blessing_line(summary))
     lines.append("Test accuracy: " + (f"{summary.accuracy:.4f}" if summary.accuracy is not None else "n/a"))
     lines.append("Pushed model: " + (summary.pushed_path or (

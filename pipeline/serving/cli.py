@@ -25,7 +25,8 @@ ROLLBACK_EXAMPLES = (
 PREDICT_EXAMPLES = (
     "imgpipe predict photo.jpg                                      # newest version under output/serving",
     "imgpipe predict --json images/ > predictions.jsonl",
-    "imgpipe predict --model output/serving/image_classifier/1795739034 --top-k 1 'shots/*.png'")
+    "imgpipe predict --model output/serving/image_classifier/1795739034 --top-k 1 'shots/*.png'",
+    "imgpipe predict --model output/serving/image_classifier-tflite   # the on-device model (model.tflite)")
 VERIFY_EXAMPLES = (
     "imgpipe verify                                                 # every version under output/serving/image_classifier",
     "imgpipe verify --serving-dir /models --model flowers --version 1795739034 --public-key signing.pub",
@@ -49,8 +50,8 @@ def add_serving_commands(commands) -> None:
                           "serving_bytes signature TF Serving would use", PREDICT_EXAMPLES)
     predict.add_argument("inputs", nargs="+", metavar="FILE|FOLDER|GLOB")
     predict.add_argument("--model", default=os.path.join(DEFAULT_SERVING_DIR, ServingConfig().model_name),
-                         help="a SavedModel folder, or <serving dir>/<model name> for its newest version "
-                         "(default: %(default)s)")
+                         help="a SavedModel folder, or <serving dir>/<model name> for its newest version; a .tflite "
+                         "file or a pushed TFLite folder (<model name>-tflite[/<version>]) (default: %(default)s)")
     predict.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help="classes per image (default: 3)")
     predict.add_argument("--json", action="store_true", help="one JSON object per line: path, class_name, "
                          "probability, top_k, error")
@@ -98,7 +99,11 @@ def cmd_predict(args) -> int:
     except p.PredictInputError as e:
         print(f"imgpipe: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    predictor = p.Predictor(model_dir, args.top_k)
+    try:
+        predictor = make_predictor(model_dir, args.top_k)
+    except p.PredictInputError as e:
+        print(f"imgpipe: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
     print(f"Model: {model_dir}", file=sys.stderr)
     failed = 0
     # On a terminal the result lines stream by themselves; redirected, stderr shows how far it got.
@@ -109,6 +114,14 @@ def cmd_predict(args) -> int:
     if failed:
         print(f"imgpipe: {failed} of {len(paths)} file(s) failed", file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def make_predictor(model: str, top_k: int):
+    """predict.Predictor for a SavedModel, tflite_predict.TFLitePredictor for a .tflite file or TFLite folder."""
+    from pipeline.serving.predict import Predictor
+    from pipeline.serving.tflite_predict import TFLitePredictor, tflite_file
+    found = tflite_file(model)
+    return TFLitePredictor(found, top_k) if found else Predictor(model, top_k)
 
 
 def cmd_verify(args) -> int:

@@ -18,6 +18,7 @@ from typing import Iterable, List, Optional, Tuple
 
 from components.image_example_gen.folder import IMAGE_EXTENSIONS, BadImageError, probe_image
 from components.image_example_gen.spec import LABELS_FILE
+from components.on_device.spec import PREPROCESSING_FILE
 from components.pusher.publish import SAVED_MODEL_FILE, read_model_facts, served_versions
 from components.trainer.spec import batch_limit
 from schemas import features
@@ -42,8 +43,10 @@ class Prediction:
 
 
 def resolve_model(path: str) -> str:
-    """A SavedModel folder as given, or the newest numeric version under a TF Serving model folder."""
-    if os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
+    """A SavedModel folder, a .tflite file or a TFLite folder as given, or the newest numeric version under
+    a TF Serving model folder (or a `<model name>-tflite` one)."""
+    if any(os.path.isfile(os.path.join(path, name)) for name in (SAVED_MODEL_FILE, PREPROCESSING_FILE)) or (
+            path.endswith(".tflite")):
         return path
     versions = served_versions(path)
     if not versions:

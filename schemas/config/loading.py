@@ -12,6 +12,8 @@ from schemas.config.training import PRESETS, ModelConfig
 
 # Keys whose default is "auto" and that also take an integer (model.backbone_weights' "auto" is a word, not this)
 INT_OR_AUTO_KEYS = ("data.image_size", "model.stem_stride")
+# String keys that take the word "off": YAML 1.1 reads a bare `off` as false (and `on` as true)
+OFF_WORD_KEYS = {"serving.tflite": "off"}
 
 
 def build_config(file_path: str = "", overrides: Tuple[str, ...] | List[str] = ()) -> Config:
@@ -96,6 +98,8 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
                 raise ValueError
             return float(value)
         if kind is str:
+            if value is False and key in OFF_WORD_KEYS:
+                return OFF_WORD_KEYS[key]
             if not isinstance(value, str):
                 raise ValueError
             return value

@@ -8,6 +8,8 @@ from schemas.config.data import MAX_DECODABLE_PIXELS
 
 
 SMALL_TEST_SPLIT_CHOICES = ("warn", "fail")
+TFLITE_OFF = "off"
+TFLITE_CHOICES = (TFLITE_OFF, "float", "int8", "both")  # serving.tflite: which on-device models are built
 
 
 @dataclass
@@ -48,6 +50,9 @@ class ServingConfig:
     max_image_bytes: int = 0        # encoded bytes per image; 0: data.max_file_mb
     max_batch_images: int = 1000    # images in one request (TFMA's Evaluator sends batches of up to 1000)
     signing_key: str = ""           # Ed25519 private key (PEM) that signs each pushed version's manifest; "": unsigned
+    tflite: str = "both"            # on-device models pushed to <serving_dir>/<model_name>-tflite/<version>: off|float|int8|both
+    tflite_min_agreement: float = 0.99  # least share of test (+ golden) images where each TFLite model answers the
+    #                                     SavedModel's class; below it the TFLite push is blocked (not the server push)
 
     def validate(self) -> None:
         ok = bool(self.model_name) and all(c.isalnum() or c in "-_." for c in self.model_name)
@@ -61,6 +66,9 @@ class ServingConfig:
                f"an integer from 1 to {MAX_DECODABLE_PIXELS}, or 0 for data.max_image_pixels")
         check(0 <= self.max_image_bytes < 2**31, "serving.max_image_bytes", self.max_image_bytes,
                "an integer from 1 to 2147483647 (TensorFlow's decoders refuse 2 GB), or 0 for data.max_file_mb")
+        check(self.tflite in TFLITE_CHOICES, "serving.tflite", self.tflite, " | ".join(TFLITE_CHOICES))
+        check(0 <= self.tflite_min_agreement <= 1, "serving.tflite_min_agreement", self.tflite_min_agreement,
+              "a number from 0 to 1")
         check(1 <= self.max_batch_images <= 100_000, "serving.max_batch_images", self.max_batch_images,
                "an integer from 1 to 100000")
 
