@@ -26,7 +26,7 @@ PREDICT_EXAMPLES = (
     "imgpipe predict photo.jpg                                      # newest version under output/serving",
     "imgpipe predict --json images/ > predictions.jsonl",
     "imgpipe predict --model output/serving/image_classifier/1795739034 --top-k 1 'shots/*.png'",
-    "imgpipe predict --model output/serving/image_classifier-tflite   # the on-device model (model.tflite)")
+    "imgpipe predict --model output/serving/image_classifier-tflite photo.jpg   # the on-device model (model.tflite)")
 VERIFY_EXAMPLES = (
     "imgpipe verify                                                 # every version under output/serving/image_classifier",
     "imgpipe verify --serving-dir /models --model flowers --version 1795739034 --public-key signing.pub",
