@@ -9,7 +9,9 @@
 FROM tensorflow/tfx:1.16.0
 
 # TF_USE_LEGACY_KERAS: the whole TFX 1.16 stack is Keras 2 (tf_keras).
+# ONEDNN_MAX_CPU_ISA: oneDNN's AVX-512 kernels crash in some convolutions (schemas/runtime.py).
 ENV TF_USE_LEGACY_KERAS=1 \
+    ONEDNN_MAX_CPU_ISA=AVX2 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \

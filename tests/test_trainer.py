@@ -127,3 +127,16 @@ def test_deterministic_training_gives_bit_identical_weights_in_two_processes():
         assert done.returncode == 0, done.stderr[-3000:]
         digests.append(done.stdout.split()[-2])  # the last line is '<sha256> <images/s>'
     assert len(digests[0]) == 64 and digests[0] == digests[1]
+
+
+@pytest.mark.parametrize("package", ["pipeline", "components"])
+def test_entry_packages_cap_onednn_at_avx2_unless_the_user_chose(package):
+    """oneDNN's AVX-512 convolution kernels corrupt the heap on some CPUs (SIGABRT in model.fit,
+    schemas/runtime.py): importing an entry package caps them at AVX2, and a user's own value wins."""
+    code = f"import os, {package}; print(os.environ['ONEDNN_MAX_CPU_ISA'], os.environ['TF_USE_LEGACY_KERAS'])"
+    env = {k: v for k, v in os.environ.items() if k not in ("ONEDNN_MAX_CPU_ISA", "TF_USE_LEGACY_KERAS")}
+    unset = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert unset.stdout.split() == ["AVX2", "1"], unset.stderr[-2000:]
+    chosen = subprocess.run([sys.executable, "-c", code], cwd=REPO, env={**env, "ONEDNN_MAX_CPU_ISA": "ALL"},
+                            capture_output=True, text=True, timeout=60)
+    assert chosen.stdout.split() == ["ALL", "1"], chosen.stderr[-2000:]
