@@ -172,6 +172,6 @@ def test_image_size_drift_stops_the_run_with_a_non_zero_exit(first_run, workspac
     assert "ImageValidationError" in out and "BLOCKING [size_drift]" in out and "width" in out
     assert "Pushed model: none" in out
     assert serving_digest(workspace) == before
-    assert re.search(r"^\[\d+/14\] ImageDataValidator \.\.\. \d+\.\d s failed$", out, re.M), out
+    assert re.search(r"^\[\d+/15\] ImageDataValidator \.\.\. \d+\.\d s failed$", out, re.M), out
     report = re.search(r"^Report: (\S+\.html)$", out, re.M).group(1)
     assert os.path.isfile(report)
