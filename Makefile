@@ -26,8 +26,10 @@ run: venv
 	$(VENV)/bin/imgpipe run $(ARGS)
 
 # Two workers, one test module each at a time, longest modules first (tests/conftest.py).
+# A worker that crashes (a native abort in TensorFlow) fails its test and is not replaced: the suite
+# ends red with the crash's trace instead of restarting workers until CI's time limit.
 test: venv
-	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder tests
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder --max-worker-restart=0 tests
 
 bench: venv
 	$(PY) -m bench.suite $(ARGS)
