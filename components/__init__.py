@@ -1,5 +1,4 @@
 """The pipeline's TFX components and their user code, one folder or module per component."""
-from schemas.runtime import cap_onednn_isa, use_keras2
+from schemas.runtime import set_tensorflow_env
 
-use_keras2()
-cap_onednn_isa()
+set_tensorflow_env()

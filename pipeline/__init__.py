@@ -1,5 +1,4 @@
 """Pipeline definition, runners, the `imgpipe` CLI and the Kubeflow tooling (`pipeline.kubeflow`)."""
-from schemas.runtime import cap_onednn_isa, use_keras2
+from schemas.runtime import set_tensorflow_env
 
-use_keras2()
-cap_onednn_isa()
+set_tensorflow_env()

@@ -3,11 +3,11 @@ import os
 
 import pytest
 
-# Keras 2 (tf_keras) for the whole TFX 1.16 stack; must be set before TensorFlow loads.
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+from schemas.runtime import set_tensorflow_env
+
+# Keras 2 and the oneDNN cap (schemas/runtime.py) before any test module loads TensorFlow.
+set_tensorflow_env()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# oneDNN on AVX-512 crashes in some convolutions (schemas/runtime.py, cap_onednn_isa).
-os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 
 # `make test` runs the modules on two processes (pytest-xdist, one module per worker at a time). The
 # longest modules start first, so the suite's wall time is the longest module, not the longest plus
