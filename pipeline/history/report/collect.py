@@ -101,14 +101,16 @@ def evaluation_section(record: RunRecord) -> dict:
     matrices = model_facts.confusion_matrices(evaluations[0].uri, len(names))
     splits = held_out_splits(record, examples)
 
-    def predict(model_dir: str) -> list:  # over every judged split, as TFMA pooled them
-        return [row for split in splits for row in model_facts.predict_split(model_dir, examples.uri, split)]
+    def predict(model_dir: str, loaded=None) -> list:  # over every judged split, as TFMA pooled them
+        return [row for split in splits
+                for row in model_facts.predict_split(model_dir, examples.uri, split, loaded)]
 
     models = record.outputs(trainer.NODE_ID, "Model")
     candidate = path_utils.serving_model_path(models[0].uri) if models else ""
-    rows = predict(candidate) if candidate and splits else []
+    loaded = model_facts.load_model(candidate) if candidate and splits else None  # once: predictions and Grad-CAM
+    rows = predict(candidate, loaded) if loaded is not None else []
     mistakes = model_facts.confident_mistakes(rows)
-    explained = _section(lambda: explain.explanations(candidate, mistakes, explain.one_right_per_class(rows), names),
+    explained = _section(lambda: explain.explanations(loaded, mistakes, explain.one_right_per_class(rows), names),
                          fallback=[]) if rows else []
     served = model_facts.served_model_dir(record)
     if served and splits:  # the served model's predictions are the candidate's when their files are the same

@@ -26,18 +26,16 @@ def one_right_per_class(rows: Sequence[dict]) -> List[dict]:
     return [best[label][1] for label in sorted(best)]
 
 
-def explanations(model_dir: str, mistakes: Sequence[dict], right: Sequence[dict],
+def explanations(model, mistakes: Sequence[dict], right: Sequence[dict],
                  class_names: Sequence[str]) -> List[dict]:
     """[{path, kind ('mistake' | 'right'), true, predicted, probability, original, heatmap}]: PNG thumbnails of
-    the image as the model saw it and of the Grad-CAM of its predicted class over it."""
+    the image as the Keras `model` (model_facts.load_model) saw it and of the Grad-CAM of its predicted class over it."""
     chosen = [("mistake", r) for r in mistakes] + [("right", r) for r in right]
     if not chosen:
         return []
     import tensorflow as tf
-    import tf_keras as keras
     from components.trainer.grad_cam import grad_cam
     from components.transform.preprocessing import decode_and_resize
-    model = keras.models.load_model(model_dir, compile=False)
     size = int(model.inputs[0].shape[1])
     images = np.stack([decode_and_resize(tf.constant(r["image"]), size).numpy() for _, r in chosen])
     predicted = [int(np.argmax(r["probabilities"])) for _, r in chosen]
