@@ -1,6 +1,6 @@
 """Benchmark: below how many images per class is the from-scratch CNN unreliable? Prints figures.
 
-The Trainer's own recipe (components/trainer: build_model, augment_image, the
+The Trainer's own recipe (components/trainer: build_model, the input batches with augmentation, the
 learning-rate schedule and early stopping, the defaults of schemas/config/) is
 trained in this process on class-balanced subsets of N training images per class,
 with a validation split of N/8 per class (as the pipeline's 80/10/10 split gives),
@@ -29,8 +29,8 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from components.trainer.augment import augment_image  # imports components first: Keras 2 before TensorFlow
-from components.trainer.model import build_model
+from components.trainer.model import build_model  # imports components first: Keras 2 before TensorFlow
+from components.trainer.train import batches as trainer_batches
 from components.trainer.schedule import batch_size, early_stopping, learning_rate
 from components.trainer.tf_runtime import seed_and_determinism, skip_autograph_for_tf_keras
 from components.transform.preprocessing import decode_and_resize
@@ -96,10 +96,7 @@ def subset(pool: Arrays, per_class: int, rng: np.random.Generator) -> Tuple[Arra
 def batches(data: Arrays, classes: int, cfg: Config, training: bool) -> tf.data.Dataset:
     """As the Trainer's input pipeline: cache, shuffle, augment (training only), batch."""
     ds = tf.data.Dataset.from_tensor_slices((data[0], tf.one_hot(data[1], classes))).cache()
-    if training:
-        ds = ds.shuffle(cfg.train.shuffle_buffer, seed=cfg.train.seed, reshuffle_each_iteration=True)
-        ds = ds.map(lambda image, label: (augment_image(image, cfg.augment), label), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.batch(cfg.train.batch_size).prefetch(tf.data.AUTOTUNE)
+    return trainer_batches(ds, cfg, training)
 
 
 def train_and_score(train: Arrays, validation: Arrays, scored: Arrays, classes: int, cfg: Config) -> float:

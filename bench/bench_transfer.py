@@ -8,7 +8,8 @@ Transform's own decode_and_resize at 32 px, the size data.image_size=auto picks 
   2. per seed, draw 10 images of each of the digits 5-9 (50 images), then train on them twice, with the
      Trainer's own pieces (build_network, the learning-rate schedule, the two fine-tuning phases, the
      shuffled and augmented batches) and the same config but one key:
-       transfer  model.backbone_weights=<the file>   (head alone first, then everything at 0.1x)
+       transfer  model.backbone_weights=<the file>   (head alone first, then everything at
+                 train.fine_tune_lr_factor=auto: the full rate for resnet_cnn weights)
        scratch   model.backbone_weights=none         (the same network from random weights)
   3. both are tested on every other image of digits 5-9 (~850, never trained on nor used to choose).
 Fifty images leave no validation split worth the name, so both arms run the planned epochs
@@ -18,7 +19,8 @@ Backbone: resnet_cnn by default, the network that learns digits from scratch in 
 here); the Keras applications (--backbone mobilenet_v3_small, ...) train from scratch on 900 tiny
 images poorly and far more slowly, and their ImageNet weights cannot be fetched on this machine.
 
-    python -m bench.bench_transfer --set train.fine_tune_lr_factor=1.0   # resnet_cnn, seeds 1-5, ~3 min on 2 cores
+    python -m bench.bench_transfer                                       # resnet_cnn, seeds 1-5, ~3 min on 2 cores
+    python -m bench.bench_transfer --set train.fine_tune_lr_factor=0.1   # the rate the Keras applications get
     python -m bench.bench_transfer --reverse --seeds 11,12,13            # the direction the recipe was chosen on
 """
 from __future__ import annotations

@@ -54,6 +54,23 @@ def weights_source(model_cfg: Any) -> str:
     return WEIGHTS_NONE if model_cfg.backbone == RESNET_CNN else WEIGHTS_IMAGENET
 
 
+# train.fine_tune_lr_factor=auto: the whole network's learning rate after the head-only phase, as a share of
+# train.learning_rate. A Keras application's weights are (nearly always) ImageNet's: features from far more
+# images than a fine-tuning run, kept by a gentle rate (Keras' transfer-learning guide). resnet_cnn has no
+# ImageNet weights: its file is one a team trained on its own kind of images, and those adapt best at the
+# full rate (bench/bench_transfer.py, digits 0-4 -> 5-9 from 50 images: 0.939 at 1.0, 0.890 at 0.1,
+# 0.925 from scratch; docs/model.md#backbones).
+FINE_TUNE_LR_FACTOR_AUTO = {RESNET_CNN: 1.0}
+FINE_TUNE_LR_FACTOR_KERAS_APPLICATIONS = 0.1
+
+
+def fine_tune_lr_factor(factor: Any, backbone: str) -> float:
+    """train.fine_tune_lr_factor with `auto` resolved for `backbone` (above)."""
+    if factor != WEIGHTS_AUTO:
+        return float(factor)
+    return FINE_TUNE_LR_FACTOR_AUTO.get(backbone, FINE_TUNE_LR_FACTOR_KERAS_APPLICATIONS)
+
+
 def is_weights_file(value: str) -> bool:
     return value not in (WEIGHTS_AUTO, WEIGHTS_IMAGENET, WEIGHTS_NONE)
 

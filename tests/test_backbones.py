@@ -84,12 +84,27 @@ def short_fit(model, steps=2, lr=1e-3):
      "dropout, layer_norm apply to every backbone)"),
     (["model.backbone=efficientnet_v2_b0", "data.image_size=24"], "invalid value for data.image_size: 24; "
      "model.backbone=efficientnet_v2_b0 needs at least 32 px (it downsamples 32x); use 128 or auto"),
-    (["train.fine_tune_lr_factor=1.5"], "invalid value for train.fine_tune_lr_factor: 1.5; expected a number in (0, 1]"),
+    (["train.fine_tune_lr_factor=1.5"],
+     "invalid value for train.fine_tune_lr_factor: 1.5; expected 'auto' or a number in (0, 1]"),
+    (["train.fine_tune_lr_factor=fast"], "invalid value for train.fine_tune_lr_factor: 'fast'; expected 'auto' or a number"),
 ])
 def test_backbone_settings_that_cannot_work_are_refused_in_one_line(overrides, error):
     with pytest.raises(ConfigError) as caught:
         build_config(overrides=overrides)
     assert str(caught.value) == error
+
+
+@pytest.mark.parametrize("overrides, factor", [
+    ([], 1.0),                                                       # resnet_cnn: a team's own weights
+    (["model.backbone=mobilenet_v3_small"], 0.1),                    # ImageNet features: the gentle rate
+    (["model.backbone=resnet50", "model.backbone_weights=/w/r.h5"], 0.1),  # a Keras application's file too
+    (["train.fine_tune_lr_factor=0.5"], 0.5),
+    (["model.backbone=efficientnet_v2_b0", "train.fine_tune_lr_factor=1"], 1.0),
+])
+def test_fine_tune_lr_factor_auto_is_full_rate_for_resnet_cnn_weights_and_a_tenth_for_keras_applications(
+        overrides, factor):
+    from components.trainer.fine_tune import lr_factor
+    assert lr_factor(build_config(overrides=overrides)) == factor
 
 
 def test_weights_default_to_imagenet_for_keras_applications_and_none_for_resnet_cnn():
@@ -321,5 +336,5 @@ def test_a_pipeline_run_fine_tunes_a_weights_file_exports_checks_and_pushes_it(t
     facts = read_model_facts(summary.pushed_path)
     assert (facts["backbone"], facts["backbone_weights"], facts["image_size"]) == ("mobilenet_v3_small", weights, 96)
     assert f"Backbone: mobilenet_v3_small from {weights}: epoch 1: the head only (backbone frozen); epoch 2: the " \
-           "whole network at train.fine_tune_lr_factor=0.1 x the learning rate; kept epoch from the whole network " \
+           "whole network at train.fine_tune_lr_factor=0.1 (auto) x the learning rate; kept epoch from the whole network " \
            "phase" in format_summary(summary).splitlines()

@@ -172,3 +172,34 @@ def test_a_training_that_ends_before_the_first_watched_epoch_keeps_its_last_epoc
 def test_the_batch_shrinks_so_a_small_train_split_still_gets_min_steps_per_epoch(train_images, overrides, expected):
     from components.trainer.schedule import batch_size
     assert batch_size(build_config(overrides=overrides).train, train_images) == expected
+
+
+@pytest.mark.parametrize("train_images, image_size, overrides, expected", [
+    (6400, 32, [], 6400),                          # cached: the whole split
+    (100_000, 128, [], 10_922),                    # not cached: what train.cache_max_mb=2048 holds at 128 px
+    (6400, 32, ["train.shuffle_buffer=500"], 500),  # as the user set it
+])
+def test_the_shuffle_buffer_defaults_to_the_whole_train_split_memory_allowing(train_images, image_size, overrides,
+                                                                             expected):
+    from components.trainer.schedule import shuffle_buffer
+    assert shuffle_buffer(build_config(overrides=overrides).train, train_images, image_size) == expected
+
+
+def test_a_split_written_class_by_class_gives_batches_of_every_class_from_the_first_step():
+    """ImageExampleGen writes a split class by class: a 1,000-example buffer over 5,000 sorted examples made
+    the first batches of each epoch from one or two classes; the whole-split default mixes them all."""
+    import tensorflow as tf
+
+    from components.trainer.train import batches
+    labels = np.repeat(np.arange(10), 500)  # sorted, as the TFRecords are
+    ds = tf.data.Dataset.from_tensor_slices((np.zeros([5000, 8, 8, 3], np.float32), tf.one_hot(labels, 10))).cache()
+    off = ["augment.brightness=0", "augment.contrast_lower=1", "augment.contrast_upper=1", "augment.rotation_degrees=0",
+           "augment.zoom=0", "augment.shift=0"]
+
+    def classes_in_first_batches(extra):
+        cfg = build_config(overrides=off + extra)
+        first = [np.argmax(y, axis=1) for _, y in batches(ds, cfg, training=True).take(4)]
+        return len(set(np.concatenate(first)))
+
+    assert classes_in_first_batches([]) == 10
+    assert classes_in_first_batches(["train.shuffle_buffer=1000"]) <= 3

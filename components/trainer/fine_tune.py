@@ -27,8 +27,8 @@ import tf_keras as keras
 from tf_keras import layers
 
 from components.trainer.backbones import backbone_layers
-from schemas.backbones import WEIGHTS_NONE, weights_source
-from schemas.config import Config
+from schemas.backbones import WEIGHTS_NONE, fine_tune_lr_factor, weights_source
+from schemas.config import AUTO, Config
 from schemas.runtime import PROGRESS_LOGGER
 
 PROGRESS_LOG = py_logging.getLogger(PROGRESS_LOGGER)
@@ -42,7 +42,12 @@ def fine_tune_learning_rate(base, cfg: Config, steps_per_epoch: int):
     """The learning rate (a number or schedule), times train.fine_tune_lr_factor from the second phase on."""
     if not pretrained(cfg):
         return base
-    return PhasedLearningRate(base, cfg.train.freeze_backbone_epochs * steps_per_epoch, cfg.train.fine_tune_lr_factor)
+    return PhasedLearningRate(base, cfg.train.freeze_backbone_epochs * steps_per_epoch, lr_factor(cfg))
+
+
+def lr_factor(cfg: Config) -> float:
+    """train.fine_tune_lr_factor, `auto` resolved for model.backbone (schemas/backbones.py says why)."""
+    return fine_tune_lr_factor(cfg.train.fine_tune_lr_factor, cfg.model.backbone)
 
 
 @keras.utils.register_keras_serializable(package="imgpipe")
@@ -117,8 +122,9 @@ def phases(cfg: Config, kept_epoch: int) -> Dict[str, Any]:
                 "phases": "one: the whole network from random weights at train.learning_rate"}
     frozen = min(cfg.train.freeze_backbone_epochs, cfg.train.epochs)
     head = f"{_epochs(1, frozen)}: the head only (backbone frozen)" if frozen else ""
+    auto = " (auto)" if cfg.train.fine_tune_lr_factor == AUTO else ""
     rest = (f"{_epochs(frozen + 1, cfg.train.epochs)}: the whole network at train.fine_tune_lr_factor="
-            f"{cfg.train.fine_tune_lr_factor} x the learning rate" if frozen < cfg.train.epochs else "")
+            f"{lr_factor(cfg)}{auto} x the learning rate" if frozen < cfg.train.epochs else "")
     return {"backbone": cfg.model.backbone, "weights": source,
             "phases": "; ".join(p for p in (head, rest) if p),
             "kept_epoch_phase": "head only" if kept_epoch <= frozen else "whole network"}

@@ -24,11 +24,12 @@ from tfx_bsl.public import tfxio
 
 from components.fs import write_json
 from components.image_example_gen.manifest import labels_path, require_class_list
-from components.trainer.augment import augment_image
+from components.trainer.augment import augment_batch
 from components.trainer.backbones import build_network
 from components.trainer.distribution import export_dir, make_strategy
 from components.trainer.record import training_record, write_training_record
-from components.trainer.schedule import batch_size, early_stopping, learning_rate, stopping_facts, training_report
+from components.trainer.schedule import (batch_size, early_stopping, learning_rate, shuffle_buffer, stopping_facts,
+                                          training_report)
 from components.trainer.fine_tune import fine_tune_learning_rate, fine_tuning, phases
 from components.trainer.serving import make_serving_signatures
 from components.trainer.spec import (
@@ -122,7 +123,9 @@ def training_inputs(fn_args: tfx.components.FnArgs, cfg: TrainerSettings) -> Tra
     num_classes = len(manifest["class_names"])
     cache = _fits_in_cache(manifest["num_examples"], image_size, cfg)
     train_images = count_records(fn_args.train_files)
-    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, batch_size=batch_size(cfg.train, train_images)))
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(
+        cfg.train, batch_size=batch_size(cfg.train, train_images),
+        shuffle_buffer=shuffle_buffer(cfg.train, train_images, image_size)))
     datasets = [make_dataset(files, fn_args.data_accessor, tft_output, cfg, training=training, cache=cache,
                              num_classes=num_classes)
                 for files, training in ((fn_args.train_files, True), (fn_args.eval_files, False))]
@@ -165,9 +168,9 @@ def make_dataset(file_patterns: List[str], data_accessor, tft_output: tft.TFTran
     Labels are one-hot so one loss (CategoricalCrossentropy) serves with and
     without train.label_smoothing.
 
-    Order: decode (parallel, batched) -> unbatch -> cache -> shuffle -> augment
-    (train only, parallel) -> batch -> prefetch. Caching before shuffling and
-    augmenting keeps each epoch's order and augmentation fresh.
+    Order: decode (parallel, batched) -> unbatch -> cache -> shuffle -> batch ->
+    augment (train only, whole batches, parallel) -> prefetch. Caching before
+    shuffling and augmenting keeps each epoch's order and augmentation fresh.
     """
     raw = data_accessor.tf_dataset_factory(
         file_patterns,
@@ -187,11 +190,17 @@ def make_dataset(file_patterns: List[str], data_accessor, tft_output: tft.TFTran
 
 def batches(ds: tf.data.Dataset, cfg: TrainerSettings, training: bool) -> tf.data.Dataset:
     """(image, label) pairs -> batches: shuffled and augmented (parallel) when `training`, then prefetched."""
-    if training:
-        ds = ds.shuffle(cfg.train.shuffle_buffer, seed=cfg.train.seed, reshuffle_each_iteration=True)
-        ds = ds.map(lambda image, label: (augment_image(image, cfg.augment), label),
+    if training:  # train.shuffle_buffer=0 (unresolved, as the benches pass it): the whole data set
+        buffer = cfg.train.shuffle_buffer or int(ds.cardinality())
+        if buffer < 1:
+            raise ValueError("train.shuffle_buffer=0 needs a data set of known size; resolve it with "
+                             "schedule.shuffle_buffer() first")
+        ds = ds.shuffle(buffer, seed=cfg.train.seed, reshuffle_each_iteration=True)
+    ds = ds.batch(cfg.train.batch_size)
+    if training:  # on whole batches: one op per transform and batch, a random draw per image (augment.py)
+        ds = ds.map(lambda images, labels: (augment_batch(images, cfg.augment), labels),
                     num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.batch(cfg.train.batch_size).prefetch(tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 class StopAfterSteps(keras.callbacks.Callback):

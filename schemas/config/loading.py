@@ -12,6 +12,8 @@ from schemas.config.training import PRESETS, ModelConfig
 
 # Keys whose default is "auto" and that also take an integer (model.backbone_weights' "auto" is a word, not this)
 INT_OR_AUTO_KEYS = ("data.image_size", "model.stem_stride")
+# ... and those that take a number
+FLOAT_OR_AUTO_KEYS = ("train.fine_tune_lr_factor",)
 # String keys that take the word "off": YAML 1.1 reads a bare `off` as false (and `on` as true)
 OFF_WORD_KEYS = {"serving.tflite": "off"}
 
@@ -83,6 +85,8 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
     try:
         if key in INT_OR_AUTO_KEYS:
             return _int_or_auto(value)
+        if key in FLOAT_OR_AUTO_KEYS:
+            return _float_or_auto(value)
         if kind is bool:
             if isinstance(value, bool):
                 return value
@@ -112,7 +116,8 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
             return [_coerce(key, v, sample) for v in value] if sample is not None else list(value)
     except (ValueError, TypeError, json.JSONDecodeError):
         pass
-    expected = f"{AUTO!r} or an integer" if key in INT_OR_AUTO_KEYS else kind.__name__
+    expected = (f"{AUTO!r} or an integer" if key in INT_OR_AUTO_KEYS
+                else f"{AUTO!r} or a number" if key in FLOAT_OR_AUTO_KEYS else kind.__name__)
     raise ConfigError(f"invalid value for {key}: {value!r}; expected {expected}")
 
 
@@ -122,6 +127,14 @@ def _int_or_auto(value: Any) -> Union[int, str]:
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         raise ValueError
     return int(value)
+
+
+def _float_or_auto(value: Any) -> Union[float, str]:
+    if isinstance(value, str) and value.strip().lower() == AUTO:
+        return AUTO
+    if isinstance(value, bool):
+        raise ValueError
+    return float(value)
 
 
 def _parse_override(item: str) -> Tuple[str, str]:

@@ -121,7 +121,9 @@ class TrainConfig:
     lr_schedule: str = "cosine"       # "cosine": linear warm-up, then cosine decay to 0 at the last epoch
     warmup_epochs: float = 1.0        # linear warm-up from 0 (cosine only); at most half of the training
     label_smoothing: float = 0.0      # 0.1 spreads 10% of each target over the other classes
-    shuffle_buffer: int = 1000
+    # examples in the shuffle buffer; 0: the whole train split when it is cached in memory (a uniform order each
+    # epoch), else as many decoded images as train.cache_max_mb holds (components/trainer/schedule.py)
+    shuffle_buffer: int = 0
     # watched epochs (from after the warm-up and the first third) with neither a better validation accuracy
     # (ties to the lower validation loss) nor a lower validation loss, before stopping; the best watched
     # epoch (by accuracy) is kept. 0 disables
@@ -131,7 +133,9 @@ class TrainConfig:
     deterministic: bool = False       # bit-identical weights for the same data, config and machine (slower)
     warm_start: bool = False          # start from the served model's weights when classes, size and network match
     freeze_backbone_epochs: int = 3   # pretrained backbone: train the head alone this many epochs first
-    fine_tune_lr_factor: float = 0.1  # pretrained backbone: then the whole network at this x the learning rate
+    # pretrained backbone: then the whole network at this x the learning rate; auto: 1.0 for resnet_cnn weights
+    # (a team's own, from its kind of images), 0.1 for a Keras application's (ImageNet); schemas/backbones.py
+    fine_tune_lr_factor: Union[float, str] = AUTO
 
     def validate(self) -> None:
         check(self.epochs >= 1, "train.epochs", self.epochs, "an integer >= 1")
@@ -143,12 +147,13 @@ class TrainConfig:
         check(0 <= self.warmup_epochs <= 100, "train.warmup_epochs", self.warmup_epochs, "a number from 0 to 100")
         check(0 <= self.label_smoothing < 1, "train.label_smoothing", self.label_smoothing,
                "a number from 0 to below 1")
-        check(self.shuffle_buffer >= 1, "train.shuffle_buffer", self.shuffle_buffer, "an integer >= 1")
+        check(self.shuffle_buffer >= 0, "train.shuffle_buffer", self.shuffle_buffer,
+              "an integer >= 0 (0: the whole train split)")
         check(self.early_stopping_patience >= 0, "train.early_stopping_patience",
                self.early_stopping_patience, "an integer >= 0")
         check(self.cache_max_mb >= 0, "train.cache_max_mb", self.cache_max_mb, "an integer >= 0")
         check(self.freeze_backbone_epochs >= 0, "train.freeze_backbone_epochs", self.freeze_backbone_epochs,
               "an integer >= 0")
-        check(0 < self.fine_tune_lr_factor <= 1, "train.fine_tune_lr_factor", self.fine_tune_lr_factor,
-              "a number in (0, 1]")
+        check(self.fine_tune_lr_factor == AUTO or 0 < self.fine_tune_lr_factor <= 1, "train.fine_tune_lr_factor",
+              self.fine_tune_lr_factor, f"{AUTO!r} or a number in (0, 1]")
 
