@@ -64,10 +64,8 @@ FINE_TUNE_LR_FACTOR_AUTO = {RESNET_CNN: 1.0}
 FINE_TUNE_LR_FACTOR_KERAS_APPLICATIONS = 0.1
 
 
-def fine_tune_lr_factor(factor: Any, backbone: str) -> float:
-    """train.fine_tune_lr_factor with `auto` resolved for `backbone` (above)."""
-    if factor != WEIGHTS_AUTO:
-        return float(factor)
+def auto_fine_tune_lr_factor(backbone: str) -> float:
+    """What train.fine_tune_lr_factor=auto means for `backbone` (above)."""
     return FINE_TUNE_LR_FACTOR_AUTO.get(backbone, FINE_TUNE_LR_FACTOR_KERAS_APPLICATIONS)
 
 

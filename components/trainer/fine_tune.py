@@ -27,7 +27,7 @@ import tf_keras as keras
 from tf_keras import layers
 
 from components.trainer.backbones import backbone_layers
-from schemas.backbones import WEIGHTS_NONE, fine_tune_lr_factor, weights_source
+from schemas.backbones import WEIGHTS_NONE, auto_fine_tune_lr_factor, weights_source
 from schemas.config import AUTO, Config
 from schemas.runtime import PROGRESS_LOGGER
 
@@ -47,7 +47,9 @@ def fine_tune_learning_rate(base, cfg: Config, steps_per_epoch: int):
 
 def lr_factor(cfg: Config) -> float:
     """train.fine_tune_lr_factor, `auto` resolved for model.backbone (schemas/backbones.py says why)."""
-    return fine_tune_lr_factor(cfg.train.fine_tune_lr_factor, cfg.model.backbone)
+    if cfg.train.fine_tune_lr_factor == AUTO:
+        return auto_fine_tune_lr_factor(cfg.model.backbone)
+    return float(cfg.train.fine_tune_lr_factor)
 
 
 @keras.utils.register_keras_serializable(package="imgpipe")

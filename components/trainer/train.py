@@ -190,17 +190,25 @@ def make_dataset(file_patterns: List[str], data_accessor, tft_output: tft.TFTran
 
 def batches(ds: tf.data.Dataset, cfg: TrainerSettings, training: bool) -> tf.data.Dataset:
     """(image, label) pairs -> batches: shuffled and augmented (parallel) when `training`, then prefetched."""
-    if training:  # train.shuffle_buffer=0 (unresolved, as the benches pass it): the whole data set
-        buffer = cfg.train.shuffle_buffer or int(ds.cardinality())
-        if buffer < 1:
-            raise ValueError("train.shuffle_buffer=0 needs a data set of known size; resolve it with "
-                             "schedule.shuffle_buffer() first")
-        ds = ds.shuffle(buffer, seed=cfg.train.seed, reshuffle_each_iteration=True)
+    if training:
+        ds = ds.shuffle(_shuffle_buffer(ds, cfg), seed=cfg.train.seed, reshuffle_each_iteration=True)
     ds = ds.batch(cfg.train.batch_size)
     if training:  # on whole batches: one op per transform and batch, a random draw per image (augment.py)
         ds = ds.map(lambda images, labels: (augment_batch(images, cfg.augment), labels),
                     num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _shuffle_buffer(ds: tf.data.Dataset, cfg: TrainerSettings) -> int:
+    """train.shuffle_buffer as training_inputs() resolved it; the benches pass 0 with a data set of known size,
+    resolved here by the same rule (schedule.shuffle_buffer)."""
+    if cfg.train.shuffle_buffer > 0:
+        return cfg.train.shuffle_buffer
+    images, side = int(ds.cardinality()), ds.element_spec[0].shape[0]
+    if images < 1 or side is None:
+        raise ValueError("train.shuffle_buffer=0 needs a data set of known size and image side; resolve it with "
+                         "schedule.shuffle_buffer() first")
+    return shuffle_buffer(cfg.train, images, int(side))
 
 
 class StopAfterSteps(keras.callbacks.Callback):

@@ -10,10 +10,9 @@ from schemas.config.base import AUTO, ConfigError
 from schemas.config.root import Config
 from schemas.config.training import PRESETS, ModelConfig
 
-# Keys whose default is "auto" and that also take an integer (model.backbone_weights' "auto" is a word, not this)
-INT_OR_AUTO_KEYS = ("data.image_size", "model.stem_stride")
-# ... and those that take a number
-FLOAT_OR_AUTO_KEYS = ("train.fine_tune_lr_factor",)
+# Keys whose default is "auto" and that also take a number of this kind (model.backbone_weights' "auto" is a
+# word, not this)
+NUMBER_OR_AUTO_KEYS = {"data.image_size": int, "model.stem_stride": int, "train.fine_tune_lr_factor": float}
 # String keys that take the word "off": YAML 1.1 reads a bare `off` as false (and `on` as true)
 OFF_WORD_KEYS = {"serving.tflite": "off"}
 
@@ -83,10 +82,8 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
     """Coerce `value` to the type of the field's default, or raise ConfigError."""
     kind = type(default)
     try:
-        if key in INT_OR_AUTO_KEYS:
-            return _int_or_auto(value)
-        if key in FLOAT_OR_AUTO_KEYS:
-            return _float_or_auto(value)
+        if key in NUMBER_OR_AUTO_KEYS:
+            return _number_or_auto(value, NUMBER_OR_AUTO_KEYS[key])
         if kind is bool:
             if isinstance(value, bool):
                 return value
@@ -116,25 +113,18 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
             return [_coerce(key, v, sample) for v in value] if sample is not None else list(value)
     except (ValueError, TypeError, json.JSONDecodeError):
         pass
-    expected = (f"{AUTO!r} or an integer" if key in INT_OR_AUTO_KEYS
-                else f"{AUTO!r} or a number" if key in FLOAT_OR_AUTO_KEYS else kind.__name__)
+    number = {int: "an integer", float: "a number"}.get(NUMBER_OR_AUTO_KEYS.get(key))
+    expected = f"{AUTO!r} or {number}" if number else kind.__name__
     raise ConfigError(f"invalid value for {key}: {value!r}; expected {expected}")
 
 
-def _int_or_auto(value: Any) -> Union[int, str]:
+def _number_or_auto(value: Any, kind: type) -> Union[int, float, str]:
+    """AUTO, or `value` as `kind` (int or float); a bool, or a fraction where an int is due, is refused."""
     if isinstance(value, str) and value.strip().lower() == AUTO:
         return AUTO
-    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+    if isinstance(value, bool) or (kind is int and isinstance(value, float) and not value.is_integer()):
         raise ValueError
-    return int(value)
-
-
-def _float_or_auto(value: Any) -> Union[float, str]:
-    if isinstance(value, str) and value.strip().lower() == AUTO:
-        return AUTO
-    if isinstance(value, bool):
-        raise ValueError
-    return float(value)
+    return kind(value)
 
 
 def _parse_override(item: str) -> Tuple[str, str]:
