@@ -201,14 +201,30 @@ def test_too_deep_a_valid_padding_network_names_the_cause():
 
 # --------------------------------------------------------------------------- head
 
+@pytest.mark.parametrize("image_size, train_images, expected", [
+    (28, 8000, 1),     # small images: full resolution whatever their number (28 px digits)
+    (32, 100000, 1),
+    (48, 868, 1),      # few images: 868 x 48² <= 2,000,000 pixels per epoch
+    (48, 869, 2),
+    (64, 8000, 2),     # larger images, many of them: the cheap strided stem
+    (128, None, 2),    # train split size unknown: only the side decides
+    (32, None, 1),
+])
+def test_stem_stride_auto_keeps_full_resolution_for_small_images_or_few_of_them(image_size, train_images, expected):
+    from components.trainer.model import stem_stride
+    assert stem_stride(from_dict({}).model, image_size, train_images) == expected
+    assert stem_stride(from_dict({"model": {"stem_stride": 2}}).model, image_size, train_images) == 2
+
+
 def test_flatten_head_keeps_every_position_gap_head_averages_them():
     flat = model_for(image_size=32, head="flatten", dense_units=0, dropout=0.0)
     gap = model_for(image_size=32, head="gap", dense_units=0, dropout=0.0)
 
     assert types_of(flat.layers)[-2:] == ["Flatten", "Dense"]
     assert types_of(gap.layers)[-2:] == ["GlobalAveragePooling2D", "Dense"]
-    # default stages end at 2x2x128 for a 32x32 input: flatten sees 4 positions, GAP one vector.
-    assert flat.layers[-2].output_shape == (None, 2 * 2 * 128)
+    # a 32x32 input keeps the stem at full resolution (stem_stride=auto), so the default stages end at 4x4x128:
+    # flatten sees 16 positions, GAP one vector.
+    assert flat.layers[-2].output_shape == (None, 4 * 4 * 128)
     assert gap.layers[-2].output_shape == (None, 128)
 
 

@@ -43,19 +43,23 @@ class FeatureMapTooSmall(ValueError):
     """A layer would get a feature map smaller than its window (only possible with valid padding)."""
 
 
-# model.stem_stride=auto: a stride-1 stem costs ~2.3x the training time of a stride-2 one here, and on
-# scarce data it is what lets the network learn (docs/model.md#small-batches: demo batches of 240 training
-# images, 0.85 -> 0.99 held-out accuracy); on thousands of images the strided stem is as accurate for
-# less than half the time. So: full resolution while the train split is at most this many pixels per epoch.
+# model.stem_stride=auto: a stride-1 stem costs ~2x the training time of a stride-2 one here, so it is kept
+# for where it pays:
+# - few images: full resolution is what lets the network learn (docs/model.md#small-batches: demo batches of
+#   240 training images, 0.85 -> 0.99 held-out accuracy). Up to this many pixels per epoch (images x side²):
 AUTO_STEM_MAX_PIXELS = 2_000_000
+# - small images, whatever their number: a stride-2 stem and three stride-2 stages leave a 32 px image a 2x2
+#   map, and the strokes that tell 28 px digits apart are lost in the stem (8,000 MNIST-sized digits, 3 seeds:
+#   0.986 at stride 2, 0.99x at stride 1; docs/real_data.md). Up to this side:
+AUTO_STEM_MAX_SIDE = 32
 
 
 def stem_stride(cfg: ModelConfig, image_size: int, train_images: Optional[int] = None) -> int:
-    """model.stem_stride, with `auto` resolved from the train split's size (2 when it is not given)."""
+    """model.stem_stride, with `auto` resolved from the image side and the train split's size (above)."""
     if cfg.stem_stride != AUTO:
         return int(cfg.stem_stride)
-    small = train_images is not None and train_images * image_size ** 2 <= AUTO_STEM_MAX_PIXELS
-    return 1 if small else 2
+    few = train_images is not None and train_images * image_size ** 2 <= AUTO_STEM_MAX_PIXELS
+    return 1 if few or image_size <= AUTO_STEM_MAX_SIDE else 2
 
 
 def build_model(cfg: ModelConfig, image_size: int, num_classes: int, train_images: Optional[int] = None) -> keras.Model:

@@ -74,8 +74,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     logging.info("Training: %s", start)
     recorder = EpochRecorder(cfg.train.epochs)
     callbacks = _callbacks(cfg, fn_args.model_run_dir, fn_args.train_steps) + [recorder] + tuning
-    history = model.fit(inputs.train_ds, validation_data=inputs.validation_ds, epochs=cfg.train.epochs,
-                        callbacks=callbacks, verbose=0)  # EpochRecorder prints one line per epoch (--quiet silences it)
+    history = model.fit(inputs.train_ds, steps_per_epoch=inputs.steps_per_epoch, validation_data=inputs.validation_ds,
+                        epochs=cfg.train.epochs, callbacks=callbacks, verbose=0)  # EpochRecorder prints one line per epoch (--quiet silences it)
     stopper = _find(callbacks, keras.callbacks.EarlyStopping)
     record = training_record(training_report(history.history, cfg.train, stopper, _find(callbacks, StopAfterSteps)),
                              recorder.epochs, recorder.seconds, stopping_facts(stopper), start, tuned)
@@ -100,7 +100,11 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
 @dataclasses.dataclass
 class TrainingInputs:
     """What the Trainer and each Tuner trial fit on: the train and validation splits through the Transform
-    graph, and the facts sizing the network and the schedule. `cfg` has its batch size resolved."""
+    graph, and the facts sizing the network and the schedule. `cfg` has its batch size resolved.
+
+    `train_ds` repeats: fit it with steps_per_epoch (one pass over the split is exactly that many batches).
+    Keras makes a new iterator for each epoch of a finite data set, and on this stack that cost 2-3 s between
+    about half the epochs (digits, 6,400 images at 28 px: 33 s of a 231 s Trainer; docs/performance.md)."""
     cfg: TrainerSettings
     tft_output: tft.TFTransformOutput
     image_size: int
@@ -129,9 +133,10 @@ def training_inputs(fn_args: tfx.components.FnArgs, cfg: TrainerSettings) -> Tra
     datasets = [make_dataset(files, fn_args.data_accessor, tft_output, cfg, training=training, cache=cache,
                              num_classes=num_classes)
                 for files, training in ((fn_args.train_files, True), (fn_args.eval_files, False))]
+    train_ds, validation_ds = datasets
     return TrainingInputs(cfg, tft_output, image_size, examples_uri, manifest["class_names"],
                           manifest.get(FACTS_SPANS, []), train_images,
-                          math.ceil(train_images / cfg.train.batch_size), *datasets)
+                          math.ceil(train_images / cfg.train.batch_size), train_ds.repeat(), validation_ds)
 
 
 def compiled_network(inputs: TrainingInputs, base_model: Optional[str] = None
