@@ -71,6 +71,22 @@ def test_both_tflite_models_answer_as_the_saved_model_on_the_test_images(built):
         assert r["bytes"] == os.path.getsize(os.path.join(built["out"], "tflite", MODEL_FILES[variant]))
 
 
+def test_int8_calibrates_on_images_spread_over_a_split_written_class_by_class(tmp_path):
+    """The image ExampleGen writes each split class by class: the calibration sample takes every k-th record,
+    so it holds every class, not the first class's first images."""
+    from components.on_device.evaluate import read_spread
+    sorted_by_class = sorted(range(300), key=lambda seed: seed % len(CLASSES))
+    write_split(str(tmp_path), features.TRAIN_SPLIT, sorted_by_class)
+    pattern = split_pattern(str(tmp_path), features.TRAIN_SPLIT)
+    expected = {seed: encoded_colour_image(CLASSES[seed % len(CLASSES)], size=24, seed=seed) for seed in sorted_by_class}
+
+    sample = read_spread(pattern, 30)
+
+    assert sample == [expected[sorted_by_class[i]] for i in range(0, 300, 10)]  # records 0, 10, ..., 290
+    assert {sorted_by_class[i] % len(CLASSES) for i in range(0, 300, 10)} == {0, 1, 2}
+    assert len(read_spread(pattern, 1000)) == 300  # fewer records than asked: all of them
+
+
 def test_preprocessing_json_says_what_the_transform_graph_does(built):
     with open(os.path.join(built["out"], "tflite", PREPROCESSING_FILE)) as f:
         facts = json.load(f)

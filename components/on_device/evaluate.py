@@ -30,6 +30,17 @@ def read_split(file_pattern: str) -> Tuple[List[bytes], np.ndarray]:
     return images, np.asarray(labels, np.int64)
 
 
+def read_spread(file_pattern: str, count: int) -> List[bytes]:
+    """About `count` encoded images spread over a split: every k-th record, parsing only those. The image
+    ExampleGen writes a split class by class, so its first images are all of one class."""
+    files = sorted(tf.io.gfile.glob(file_pattern))
+    records = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    total = int(records.reduce(0, lambda n, _: n + 1))
+    every = max(1, total // max(1, count))
+    return [tf.train.Example.FromString(record.numpy()).features.feature[features.IMAGE_KEY].bytes_list.value[0]
+            for record in records.shard(every, 0).take(count)]
+
+
 def transformed_images(tft_output, images: List[bytes]) -> np.ndarray:
     """The Transform graph's float images [N, size, size, 3] for encoded `images`."""
     layer = tft_output.transform_features_layer()
@@ -39,9 +50,10 @@ def transformed_images(tft_output, images: List[bytes]) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, 1, 1, 3), np.float32)
 
 
-def saved_model_classes(saved_model_dir: str, images: List[bytes]) -> np.ndarray:
-    """The SavedModel's class ids through `serving_bytes`, as TF Serving would answer."""
-    serve = tf.saved_model.load(saved_model_dir).signatures[features.BYTES_SIGNATURE]
+def saved_model_classes(saved_model, images: List[bytes]) -> np.ndarray:
+    """The SavedModel's class ids through `serving_bytes`, as TF Serving would answer; `saved_model` is the
+    loaded model (a Keras load keeps the signatures it was saved with)."""
+    serve = saved_model.signatures[features.BYTES_SIGNATURE]
     ids = [serve(**{features.BYTES_INPUT: tf.constant(images[i:i + BATCH])})[features.CLASS_ID_OUTPUT].numpy()
            for i in range(0, len(images), BATCH)]
     return np.concatenate(ids) if ids else np.zeros((0,), np.int64)

@@ -17,8 +17,9 @@ from absl import logging
 
 from components.fs import write_json
 from components.image_example_gen.spec import LABELS_FILE
-from components.on_device.convert import convert_all, preprocessing_facts
-from components.on_device.evaluate import judge, read_split, saved_model_classes, transformed_images, verdict
+from components.on_device.convert import convert_all, load_network, preprocessing_facts
+from components.on_device.evaluate import (judge, read_split, read_spread, saved_model_classes, transformed_images,
+                                           verdict)
 from components.on_device.report import report_path
 from components.on_device.spec import (MODEL_FILES, PREPROCESSING_FILE, REPRESENTATIVE_IMAGES, OnDeviceSettings,
                                        tflite_model_dir)
@@ -32,13 +33,14 @@ def build_and_judge(saved_model_dir: str, tft_output, train_pattern: str, judged
                     variants, out_dir: str) -> Dict:
     """Convert, judge against the SavedModel, and stage the folder in `out_dir`/tflite; the report."""
     image_size = int(tft_output.transformed_feature_spec()[features.IMAGE_XF_KEY].shape[0])
-    train_images = transformed_images(tft_output, read_split(train_pattern)[0][:REPRESENTATIVE_IMAGES])
-    models = convert_all(saved_model_dir, image_size, variants, train_images)
+    train_images = transformed_images(tft_output, read_spread(train_pattern, REPRESENTATIVE_IMAGES))
+    network = load_network(saved_model_dir)
+    models = convert_all(network, image_size, variants, train_images)
     splits = [read_split(pattern) for pattern in judged_patterns]
     encoded = [image for images, _ in splits for image in images]
     labels = np.concatenate([split_labels for _, split_labels in splits])
     report = judge(models, transformed_images(tft_output, encoded), labels,
-                   saved_model_classes(saved_model_dir, encoded))
+                   saved_model_classes(network, encoded))
     report["image_size"] = image_size
     stage(f"{out_dir.rstrip('/')}/{STAGED_DIR}", models, f"{saved_model_dir.rstrip('/')}/assets/{LABELS_FILE}",
           image_size)

@@ -13,7 +13,7 @@ MODEL_FILES = {FLOAT: "model.tflite", INT8: "model_int8.tflite"}  # one file per
 PREPROCESSING_FILE = "preprocessing.json"  # what the device does before the model (resize, size, scaling, channels)
 REPORT_FILE = "on_device.json"   # in the artifact: sizes, agreement, accuracy, pushed or why not
 FOLDER_SUFFIX = "-tflite"        # pushed to <serving_dir>/<model_name>-tflite/<version>/, beside the SavedModel's
-REPRESENTATIVE_IMAGES = 100      # train-split images int8 quantization calibrates on
+REPRESENTATIVE_IMAGES = 100      # train-split images int8 quantization calibrates on, spread over the split
 
 
 @dataclasses.dataclass(frozen=True)
