@@ -96,7 +96,8 @@ class ModelConfig:
 
 # `seed` reproduces the seed article's build_cnn layer for layer:
 # Conv32 -> MaxPool -> Res32 -> Conv64 -> MaxPool -> Res64 -> Flatten -> Dense128 -> softmax.
-# `default` is what we recommend on a CPU: strided stem, BN, strided residual stages, GAP head.
+# `default` is what we recommend on a CPU: BN, strided residual stages, GAP head, and a stem strided on
+# images above 32 px unless they are few (model.stem_stride=auto, components/trainer/model.py).
 PRESETS: Dict[str, Dict[str, Any]] = {
     "default": {},
     "seed": dict(
