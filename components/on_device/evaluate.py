@@ -13,6 +13,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 import tensorflow as tf
 
+from components.image_example_gen.records import count_records, split_records
 from components.on_device.spec import MODEL_FILES
 from schemas import features
 
@@ -21,9 +22,8 @@ BATCH = 64
 
 def read_split(file_pattern: str) -> Tuple[List[bytes], np.ndarray]:
     """(encoded images, labels) of a (GZIP TFRecord) Examples split."""
-    files = sorted(tf.io.gfile.glob(file_pattern))
     images, labels = [], []
-    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+    for record in split_records([file_pattern]):
         feature = tf.train.Example.FromString(record.numpy()).features.feature
         images.append(feature[features.IMAGE_KEY].bytes_list.value[0])
         labels.append(feature[features.LABEL_KEY].int64_list.value[0])
@@ -33,12 +33,9 @@ def read_split(file_pattern: str) -> Tuple[List[bytes], np.ndarray]:
 def read_spread(file_pattern: str, count: int) -> List[bytes]:
     """About `count` encoded images spread over a split: every k-th record, parsing only those. The image
     ExampleGen writes a split class by class, so its first images are all of one class."""
-    files = sorted(tf.io.gfile.glob(file_pattern))
-    records = tf.data.TFRecordDataset(files, compression_type="GZIP")
-    total = int(records.reduce(0, lambda n, _: n + 1))
-    every = max(1, total // max(1, count))
+    every = max(1, count_records([file_pattern]) // max(1, count))
     return [tf.train.Example.FromString(record.numpy()).features.feature[features.IMAGE_KEY].bytes_list.value[0]
-            for record in records.shard(every, 0).take(count)]
+            for record in split_records([file_pattern]).shard(every, 0).take(count)]
 
 
 def transformed_images(tft_output, images: List[bytes]) -> np.ndarray:

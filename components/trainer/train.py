@@ -24,6 +24,7 @@ from tfx_bsl.public import tfxio
 
 from components.fs import write_json
 from components.image_example_gen.manifest import labels_path, require_class_list
+from components.image_example_gen.records import count_records
 from components.trainer.augment import augment_batch
 from components.trainer.backbones import build_network
 from components.trainer.distribution import export_dir, make_strategy
@@ -266,12 +267,6 @@ def _callbacks(cfg: TrainerSettings, log_dir: str, max_steps: int | None = None)
     if stopper is not None:
         callbacks.append(stopper)
     return callbacks
-
-
-def count_records(file_patterns: List[str]) -> int:
-    """Examples in the gzip TFRecords the image ExampleGen wrote: sizes the learning-rate schedule."""
-    files = [path for pattern in file_patterns for path in tf.io.gfile.glob(pattern)]
-    return int(tf.data.TFRecordDataset(files, compression_type="GZIP").reduce(0, lambda n, _: n + 1))
 
 
 def _find(callbacks: List[keras.callbacks.Callback], kind: type) -> Optional[keras.callbacks.Callback]:
