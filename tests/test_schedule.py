@@ -203,3 +203,19 @@ def test_a_split_written_class_by_class_gives_batches_of_every_class_from_the_fi
 
     assert classes_in_first_batches([]) == 10
     assert classes_in_first_batches(["train.shuffle_buffer=1000"]) <= 3
+
+
+def test_the_trainers_batches_run_without_the_autotuning_model_and_still_deliver_every_image():
+    """Deleting an iterator waits for tf.data's autotuning model thread (up to its optimisation period, which
+    grows to a minute): the end of fit() sat idle 0-55 s (bench/bench_epoch_gaps.py). batches() turns the
+    model off for the train and validation sets; the parallel map and prefetch still run."""
+    import tensorflow as tf
+
+    from components.trainer.train import batches
+    cfg = build_config()
+    ds = tf.data.Dataset.from_tensor_slices((np.ones([70, 8, 8, 3], np.float32), tf.one_hot(np.arange(70) % 5, 5)))
+    for training in (True, False):
+        out = batches(ds, cfg, training=training)
+        assert out.options().autotune.enabled is False
+        assert sum(int(x.shape[0]) for x, _ in out) == 70
+        assert out.repeat().options().autotune.enabled is False  # what fit() gets

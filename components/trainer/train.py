@@ -202,7 +202,20 @@ def batches(ds: tf.data.Dataset, cfg: TrainerSettings, training: bool) -> tf.dat
     if training:  # on whole batches: one op per transform and batch, a random draw per image (augment.py)
         ds = ds.map(lambda images, labels: (augment_batch(images, cfg.augment), labels),
                     num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(without_autotune_model())
+
+
+def without_autotune_model() -> tf.data.Options:
+    """tf.data options with the autotuning model off (docs/performance.md#between-epochs).
+
+    With it on, every iterator runs a model thread that re-optimises at a period growing to a minute, and
+    deleting the iterator waits for that thread: when Keras dropped the train iterator at the end of fit()
+    the Trainer sat 0-55 s doing nothing (a new iterator per epoch had cost 2-3 s per epoch the same way).
+    Off, AUTOTUNE still means something: a parallel map runs on as many threads as the CPU has cores, and
+    prefetch sizes its buffer with its own tuner, neither of which needs the model thread."""
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return options
 
 
 def _shuffle_buffer(ds: tf.data.Dataset, cfg: TrainerSettings) -> int:
