@@ -1,7 +1,7 @@
 """Does a pretrained backbone help? Transfer measured on real handwritten digits. Prints figures; not a test.
 
 scikit-learn's digits (1,797 real 8x8 scans) are encoded as PNGs (dark ink on white) and prepared by the
-Transform's own decode_and_resize at 32 px, the size data.image_size=auto picks for them.
+Transform's own decode_and_resize at the size data.image_size=auto picks for them (28 px).
 
   1. pretrain: the backbone on digits 0-4 (~900 images, 10% of them held out for early stopping),
      Trainer defaults; its backbone weights are saved to a .h5 file (save_backbone_weights);
@@ -40,13 +40,14 @@ from components.trainer.fine_tune import fine_tune_learning_rate, fine_tuning
 from components.trainer.schedule import early_stopping, learning_rate
 from components.trainer.tf_runtime import seed_and_determinism, skip_autograph_for_tf_keras
 from components.trainer.train import batches
+from components.transform.image_size import auto_size
 from components.transform.preprocessing import decode_and_resize
-from schemas.config import Config, build_config
+from schemas.config import Config, DataConfig, build_config
 
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
-SIZE = 32
+SIZE = auto_size(8, DataConfig.image_size_auto_min, DataConfig.image_size_auto_max)  # the digits are 8x8
 SOURCE_DIGITS, TARGET_DIGITS = (0, 1, 2, 3, 4), (5, 6, 7, 8, 9)
 
 
@@ -64,7 +65,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def digits() -> Tuple[np.ndarray, np.ndarray]:
-    """All 1,797 digits as the Transform prepares them: float32 [N, 32, 32, 3] in [0, 1], and labels."""
+    """All 1,797 digits as the Transform prepares them: float32 [N, SIZE, SIZE, 3] in [0, 1], and labels."""
     from sklearn.datasets import load_digits
 
     data = load_digits()

@@ -12,20 +12,22 @@ def test_median_short_side_reads_the_manifest_histogram_with_string_keys():
 
 
 @pytest.mark.parametrize("median, expected", [
-    (28, 32),    # MNIST-like digits: rounded UP to a multiple of 8, never below the images' own size
+    (28, 28),    # MNIST-like digits: kept at their own size
+    (27, 28),    # rounded UP to a multiple of 4, never below the images' own size
     (32, 32),
     (48, 48),    # the demo's shapes
     (8, 16),     # sklearn digits: clamped up to the smallest size the default model handles
     (427, 128),  # photos: capped for cost
-    (100, 104),
+    (100, 100),
+    (101, 104),
 ])
-def test_auto_size_rounds_up_to_a_multiple_of_8_and_clamps(median, expected):
+def test_auto_size_rounds_up_to_a_multiple_of_4_and_clamps(median, expected):
     assert auto_size(median, 16, 128) == expected
 
 
 def test_auto_uses_the_rule_and_an_explicit_integer_wins():
-    auto = choose_image_size("auto", {"28": 900, "30": 100}, 16, 128)
-    assert (auto.size, auto.source, auto.median_short_side, auto.note) == (32, "auto", 28, "")
+    auto = choose_image_size("auto", {"26": 900, "30": 100}, 16, 128)
+    assert (auto.size, auto.source, auto.median_short_side, auto.note) == (28, "auto", 26, "")
     fixed = choose_image_size(64, {"28": 900}, 16, 128)
     assert (fixed.size, fixed.source, fixed.median_short_side) == (64, "data.image_size", 28)
 
@@ -45,12 +47,13 @@ def test_auto_without_recorded_sizes_says_what_to_set():
         choose_image_size("auto", {}, 16, 128)
 
 
-def test_the_default_floor_lifts_tiny_images_to_32_px_and_says_so():
-    """Measured (docs/real_data.md): 8x8 digits lost 0.8 points of accuracy at 16 px against 32-64 px."""
+def test_the_default_floor_lifts_tiny_images_to_28_px_and_says_so():
+    """Measured (docs/real_data.md): 8x8 digits lost 0.8 points of accuracy at 16 px against 32-64 px;
+    28 px, MNIST's own side, is the floor since small images keep a full-resolution stem."""
     from schemas.config import DataConfig
     data = DataConfig()
     choice = choose_image_size(data.image_size, {"8": 1797}, data.image_size_auto_min, data.image_size_auto_max)
-    assert (choice.size, choice.source) == (32, "auto")
-    assert choice.note.startswith("images are upsampled 4.0x (median short side 8 px -> 32 px)")
-    assert "data.image_size_auto_min=32" in choice.note
-    assert choose_image_size(data.image_size, {"20": 90}, 32, 128).note == ""  # 1.6x: not worth a line
+    assert (choice.size, choice.source) == (28, "auto")
+    assert choice.note.startswith("images are upsampled 3.5x (median short side 8 px -> 28 px)")
+    assert "data.image_size_auto_min=28" in choice.note
+    assert choose_image_size(data.image_size, {"20": 90}, 28, 128).note == ""  # 1.4x: not worth a line

@@ -115,7 +115,7 @@ def test_a_good_run_runs_every_component_and_pushes_a_blessed_model(first_run, w
                                           "preprocessing.json"]
     assert summary[-3] == "Blessed: yes"
     assert summary[-2] == f"Test accuracy: {first_run.accuracy:.4f}"
-    assert "Image size: 32 px (data.image_size=auto from the median short side 20 px)" in summary
+    assert "Image size: 28 px (data.image_size=auto from the median short side 20 px)" in summary
     assert ("Training: kept epoch 12 of 12 (the last epoch (early stopping off: train.early_stopping_patience=0)"
             in "\n".join(summary))
     assert summary[-1] == f"Pushed model: {first_run.pushed_path}"
@@ -148,19 +148,19 @@ def assert_pushed_with_its_model_card(run) -> None:
 
 
 def test_image_size_auto_is_chosen_from_the_data_and_recorded_in_the_run_and_the_model(first_run):
-    """The fixture's images are 20 px: auto rounds up to 24, raised to the floor data.image_size_auto_min=32
-    (1.6x: not reported), recorded by Transform and beside the SavedModel."""
-    assert (first_run.image_size, first_run.image_size_source, first_run.median_short_side) == (32, "auto", 20)
+    """The fixture's images are 20 px: auto keeps 20 (a multiple of 4), raised to the floor
+    data.image_size_auto_min=28 (1.4x: not reported), recorded by Transform and beside the SavedModel."""
+    assert (first_run.image_size, first_run.image_size_source, first_run.median_short_side) == (28, "auto", 20)
     assert first_run.resize_note == ""
     with open(os.path.join(first_run.pushed_path, "assets.extra", "imgpipe.json")) as f:
         facts = json.load(f)
-    assert facts["image_size"] == 32
+    assert facts["image_size"] == 28
     assert facts["training"]["epochs_run"] == first_run.training["epochs_run"] == 12
     assert facts["training"]["stopped_because"] == "reached train.epochs=12"
     model = tf.saved_model.load(first_run.pushed_path)
     assert model.signatures[features.BYTES_SIGNATURE](
         **{features.BYTES_INPUT: tf.constant([encoded_colour_image("red", size=64)])})[
-        features.PROBABILITIES_OUTPUT].shape == (1, 3)  # any input size is resized to the recorded 32 px
+        features.PROBABILITIES_OUTPUT].shape == (1, 3)  # any input size is resized to the recorded 28 px
 
 
 def test_the_pushed_model_classifies_held_out_images_through_both_signatures(first_run):
@@ -383,7 +383,7 @@ def test_the_report_of_a_good_run_holds_the_runs_own_numbers(first_run, workspac
     assert training["epochs_run"] == 12 and len(training["per_epoch"]) == len(training["epoch_seconds"]) == 12
     assert training["early_stopping"] is None  # train.early_stopping_patience=0
     rows = facts["augmentation"]["rows"]
-    size = first_run.image_size  # data.image_size=auto chose it (32): the preview is at the trained size
+    size = first_run.image_size  # data.image_size=auto chose it (28): the preview is at the trained size
     assert len(rows) == 3 and all(len(r["augmented"]) == 5 and r["original"].shape == (size, size, 3) for r in rows)
     assert facts["run"]["data_root"] == workspace["data"]
     with open(os.path.join(first_run.pushed_path, "assets.extra", "model_card.json"), encoding="utf-8") as f:

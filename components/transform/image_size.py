@@ -1,7 +1,8 @@
 """`data.image_size=auto`: the square side images are resized to, chosen from the ingested images.
 
 The rule (docs/real_data.md): take the median short side of the ingested images,
-round it UP to a multiple of 8 (the model downsamples by powers of two; rounding
+round it UP to a multiple of 4 (the model downsamples by powers of two, and small
+images keep a full-resolution stem, so two halvings divide it evenly; rounding
 up never throws away a pixel row), and clamp it to
 [data.image_size_auto_min, data.image_size_auto_max]. The cap bounds cost: compute
 grows with the square of the side, and photos rarely need more than 128 px
@@ -20,7 +21,7 @@ from typing import Any, Dict, Mapping, Optional
 from schemas.backbones import BACKBONES, RESNET_CNN, auto_size_floor
 from schemas.config import AUTO
 
-SIZE_MULTIPLE = 8
+SIZE_MULTIPLE = 4
 UPSCALE_REPORTED = 2.0    # resizing up by more than this invents pixels: said in the run summary
 DOWNSCALE_REPORTED = 4.0  # resizing down by more than this loses detail finer than ~4 source pixels
 
@@ -51,7 +52,7 @@ def median_short_side(histogram: Mapping[Any, int]) -> int:
 
 
 def auto_size(median: int, lowest: int, highest: int) -> int:
-    """The rule itself: the median short side rounded up to a multiple of 8, clamped to [lowest, highest]."""
+    """The rule itself: the median short side rounded up to a multiple of 4, clamped to [lowest, highest]."""
     rounded = -(-median // SIZE_MULTIPLE) * SIZE_MULTIPLE
     return max(lowest, min(highest, rounded))
 
@@ -93,8 +94,8 @@ def _floor_reason(auto_floor: Optional[int], backbone: str) -> str:
     if auto_floor == BACKBONES[backbone].auto_floor:
         return (f"data.image_size=auto never goes below {auto_floor} px for model.backbone={backbone}, "
                 "whose ImageNet features fade on smaller images")
-    return (f"data.image_size=auto never goes below data.image_size_auto_min={auto_floor}, where the "
-            "default model measured best on 8 px digits")
+    return (f"data.image_size=auto never goes below data.image_size_auto_min={auto_floor} "
+            "(docs/real_data.md: tiny images lose accuracy below it)")
 
 
 def read_size_choice(transform_graph_uri: str) -> Optional[SizeChoice]:

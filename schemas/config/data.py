@@ -11,9 +11,9 @@ from schemas.span_pattern import ALLOWED_TOKENS, check_span_pattern
 @dataclass
 class DataConfig:
     # Images are resized to image_size x image_size; "auto": from the ingested images (docs/real_data.md):
-    # their median short side rounded up to a multiple of 8, clamped to [image_size_auto_min, _max].
+    # their median short side rounded up to a multiple of 4, clamped to [image_size_auto_min, _max].
     image_size: Union[int, str] = AUTO
-    image_size_auto_min: int = 32   # smaller images are upsampled to this: the default model downsamples 16x
+    image_size_auto_min: int = 28   # smaller images are upsampled to this (MNIST's side; docs/real_data.md)
     image_size_auto_max: int = 128  # cost grows with the square of the side
     validation_percent: int = 10    # share of images (by path hash) the Trainer selects the epoch on
     test_percent: int = 10          # share of images (by path hash) only the Evaluator sees
