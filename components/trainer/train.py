@@ -210,7 +210,8 @@ def without_autotune_model() -> tf.data.Options:
 
     With it on, every iterator runs a model thread that re-optimises at a period growing to a minute, and
     deleting the iterator waits for that thread: when Keras dropped the train iterator at the end of fit()
-    the Trainer sat 0-55 s doing nothing (a new iterator per epoch had cost 2-3 s per epoch the same way).
+    the Trainer sat 0-55 s doing nothing (and, we infer, each new iterator per epoch had cost the 2-3 s
+    gaps seen between epochs before).
     Off, AUTOTUNE still means something: a parallel map runs on as many threads as the CPU has cores, and
     prefetch sizes its buffer with its own tuner, neither of which needs the model thread."""
     options = tf.data.Options()
