@@ -9,9 +9,9 @@ validation set of 800 through batches() too, as the Trainer does. The arms, in t
   repeated         .repeat() and steps_per_epoch, the autotuning model on (3942f00 to 2026-12-06)
   repeated-static  .repeat(), and batches() as it is now: the autotuning model off (train.without_autotune_model)
 
-Deleting a tf.data iterator waits for its autotuning model thread, which sleeps for an optimisation period
-that grows to a minute: a new iterator per epoch paid it at each epoch boundary, the repeated one once, at
-the end of fit(). Printed per arm and round: the gaps between epochs, the tail (last epoch's end to fit()'s
+Deleting a tf.data iterator waits for its autotuning model thread, whose optimisation period grows to a
+minute: the repeated iterator pays it once, at the end of fit(); a new iterator per epoch, we infer, paid it
+at each epoch boundary. Printed per arm and round: the gaps between epochs, the tail (last epoch's end to fit()'s
 return) and the epochs' own seconds. Same process, arms alternate; prints figures, not a test.
 
     python -m bench.bench_epoch_gaps --epochs 6 --rounds 2
@@ -106,6 +106,7 @@ def main() -> None:
         gaps, tails, own = (sum(r[i] for r in runs) for i in range(3))
         print(f"{arm}: gaps {gaps:.2f} s over {len(runs) * (args.epochs - 1)} epoch boundaries, tails {tails:.2f} s "
               f"over {len(runs)} fits ({(gaps + tails) / (gaps + tails + own):.1%} of the fit)")
+
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,8 @@
 """Does a pretrained backbone help? Transfer measured on real handwritten digits. Prints figures; not a test.
 
 scikit-learn's digits (1,797 real 8x8 scans) are encoded as PNGs (dark ink on white) and prepared by the
-Transform's own decode_and_resize at the size data.image_size=auto picks for them (28 px).
+Transform's own decode_and_resize at the size data.image_size=auto picks for them (28 px for resnet_cnn,
+the backbone's own floor for a Keras application).
 
   1. pretrain: the backbone on digits 0-4 (~900 images, 10% of them held out for early stopping),
      Trainer defaults; its backbone weights are saved to a .h5 file (save_backbone_weights);
@@ -40,14 +41,13 @@ from components.trainer.fine_tune import fine_tune_learning_rate, fine_tuning
 from components.trainer.schedule import early_stopping, learning_rate
 from components.trainer.tf_runtime import seed_and_determinism, skip_autograph_for_tf_keras
 from components.trainer.train import batches
-from components.transform.image_size import auto_size
+from components.transform.image_size import choose_image_size
 from components.transform.preprocessing import decode_and_resize
 from schemas.config import Config, DataConfig, build_config
 
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
-SIZE = auto_size(8, DataConfig.image_size_auto_min, DataConfig.image_size_auto_max)  # the digits are 8x8
 SOURCE_DIGITS, TARGET_DIGITS = (0, 1, 2, 3, 4), (5, 6, 7, 8, 9)
 
 
@@ -64,13 +64,16 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def digits() -> Tuple[np.ndarray, np.ndarray]:
-    """All 1,797 digits as the Transform prepares them: float32 [N, SIZE, SIZE, 3] in [0, 1], and labels."""
+def digits(backbone: str) -> Tuple[np.ndarray, np.ndarray]:
+    """All 1,797 digits as the Transform prepares them for `backbone`, at the side data.image_size=auto
+    picks for 8x8 images: float32 [N, side, side, 3] in [0, 1], and labels."""
     from sklearn.datasets import load_digits
 
     data = load_digits()
+    side = choose_image_size("auto", {"8": len(data.images)}, DataConfig.image_size_auto_min,
+                             DataConfig.image_size_auto_max, backbone).size
     grey = (255 - np.round(data.images * 255 / 16)).astype(np.uint8)[..., None]
-    images = [decode_and_resize(tf.io.encode_png(np.repeat(g, 3, axis=-1)), SIZE).numpy() for g in grey]
+    images = [decode_and_resize(tf.io.encode_png(np.repeat(g, 3, axis=-1)), side).numpy() for g in grey]
     return np.stack(images), data.target
 
 
@@ -79,7 +82,7 @@ def train(cfg: Config, x: np.ndarray, y: np.ndarray, num_classes: int, validatio
     seed_and_determinism(cfg.train.seed, cfg.train.deterministic)
     data = batches(tf.data.Dataset.from_tensor_slices((x, tf.one_hot(y, num_classes))), cfg, training=True)
     steps_per_epoch = math.ceil(len(y) / cfg.train.batch_size)
-    model = build_network(cfg, SIZE, num_classes)
+    model = build_network(cfg, x.shape[1], num_classes)
     optimizer = keras.optimizers.Adam(
         fine_tune_learning_rate(learning_rate(cfg.train, steps_per_epoch), cfg, steps_per_epoch))
     callbacks = fine_tuning(cfg, model, optimizer)
@@ -136,7 +139,7 @@ def compare(args, weights: str, x: np.ndarray, y: np.ndarray) -> List[Tuple[floa
 def main() -> None:
     args = parse_args()
     skip_autograph_for_tf_keras()
-    x, y = digits()
+    x, y = digits(args.backbone)
     source = np.isin(y, TARGET_DIGITS if args.reverse else SOURCE_DIGITS)
     print(f"source digits {sorted(set(y[source]))}, target digits {sorted(set(y[~source]))}")
     weights = args.weights or os.path.join(tempfile.mkdtemp(prefix="bench-transfer-"), f"{args.backbone}_source.h5")
