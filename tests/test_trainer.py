@@ -55,6 +55,42 @@ def test_train_steps_cap_stops_training_across_epochs():
     assert len(seen) == 13  # 10 batches per epoch: stopped 3 batches into the second epoch
 
 
+@pytest.mark.parametrize("per_call, cap, batches_run", [(5, 15, 15), (4, 12, 12), (16, 13, 13), (16, None, 50)])
+def test_train_steps_cap_is_exact_with_several_batches_per_execution(per_call, cap, batches_run):
+    """compiled_network's steps_per_execution: Keras calls on_train_batch_end once per execution; the cap
+    still stops after exactly `cap` batches, and without a cap every planned batch runs."""
+    import numpy as np
+    import tf_keras as keras
+
+    from components.trainer.schedule import steps_per_execution
+    from components.trainer.train import StopAfterSteps
+    from schemas.config import build_config
+
+    train = build_config(overrides=[f"train.steps_per_execution={per_call}"]).train
+    model = keras.Sequential([keras.layers.Dense(1, input_shape=(2,))])
+    model.compile(optimizer="sgd", loss="mse", steps_per_execution=steps_per_execution(train, 10, cap))
+    stopper = StopAfterSteps(cap) if cap else None
+    model.fit(np.zeros((40, 2)), np.zeros((40, 1)), batch_size=4, epochs=5, verbose=0,
+              callbacks=[stopper] if stopper else [])
+    assert int(model.optimizer.iterations.numpy()) == batches_run
+    if stopper:
+        assert stopper.steps == cap
+
+
+def test_steps_per_execution_divides_the_epoch_and_the_cap():
+    from components.trainer.schedule import steps_per_execution
+    from schemas.config import build_config
+
+    train = build_config().train
+    assert train.steps_per_execution == 16
+    assert steps_per_execution(train, 200) == 16          # no cap: Keras shortens each epoch's last execution
+    assert steps_per_execution(train, 200, 1000) == 10     # gcd 200: its largest divisor up to 16
+    assert steps_per_execution(train, 200, 37) == 1
+    assert steps_per_execution(build_config(overrides=["train.steps_per_execution=1"]).train, 200) == 1
+    with pytest.raises(ValueError, match="train.steps_per_execution"):
+        build_config(overrides=["train.steps_per_execution=0"])
+
+
 # --------------------------------------------------------------------------- train.warm_start
 
 def served_model(tmp_path, cfg_overrides=(), class_names=("blue", "green", "red"), image_size=16):

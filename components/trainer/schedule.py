@@ -66,6 +66,19 @@ def batch_size(cfg: TrainConfig, train_images: int) -> int:
     return max(min(cfg.batch_size, SMALLEST_AUTO_BATCH), min(cfg.batch_size, train_images // cfg.min_steps_per_epoch))
 
 
+def steps_per_execution(cfg: TrainConfig, steps_per_epoch: int, max_steps: Optional[int] = None) -> int:
+    """train.steps_per_execution batches per call into the compiled training step. Keras shortens an epoch's
+    last execution itself; it stops only between executions, so with a step cap (--param train_steps) the
+    number is lowered to the largest that divides both the epoch's steps and the cap: the cap stays exact.
+
+    16 batches per call ran the default network's epoch in 0.94x the time of one (6,400 images at 28 px,
+    2 cores; docs/performance.md#batches-per-call)."""
+    if not max_steps:
+        return cfg.steps_per_execution
+    limit = math.gcd(steps_per_epoch, max_steps)
+    return max(k for k in range(1, min(cfg.steps_per_execution, limit) + 1) if limit % k == 0)
+
+
 def shuffle_buffer(cfg: TrainConfig, train_images: int, image_size: int) -> int:
     """train.shuffle_buffer, with 0 resolved: the whole train split, up to what train.cache_max_mb holds.
 

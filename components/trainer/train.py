@@ -30,7 +30,7 @@ from components.trainer.backbones import build_network
 from components.trainer.distribution import export_dir, make_strategy
 from components.trainer.record import training_record, write_training_record
 from components.trainer.schedule import (batch_size, early_stopping, learning_rate, shuffle_buffer, stopping_facts,
-                                          training_report)
+                                          steps_per_execution, training_report)
 from components.trainer.fine_tune import fine_tune_learning_rate, fine_tuning, phases
 from components.trainer.serving import make_serving_signatures
 from components.trainer.spec import (
@@ -71,7 +71,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
 
     strategy = make_strategy()
     with strategy.scope():
-        model, start, tuning = compiled_network(inputs, fn_args.base_model)
+        model, start, tuning = compiled_network(inputs, fn_args.base_model, max_steps=fn_args.train_steps)
     logging.info("Training: %s", start)
     recorder = EpochRecorder(cfg.train.epochs)
     callbacks = _callbacks(cfg, fn_args.model_run_dir, fn_args.train_steps) + [recorder] + tuning
@@ -140,9 +140,10 @@ def training_inputs(fn_args: tfx.components.FnArgs, cfg: TrainerSettings) -> Tra
                           math.ceil(train_images / cfg.train.batch_size), train_ds.repeat(), validation_ds)
 
 
-def compiled_network(inputs: TrainingInputs, base_model: Optional[str] = None
+def compiled_network(inputs: TrainingInputs, base_model: Optional[str] = None, max_steps: Optional[int] = None
                      ) -> Tuple[keras.Model, str, List[keras.callbacks.Callback]]:
-    """The network `inputs.cfg` describes, warm-started when train.warm_start and compiled with its schedule;
+    """The network `inputs.cfg` describes, warm-started when train.warm_start and compiled with its schedule
+    (train.steps_per_execution batches per call, fitted to the epoch and to the step cap `max_steps`);
     also how it was started and the fine-tuning callbacks (a pretrained backbone trains its head alone first).
     Call inside the distribution strategy's scope."""
     cfg = inputs.cfg
@@ -154,7 +155,8 @@ def compiled_network(inputs: TrainingInputs, base_model: Optional[str] = None
     tuning = fine_tuning(cfg, model, optimizer)
     model.compile(optimizer=optimizer,
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.train.label_smoothing),
-                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+                  steps_per_execution=steps_per_execution(cfg.train, inputs.steps_per_epoch, max_steps))
     return model, start, tuning
 
 
@@ -237,14 +239,20 @@ class StopAfterSteps(keras.callbacks.Callback):
     TrainArgs.num_steps (fn_args.train_steps) is the `train_args` runtime parameter
     on Kubeflow: a scheduled run can cap training without recompiling. The cap
     never extends training beyond `train.epochs`; 0/None means no cap.
+    With several batches per execution Keras calls on_train_batch_end once per
+    execution with the index of its last batch in the epoch, so batches are
+    counted from that index (compiled_network fits the execution to the cap).
     """
 
     def __init__(self, max_steps: int):
         super().__init__()
-        self.max_steps, self.steps = max_steps, 0
+        self.max_steps, self.steps, self._before_epoch = max_steps, 0, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._before_epoch = self.steps
 
     def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
+        self.steps = self._before_epoch + batch + 1
         if self.steps >= self.max_steps:
             self.model.stop_training = True
 

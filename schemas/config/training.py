@@ -118,6 +118,9 @@ class TrainConfig:
     batch_size: int = 32              # images per training step, lowered on a small train split (next key)
     # an epoch has at least this many steps: the batch shrinks to train images // this (never below 8); 0: off
     min_steps_per_epoch: int = 16
+    # batches per call into the compiled training step (fewer round trips through Python); 1: a call per
+    # batch. Lowered to a divisor of the epoch and of a step cap (--param train_steps) so the cap stays exact
+    steps_per_execution: int = 16
     learning_rate: float = 0.002      # peak learning rate (after warm-up)
     lr_schedule: str = "cosine"       # "cosine": linear warm-up, then cosine decay to 0 at the last epoch
     warmup_epochs: float = 1.0        # linear warm-up from 0 (cosine only); at most half of the training
@@ -142,6 +145,8 @@ class TrainConfig:
         check(self.epochs >= 1, "train.epochs", self.epochs, "an integer >= 1")
         check(self.batch_size >= 1, "train.batch_size", self.batch_size, "an integer >= 1")
         check(self.min_steps_per_epoch >= 0, "train.min_steps_per_epoch", self.min_steps_per_epoch, "an integer >= 0")
+        check(self.steps_per_execution >= 1, "train.steps_per_execution", self.steps_per_execution,
+              "an integer >= 1 (1: a call per batch)")
         check(self.learning_rate > 0, "train.learning_rate", self.learning_rate, "a positive number")
         check(self.lr_schedule in LR_SCHEDULE_CHOICES, "train.lr_schedule", self.lr_schedule,
                " or ".join(LR_SCHEDULE_CHOICES))
