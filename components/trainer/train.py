@@ -135,6 +135,9 @@ def training_inputs(fn_args: tfx.components.FnArgs, cfg: TrainerSettings) -> Tra
                              num_classes=num_classes)
                 for files, training in ((fn_args.train_files, True), (fn_args.eval_files, False))]
     train_ds, validation_ds = datasets
+    # Keras needs a known number of validation batches to run several per execution (train.steps_per_execution)
+    validation_ds = validation_ds.apply(tf.data.experimental.assert_cardinality(
+        math.ceil(count_records(fn_args.eval_files) / cfg.train.batch_size)))
     return TrainingInputs(cfg, tft_output, image_size, examples_uri, manifest["class_names"],
                           manifest.get(FACTS_SPANS, []), train_images,
                           math.ceil(train_images / cfg.train.batch_size), train_ds.repeat(), validation_ds)
