@@ -40,6 +40,17 @@ def test_strategy_follows_tf_config_in_a_fresh_process():
     assert cluster.stdout.split() == ["multi_worker", "-"], cluster.stderr[-2000:]
 
 
+def test_input_is_sharded_only_under_a_multi_worker_cluster(monkeypatch):
+    """Several batches per execution need batch counts of the whole split: not a worker's shard."""
+    from components.trainer.distribution import input_is_sharded
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert not input_is_sharded()
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["w0:2222", "w1:2222"]},
+                                                "task": {"type": "worker", "index": 0}}))
+    assert input_is_sharded()
+
+
 def test_train_steps_cap_stops_training_across_epochs():
     import numpy as np
     import tf_keras as keras

@@ -29,6 +29,14 @@ def strategy_kind(tf_config: Optional[str], num_gpus: int) -> str:
     return MIRRORED if num_gpus >= 2 else DEFAULT
 
 
+def input_is_sharded() -> bool:
+    """True under a multi-worker cluster, whose workers each read a shard of a split: a batch count taken
+    from the whole split is then not a worker's (so the Trainer runs one batch per call there)."""
+    import tensorflow as tf
+
+    return strategy_kind(os.environ.get("TF_CONFIG"), len(tf.config.list_physical_devices("GPU"))) == MULTI_WORKER
+
+
 def make_strategy():
     """The strategy `strategy_kind` picks for this process's environment."""
     import tensorflow as tf

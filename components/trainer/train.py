@@ -27,7 +27,7 @@ from components.image_example_gen.manifest import labels_path, require_class_lis
 from components.image_example_gen.records import count_records
 from components.trainer.augment import augment_batch
 from components.trainer.backbones import build_network
-from components.trainer.distribution import export_dir, make_strategy
+from components.trainer.distribution import export_dir, input_is_sharded, make_strategy
 from components.trainer.record import training_record, write_training_record
 from components.trainer.schedule import (batch_size, early_stopping, learning_rate, shuffle_buffer, stopping_facts,
                                           steps_per_execution, training_report)
@@ -135,9 +135,9 @@ def training_inputs(fn_args: tfx.components.FnArgs, cfg: TrainerSettings) -> Tra
                              num_classes=num_classes)
                 for files, training in ((fn_args.train_files, True), (fn_args.eval_files, False))]
     train_ds, validation_ds = datasets
-    # Keras needs a known number of validation batches to run several per execution (train.steps_per_execution)
-    validation_ds = validation_ds.apply(tf.data.experimental.assert_cardinality(
-        math.ceil(count_records(fn_args.eval_files) / cfg.train.batch_size)))
+    if not input_is_sharded():  # Keras needs a known number of validation batches to run several per execution
+        validation_ds = validation_ds.apply(tf.data.experimental.assert_cardinality(
+            math.ceil(count_records(fn_args.eval_files) / cfg.train.batch_size)))
     return TrainingInputs(cfg, tft_output, image_size, examples_uri, manifest["class_names"],
                           manifest.get(FACTS_SPANS, []), train_images,
                           math.ceil(train_images / cfg.train.batch_size), train_ds.repeat(), validation_ds)
@@ -159,7 +159,8 @@ def compiled_network(inputs: TrainingInputs, base_model: Optional[str] = None, m
     model.compile(optimizer=optimizer,
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.train.label_smoothing),
                   metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-                  steps_per_execution=steps_per_execution(cfg.train, inputs.steps_per_epoch, max_steps))
+                  steps_per_execution=1 if input_is_sharded() else steps_per_execution(cfg.train, inputs.steps_per_epoch,
+                                                                                       max_steps))
     return model, start, tuning
 
 
