@@ -29,19 +29,24 @@ def strategy_kind(tf_config: Optional[str], num_gpus: int) -> str:
     return MIRRORED if num_gpus >= 2 else DEFAULT
 
 
+def this_process_kind() -> str:
+    """What `strategy_kind` picks for this process's environment (TF_CONFIG, the local GPUs)."""
+    import tensorflow as tf
+
+    return strategy_kind(os.environ.get("TF_CONFIG"), len(tf.config.list_physical_devices("GPU")))
+
+
 def input_is_sharded() -> bool:
     """True under a multi-worker cluster, whose workers each read a shard of a split: a batch count taken
     from the whole split is then not a worker's (so the Trainer runs one batch per call there)."""
-    import tensorflow as tf
-
-    return strategy_kind(os.environ.get("TF_CONFIG"), len(tf.config.list_physical_devices("GPU"))) == MULTI_WORKER
+    return this_process_kind() == MULTI_WORKER
 
 
 def make_strategy():
     """The strategy `strategy_kind` picks for this process's environment."""
     import tensorflow as tf
 
-    kind = strategy_kind(os.environ.get("TF_CONFIG"), len(tf.config.list_physical_devices("GPU")))
+    kind = this_process_kind()
     if kind == MULTI_WORKER:
         return tf.distribute.MultiWorkerMirroredStrategy()
     if kind == MIRRORED:
