@@ -189,13 +189,16 @@ def trainer_dataset(examples_uri: str, transform_dir: str, cfg, cache: bool) -> 
     from tfx.components.trainer.fn_args_utils import DataAccessor
     from tfx.components.util import tfxio_utils
     from tfx.types import standard_artifacts
-    from components.trainer.train import make_dataset
+    from components.image_example_gen.records import count_records
+    from components.trainer.train import graph_image_size, make_dataset, resolved_for
 
     examples = standard_artifacts.Examples()
     examples.uri = examples_uri
     accessor = DataAccessor(tfxio_utils.get_tf_dataset_factory_from_artifact([examples], ["bench"]), None, None)
-    return make_dataset([os.path.join(examples_uri, f"Split-{features.TRAIN_SPLIT}", "*")], accessor,
-                        tft.TFTransformOutput(transform_dir), cfg, training=True, cache=cache, num_classes=3)
+    tft_output = tft.TFTransformOutput(transform_dir)
+    files = [os.path.join(examples_uri, f"Split-{features.TRAIN_SPLIT}", "*")]
+    cfg = resolved_for(cfg, count_records(files), graph_image_size(tft_output))  # as the Trainer resolves it
+    return make_dataset(files, accessor, tft_output, cfg, training=True, cache=cache, num_classes=3)
 
 
 def input_pipeline(table: Table, examples_uri: str, data: str, schema, cfg, work: str,

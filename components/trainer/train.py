@@ -128,9 +128,7 @@ def training_inputs(fn_args: tfx.components.FnArgs, cfg: TrainerSettings) -> Tra
     num_classes = len(manifest["class_names"])
     cache = _fits_in_cache(manifest["num_examples"], image_size, cfg)
     train_images = count_records(fn_args.train_files)
-    cfg = dataclasses.replace(cfg, train=dataclasses.replace(
-        cfg.train, batch_size=batch_size(cfg.train, train_images),
-        shuffle_buffer=shuffle_buffer(cfg.train, train_images, image_size)))
+    cfg = resolved_for(cfg, train_images, image_size)
     datasets = [make_dataset(files, fn_args.data_accessor, tft_output, cfg, training=training, cache=cache,
                              num_classes=num_classes)
                 for files, training in ((fn_args.train_files, True), (fn_args.eval_files, False))]
@@ -141,6 +139,14 @@ def training_inputs(fn_args: tfx.components.FnArgs, cfg: TrainerSettings) -> Tra
     return TrainingInputs(cfg, tft_output, image_size, examples_uri, manifest["class_names"],
                           manifest.get(FACTS_SPANS, []), train_images,
                           math.ceil(train_images / cfg.train.batch_size), train_ds.repeat(), validation_ds)
+
+
+def resolved_for(cfg: TrainerSettings, train_images: int, image_size: int) -> TrainerSettings:
+    """`cfg` with the batch size and shuffle buffer the Trainer uses on a train split of this size
+    (schedule.batch_size, schedule.shuffle_buffer): make_dataset needs both resolved."""
+    return dataclasses.replace(cfg, train=dataclasses.replace(
+        cfg.train, batch_size=batch_size(cfg.train, train_images),
+        shuffle_buffer=shuffle_buffer(cfg.train, train_images, image_size)))
 
 
 def compiled_network(inputs: TrainingInputs, base_model: Optional[str] = None, max_steps: Optional[int] = None
