@@ -86,6 +86,32 @@ def test_augmentation_keeps_shape_and_range_and_changes_pixels():
     assert not np.allclose(out.numpy(), image.numpy())
 
 
+def test_brightness_then_contrast_is_one_affine_map_per_image_with_drawn_values_in_range():
+    """Brightness adds one delta d to an image, then contrast scales each channel about its mean m by one factor f:
+    y = (x - m) * f + m + d. Recovered from the output by least squares per image and channel, f is in
+    [contrast_lower, contrast_upper] and shared by the channels, d in [-brightness, brightness], and the images
+    of one batch draw their own values. Values stay mid-range so the final clip to [0, 1] does not bite."""
+    from components.trainer.augment import augment_batch
+    images = 0.35 + 0.3 * tf.random.stateless_uniform([8, SIZE, SIZE, 3], seed=[5, 6])
+    cfg = AugmentConfig(flip_left_right=False, flip_up_down=False, brightness=0.1, contrast_lower=0.8,
+                        contrast_upper=1.2, rotation_degrees=0.0, zoom=0.0, shift=0.0)
+    tf.random.set_seed(1)
+    out, x = augment_batch(images, cfg).numpy(), images.numpy()
+    factors, deltas = [], []
+    for i in range(len(x)):
+        per_channel = []
+        for c in range(3):
+            f, intercept = np.polyfit(x[i, ..., c].ravel(), out[i, ..., c].ravel(), 1)
+            mean = x[i, ..., c].mean()
+            per_channel.append((f, intercept - mean * (1 - f)))  # intercept = m * (1 - f) + d
+        (f0, d0), rest = per_channel[0], per_channel[1:]
+        assert all(abs(f - f0) < 1e-4 and abs(d - d0) < 1e-4 for f, d in rest)
+        factors.append(f0)
+        deltas.append(d0)
+    assert all(0.8 - 1e-4 <= f <= 1.2 + 1e-4 for f in factors) and all(abs(d) <= 0.1 + 1e-4 for d in deltas)
+    assert np.ptp(factors) > 0.01 and np.ptp(deltas) > 0.01
+
+
 def test_augmentation_switched_off_is_the_identity():
     image = tf.random.stateless_uniform([SIZE, SIZE, 3], seed=[3, 4])
     off = AugmentConfig(flip_left_right=False, flip_up_down=False, brightness=0.0,

@@ -35,16 +35,27 @@ def augment_batch(images: tf.Tensor, cfg: AugmentConfig) -> tf.Tensor:
         images = _where_drawn(count, tf.reverse(images, axis=[2]), images)
     if cfg.flip_up_down:
         images = _where_drawn(count, tf.reverse(images, axis=[1]), images)
-    if cfg.brightness > 0:  # as tf.image.random_brightness: one delta added to every pixel of an image
-        images = images + _per_image(tf.random.uniform([count], -cfg.brightness, cfg.brightness))
-    if (cfg.contrast_lower, cfg.contrast_upper) != (1.0, 1.0):  # as tf.image.adjust_contrast, per channel
-        means = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
-        factors = _per_image(tf.random.uniform([count], cfg.contrast_lower, cfg.contrast_upper))
-        images = (images - means) * factors + means
+    images = _brightness_contrast(images, count, cfg)
     if cfg.rotation_degrees > 0 or cfg.zoom > 0 or cfg.shift > 0:
         strength = geometric_strength(int(images.shape[1]), cfg.full_strength_size)
         images = _random_rotate_zoom(images, cfg.rotation_degrees * strength, cfg.zoom * strength, cfg.shift)
     return tf.clip_by_value(images, 0.0, 1.0)
+
+
+def _brightness_contrast(images: tf.Tensor, count: tf.Tensor, cfg: AugmentConfig) -> tf.Tensor:
+    """Brightness (as tf.image.random_brightness: one delta d added to every pixel of an image), then
+    contrast (as tf.image.adjust_contrast: each channel pulled to or from its mean m by a factor f), in
+    one pass over the pixels: (x + d - (m + d)) * f + (m + d) = x * f + (m * (1 - f) + d), where m is
+    the mean before brightness. Drawn in the same order as two separate steps would draw them."""
+    delta = None
+    if cfg.brightness > 0:
+        delta = _per_image(tf.random.uniform([count], -cfg.brightness, cfg.brightness))
+    if (cfg.contrast_lower, cfg.contrast_upper) == (1.0, 1.0):
+        return images if delta is None else images + delta
+    means = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
+    factors = _per_image(tf.random.uniform([count], cfg.contrast_lower, cfg.contrast_upper))
+    offsets = means * (1.0 - factors)
+    return images * factors + (offsets if delta is None else offsets + delta)
 
 
 def geometric_strength(image_size: int, full_strength_size: int) -> float:
