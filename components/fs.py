@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 from types import SimpleNamespace
-from typing import Any, Optional
+from typing import Any, List, Optional, Tuple
 
 FILE_SCHEME = "file://"
 
@@ -105,6 +105,24 @@ def write_json(path: str, value: Any) -> str:
         with tf.io.gfile.GFile(path, "w") as f:
             f.write(text)
     return path
+
+
+def sibling_documents(uri: str, name: str) -> List[Tuple[str, Any]]:
+    """(folder, JSON document) of each folder beside `uri` (not `uri` itself) that holds a file `name`: in the
+    local runner's layout (`<pipeline root>/<node>/<output>/<execution id>/`), the same output of earlier
+    executions of the node. Nothing when the parent does not exist (a Kubeflow run has its own root)."""
+    parent = os.path.dirname(uri.rstrip("/"))
+    fs = fs_for(parent)
+    if not fs.exists(parent):
+        return []
+    found = []
+    for entry in fs.listdir(parent):
+        folder = f"{parent}/{entry.rstrip('/')}"
+        if folder.rstrip("/") != uri.rstrip("/"):
+            document = read_json(f"{folder}/{name}")
+            if document:
+                found.append((folder, document))
+    return found
 
 
 def folder_fingerprint(root: str) -> str:

@@ -255,6 +255,25 @@ def test_an_unchanged_rerun_reuses_every_result_and_pushes_no_duplicate_version(
     assert format_summary(rerun).splitlines()[-4] == (
         f"TFLite: NOT pushed: the SavedModel was not pushed ({first_run.pushed_path} is served already)")
     assert rerun.pipeline_seconds < first_run.pipeline_seconds
+    # Same candidate, same test images: the report takes the first report's mistakes and explanations
+    # (pipeline/history/report/reuse.py) instead of loading the model and predicting again.
+    reports = os.path.join(workspace["output"], "pipeline_root", "RunReport", "report")
+    first_report = os.path.join(reports, min(os.listdir(reports), key=int))
+    pages, published = [], []
+    for path in (first_run.report_path, rerun.report_path):
+        with open(path, encoding="utf-8") as f:
+            published.append(f.read())
+            pages.append(re.search(r'<section id="evaluation">.*?</section>', published[-1], flags=re.S).group(0))
+    # Rendered once: the re-run's published page is its RunReport's page with the run's own fields filled in.
+    with open(os.path.join(reports, max(os.listdir(reports), key=int), REPORT_FILE), encoding="utf-8") as f:
+        in_pipeline = f.read()
+    unmarked = [re.sub(r"<title>.*?</title>|<!--([a-z-]+)-->.*?<!--/\1-->", "", p, flags=re.S)
+                for p in (in_pipeline, published[1])]
+    assert unmarked[0] == unmarked[1] and f"<!--run-id-->{rerun.run_id}<!--/run-id-->" in published[1]
+    assert f"computed for the report at <code>{first_report}</code>" in pages[1]
+    assert "computed for this report" in pages[0]
+    figures = [set(re.findall(r"<figure>.*?</figure>", page, flags=re.S)) for page in pages]
+    assert figures[0] and figures[0] <= figures[1]  # every mistake and explanation, picture for picture
 
 
 def rewrite_in_place(path: str, colour: str) -> None:

@@ -66,6 +66,42 @@ def test_the_served_model_is_predicted_again_only_when_its_files_differ_from_the
     assert not same_model(str(tmp_path / "nothing"), str(tmp_path / "nothing"))  # no SavedModel: not "the same"
 
 
+def test_a_report_takes_an_earlier_reports_mistakes_only_for_the_same_model_images_and_classes(tmp_path):
+    """The key changes with a model file, a judged example file or the class names; the finder skips the report
+    being written, a key whose results are missing, and takes the newest match, with its bytes and arrays intact."""
+    from pipeline.history.report import reuse
+    model, examples, reports = tmp_path / "model", tmp_path / "examples", tmp_path / "RunReport" / "report"
+    (model / "variables").mkdir(parents=True)
+    (model / "saved_model.pb").write_bytes(b"graph")
+    (model / "variables" / "variables.index").write_bytes(b"weights")
+    (examples / "Split-test").mkdir(parents=True)
+    (examples / "Split-test" / "data.gz").write_bytes(b"records")
+    key = reuse.key(str(model), str(examples), ["test"], NAMES)
+    assert key == reuse.key(str(model), str(examples), ["test"], NAMES)
+    assert reuse.key(str(tmp_path / "no-model"), str(examples), ["test"], NAMES) is None
+    assert key != reuse.key(str(model), str(examples), ["test"], ["blue", "green", "teal"])
+    mistake = {"path": "red/1.png", "label": 2, "image": b"\x89PNG...", "probabilities": np.array([0.1, 0.8, 0.1], np.float32)}
+    explained = {"path": "red/1.png", "kind": "mistake", "true": "red", "predicted": "green", "probability": 0.8,
+                 "original": b"png-1", "heatmap": b"png-2"}
+    reuse.record(str(reports / "1"), key, [mistake], [explained], np.eye(3, dtype=np.int64))
+    time.sleep(0.01)
+    reuse.record(str(reports / "2"), key, [], [], None)
+    (reports / "3").mkdir()
+    (reports / "3" / reuse.KEY_FILE).write_text('{"key": %s, "written": 9e99}' % __import__("json").dumps(key))
+    found = reuse.find_earlier(str(reports / "4"), key)
+    assert found["from"] == str(reports / "2") and found["mistakes"] == [] and found["predicted_confusion"] is None
+    found = reuse.find_earlier(str(reports / "2"), key)  # never its own
+    assert found["from"] == str(reports / "1") and found["explanations"] == [explained]
+    assert found["mistakes"][0]["image"] == mistake["image"] and found["mistakes"][0]["probabilities"].dtype == np.float32
+    assert np.array_equal(found["mistakes"][0]["probabilities"], mistake["probabilities"])
+    assert np.array_equal(found["predicted_confusion"], np.eye(3))
+    (examples / "Split-test" / "data.gz").write_bytes(b"other records")
+    assert reuse.find_earlier(str(reports / "4"), reuse.key(str(model), str(examples), ["test"], NAMES)) is None
+    (examples / "Split-test" / "data.gz").write_bytes(b"records")
+    (model / "variables" / "variables.index").write_bytes(b"weightz")
+    assert reuse.find_earlier(str(reports / "4"), reuse.key(str(model), str(examples), ["test"], NAMES)) is None
+
+
 def test_the_served_models_matrix_counts_its_predictions_at_argmax():
     rows = [{"label": 0, "probabilities": np.array([0.7, 0.2, 0.1])},
             {"label": 0, "probabilities": np.array([0.1, 0.3, 0.6])},

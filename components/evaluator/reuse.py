@@ -19,7 +19,7 @@ import json
 import os
 from typing import Dict, List, Optional
 
-from components.fs import copy_tree, fs_for, read_json, write_json
+from components.fs import copy_tree, fs_for, sibling_documents, write_json
 from components.pusher.already_served import model_digests
 from components.pusher.integrity import file_digests, manifest_text
 
@@ -77,18 +77,8 @@ def reuse_key(candidate_dir: str, baseline_dir: Optional[str], examples, exec_pr
 
 def find_earlier(evaluation_uri: str, key: dict) -> Optional[dict]:
     """The newest earlier execution's record with the same key (its `uri` added), else None."""
-    parent = os.path.dirname(evaluation_uri.rstrip("/"))
-    fs = fs_for(parent)
-    if not fs.exists(parent):
-        return None
-    found = []
-    for name in fs.listdir(parent):
-        uri = f"{parent}/{name.rstrip('/')}"
-        if uri.rstrip("/") == evaluation_uri.rstrip("/"):
-            continue
-        record = read_json(f"{uri}/{KEY_FILE}")
-        if record and record.get("key") == key and _has_verdict_file(record.get("blessing_uri", "")):
-            found.append({**record, "uri": uri})
+    found = [{**record, "uri": uri} for uri, record in sibling_documents(evaluation_uri, KEY_FILE)
+             if record.get("key") == key and _has_verdict_file(record.get("blessing_uri", ""))]
     return max(found, key=lambda r: r.get("written", 0.0), default=None)
 
 

@@ -12,7 +12,7 @@ import os
 import re
 from typing import Optional
 
-from pipeline.history.report.spec import NODE_ID, REPORT_FILE, REPORTS_DIR
+from pipeline.history.report.spec import NODE_ID, REPORT_FILE, REPORT_TYPE, REPORTS_DIR
 from schemas.config import Config
 
 
@@ -47,7 +47,9 @@ def publish_run_report(metadata_path: str, pipeline_root: str, pipeline_name: st
     from pipeline.history.report.render import finish_report
     record = _read_record(metadata_path, pipeline_name, run_id)
     node = record.node(NODE_ID)
-    page = f"{node.outputs[0].uri}/{REPORT_FILE}" if node and node.state == "complete" and node.outputs else ""
+    # By type: ML Metadata lists the node's two outputs (the page, the digest) in no fixed order.
+    pages = record.outputs(NODE_ID, REPORT_TYPE) if node and node.state == "complete" else []
+    page = f"{pages[0].uri}/{REPORT_FILE}" if pages else ""
     if error or not page or not tf.io.gfile.exists(page):
         return write_run_report(metadata_path, pipeline_root, pipeline_name, record.run_id, cfg, error)
     with tf.io.gfile.GFile(page) as f:

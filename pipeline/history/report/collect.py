@@ -20,7 +20,7 @@ from components.image_example_gen import spec as example_gen
 from components.image_example_gen.manifest import read_class_names, read_manifest
 from components.trainer import spec as trainer
 from pipeline.history.model_card import read_card
-from pipeline.history.report import explain, model_facts
+from pipeline.history.report import explain, model_facts, reuse
 from pipeline.history.report.data import data_section, examples_artifact, iter_examples, split_names
 from pipeline.history.run_record import RunRecord, artifact_property
 from pipeline.history.summary import RunSummary, summary_of
@@ -32,8 +32,11 @@ PACKAGES = ("imgpipe", "tfx", "tensorflow", "tf-keras", "tensorflow-transform", 
 TRAIN_SPLIT = features.TRAIN_SPLIT
 
 
-def collect(record: RunRecord, pipeline_root: str, cfg: Optional[Config] = None, error: str = "") -> dict:
-    """All sections of the report of `record`; `error` is the run's failure, if it failed."""
+def collect(record: RunRecord, pipeline_root: str, cfg: Optional[Config] = None, error: str = "",
+            report_uri: str = "") -> dict:
+    """All sections of the report of `record`; `error` is the run's failure, if it failed. `report_uri`: the
+    RunReport artifact being written, where the evaluation section keeps its costly results for a later
+    report of the same model and images, and looks for an earlier one's (reuse.py)."""
     summary = _section(lambda: summary_of(record), fallback=RunSummary(run_id=record.run_id))
     summary.error = error
     cfg = _section(lambda: model_facts.run_config(record, cfg), fallback=cfg)
@@ -44,7 +47,7 @@ def collect(record: RunRecord, pipeline_root: str, cfg: Optional[Config] = None,
     facts["augmentation"] = _section(
         lambda: model_facts.augmentation_section(_train_images(record), cfg, summary.image_size))
     facts["training"] = _section(lambda: model_facts.training_section(record))
-    facts["evaluation"] = _section(lambda: evaluation_section(record))
+    facts["evaluation"] = _section(lambda: evaluation_section(record, report_uri))
     facts["model_card"] = _section(lambda: read_card(record) or {"unavailable": "the ModelCard step did not run"})
     facts["run"] = _section(lambda: run_facts(record, cfg))
     return facts
@@ -84,13 +87,14 @@ def held_out_splits(record: RunRecord, examples) -> List[str]:
     return chosen or others[:1]
 
 
-def evaluation_section(record: RunRecord) -> dict:
+def evaluation_section(record: RunRecord, report_uri: str = "") -> dict:
     """Confusion matrices, per-class scores of candidate and served model, most confident mistakes, and
     Grad-CAM explanations of those mistakes and of one right answer per class.
 
     The candidate's matrix is TFMA's (the Evaluator's own count); the served model's is
     made here from its predictions on the same split, since the gate's TFMA config
-    computes plots for the candidate only.
+    computes plots for the candidate only. The candidate's mistakes and explanations are an earlier
+    report's when that report (a sibling of `report_uri`) judged the same files on the same images.
     """
     from tfx.utils import path_utils
     evaluations = record.outputs(evaluator.NODE_ID, "ModelEvaluation")
@@ -107,16 +111,25 @@ def evaluation_section(record: RunRecord) -> dict:
 
     models = record.outputs(trainer.NODE_ID, "Model")
     candidate = path_utils.serving_model_path(models[0].uri) if models else ""
-    loaded = model_facts.load_model(candidate) if candidate and splits else None  # once: predictions and Grad-CAM
-    rows = predict(candidate, loaded) if loaded is not None else []
-    mistakes = model_facts.confident_mistakes(rows)
-    explained = _section(lambda: explain.explanations(loaded, mistakes, explain.one_right_per_class(rows), names),
-                         fallback=[]) if rows else []
+    wanted = reuse.key(candidate, examples.uri, splits, names) if report_uri and candidate and splits else None
+    earlier = reuse.find_earlier(report_uri, wanted) if wanted else None
+    if earlier:
+        mistakes, explained, predicted = earlier["mistakes"], earlier["explanations"], earlier["predicted_confusion"]
+    else:
+        loaded = model_facts.load_model(candidate) if candidate and splits else None  # once: predictions, Grad-CAM
+        rows = predict(candidate, loaded) if loaded is not None else []
+        mistakes = model_facts.confident_mistakes(rows)
+        explained = _section(lambda: explain.explanations(loaded, mistakes, explain.one_right_per_class(rows), names),
+                             fallback=[]) if rows else []
+        predicted = model_facts.confusion_from_predictions(rows, len(names)) if rows else None
+        if wanted and rows:
+            reuse.record(report_uri, wanted, mistakes, explained, predicted)
     served = model_facts.served_model_dir(record)
     if served and splits:  # the served model's predictions are the candidate's when their files are the same
-        served_rows = rows if rows and model_facts.same_model(candidate, served) else predict(served)
-        matrices["served"] = model_facts.confusion_from_predictions(served_rows, len(names))
+        same = predicted is not None and model_facts.same_model(candidate, served)
+        matrices["served"] = predicted if same else model_facts.confusion_from_predictions(predict(served), len(names))
     return {"class_names": names, "split": " + ".join(splits), "evaluation_uri": evaluations[0].uri,
+            "predictions_from": earlier["from"] if earlier else "",
             "confusion": {m: cells.tolist() for m, cells in matrices.items()},
             "scores": {m: model_facts.per_class_scores(cells, names) for m, cells in matrices.items()},
             "mistakes": [{**m, "true": names[m["label"]], "predicted": names[int(m["probabilities"].argmax())],

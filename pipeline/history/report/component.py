@@ -30,7 +30,7 @@ from components.pusher.model_card import ModelCardFiles
 from components.trainer import spec as trainer_spec
 from components.transform import spec as transform_spec
 from pipeline.history.model_card import spec as model_card_spec
-from pipeline.history.report.spec import NODE_ID, REPORT_FILE
+from pipeline.history.report.spec import NODE_ID, REPORT_FILE, REPORT_TYPE
 from pipeline.history.run_record import NodeRun, RunRecord
 from schemas import features
 from schemas.config import Config
@@ -40,7 +40,7 @@ _A = tfx.types.standard_artifacts
 
 class RunReportFile(tfx.dsl.Artifact):
     """The run's self-contained HTML report (report.html)."""
-    TYPE_NAME = "imgpipe.RunReport"  # KFP v2 compile needs `<namespace>.<TypeName>` for custom types
+    TYPE_NAME = REPORT_TYPE  # "imgpipe.RunReport": KFP v2 compile needs `<namespace>.<TypeName>` for custom types
 
 
 class ReportDigest(ValueArtifact):
@@ -117,7 +117,7 @@ def RunReport(
         trainer_spec.NODE_ID: [model, model_run], baseline_spec.NODE_ID: [baseline],
         evaluator_spec.NODE_ID: [evaluation, blessing], model_card_spec.NODE_ID: [model_card],
         infra_check_spec.NODE_ID: [infra_blessing], pusher_spec.NODE_ID: [pushed_model]})
-    facts = collect(record, "", cfg)
+    facts = collect(record, "", cfg, report_uri=report.uri)
     write_report_file(facts, f"{report.uri}/{REPORT_FILE}")
     write_digest(facts, report.uri, model_card.uri, digest.uri)
 

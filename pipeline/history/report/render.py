@@ -223,8 +223,11 @@ def _evaluation(section: dict) -> str:
     rows = [[name] + [f"{scores[m][name][k]:.3f}" for m in models for k in ("precision", "recall", "f1")]
             + [scores[models[0]][name]["support"]] for name in names] if models else []
     parts += ["<h3>Per class (candidate beside the served model)</h3>", table(header, rows)]
+    reused = section.get("predictions_from")
+    made = (f"computed for the report at <code>{esc(reused)}</code>, whose candidate and images were these "
+            "very files" if reused else "computed for this report")
     parts.append(f"<h3>Most confident mistakes</h3><p>Predictions of the candidate SavedModel on the "
-                 f"{esc(section['split'])} split, computed for this report.</p>")
+                 f"{esc(section['split'])} split, {made}.</p>")
     parts += [figure(charts.thumbnail(m["image"]), f"{m['path']}: true {m['true']}, predicted {m['predicted']} "
                      f"({m['probability']:.2f})") for m in section["mistakes"]] or ["<p>No mistakes.</p>"]
     return "\n".join(parts + _explanations(section.get("explanations") or []))
