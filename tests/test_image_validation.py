@@ -311,11 +311,29 @@ def test_beam_extraction_reads_gzip_tfrecords_of_every_split(tmp_path):
         with tf.io.TFRecordWriter(str(examples / f"Split-{split}" / "data.gz"), "GZIP") as w:
             for seed in seeds:
                 w.write(example(encode(noise(seed)), "cat", f"cat/{seed}.png"))
-    extract_facts(beam.Pipeline(), str(examples), ["train", "test"], str(tmp_path / "out"))
-    facts = read_facts(str(tmp_path / "out"))
+    outputs = tmp_path / "ImageDataValidator" / "report"
+    assert extract_facts(beam.Pipeline(), str(examples), ["train", "test"], str(outputs / "1")) == ""
+    facts = read_facts(str(outputs / "1"))
     assert sorted((f.split, f.path) for f in facts) == [("test", "cat/3.png"), ("test", "cat/4.png"),
                                                         ("train", "cat/0.png"), ("train", "cat/1.png"),
                                                         ("train", "cat/2.png")]
+    # A later execution on the same files takes these facts without Beam (a pipeline that fails if run)...
+    assert extract_facts(FailingPipeline(), str(examples), ["train", "test"], str(outputs / "2")) == str(outputs / "1")
+    assert read_facts(str(outputs / "2")) == facts
+    # ...but reads an example file that changed, and a split list that changed, again.
+    with tf.io.TFRecordWriter(str(examples / "Split-test" / "data.gz"), "GZIP") as w:
+        w.write(example(encode(noise(9)), "cat", "cat/9.png"))
+    assert extract_facts(beam.Pipeline(), str(examples), ["train", "test"], str(outputs / "3")) == ""
+    assert ("test", "cat/9.png") in {(f.split, f.path) for f in read_facts(str(outputs / "3"))}
+    assert extract_facts(beam.Pipeline(), str(examples), ["train"], str(outputs / "4")) == ""
+
+
+class FailingPipeline:
+    def __enter__(self):
+        raise AssertionError("Beam ran, though an earlier extraction of the same files was there to copy")
+
+    def __exit__(self, *exc):
+        return False
 
 
 def test_the_report_and_the_reference_round_trip(tmp_path):

@@ -12,6 +12,7 @@ as TFX deletes a failed execution's outputs), so the run stops before training
 and nothing is pushed; a passing run becomes the next run's reference.
 """
 import apache_beam as beam
+from absl import logging
 import tensorflow_data_validation as tfdv
 from tfx import v1 as tfx
 from tfx.types import artifact_utils
@@ -56,7 +57,9 @@ def ImageDataValidator(
     """
     ref.check_reachable(reference_dir)
     splits = artifact_utils.decode_split_names(examples.split_names)
-    extract_facts(beam_pipeline, examples.uri, splits, report.uri)
+    copied_from = extract_facts(beam_pipeline, examples.uri, splits, report.uri)
+    if copied_from:
+        logging.info("Image facts copied from %s (same example files): not extracted again", copied_from)
     previous = ref.read_reference(reference_dir)
     expected, source = ref.expected_classes(schema, previous, reference_dir)
     current_stats_path = f"{statistics.uri}/Split-{features.TRAIN_SPLIT}/{STATISTICS_FILE}"

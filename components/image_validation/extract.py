@@ -3,24 +3,48 @@
 The per-image work is `facts.image_facts`; this module only runs it over the
 Examples artifact and stores the facts in the validator's output artifact, so
 the checks run over a few hundred bytes per image, not over pixels.
+
+The facts depend only on the examples' files and this code, and the validator runs on every run (it
+reads the previous run's reference), so an earlier execution's facts of the same files are copied rather
+than extracted again: found beside this output (`<pipeline root>/ImageDataValidator/report/<id>/`, the
+local runner's layout) by the `facts_key.json` each extraction writes. Elsewhere (a Kubeflow run has its
+own root) nothing is found and Beam extracts them.
 """
+import hashlib
+import importlib.util
 import json
-from typing import List
+from typing import List, Optional
 
 import apache_beam as beam
 import tensorflow as tf
 
+from components.evaluator.reuse import examples_digest
+from components.fs import sibling_documents, write_json
 from components.image_validation.facts import ImageFacts, image_facts
 from components.image_validation.spec import FACTS_PREFIX
 
+FACTS_KEY_FILE = "facts_key.json"
+_SOURCES = ("components.image_validation.facts", "components.image_validation.extract")
 
 
 def _facts_json(record: bytes, split: str) -> str:
     return json.dumps(image_facts(record, split).to_dict())
 
 
-def extract_facts(pipeline: beam.Pipeline, examples_uri: str, splits: List[str], output_uri: str) -> None:
-    """Write `<output_uri>/facts-*.jsonl`: one line per image of every split."""
+def facts_key(examples_uri: str, splits: List[str]) -> dict:
+    """What an earlier extraction must share with this one: the splits' files and the code that reads them."""
+    code = b"".join(open(importlib.util.find_spec(m).origin, "rb").read() for m in _SOURCES)
+    return {"examples": examples_digest(examples_uri, splits), "splits": list(splits),
+            "code": hashlib.sha256(code).hexdigest()}
+
+
+def extract_facts(pipeline: beam.Pipeline, examples_uri: str, splits: List[str], output_uri: str) -> str:
+    """Write `<output_uri>/facts-*.jsonl`: one line per image of every split. Returns the earlier output the
+    facts were copied from, or "" when Beam extracted them."""
+    key = facts_key(examples_uri, splits)
+    earlier = _copy_earlier(key, output_uri)
+    if earlier:
+        return earlier
     with pipeline as p:
         per_split = [
             p | f"Read[{split}]" >> beam.io.ReadFromTFRecord(
@@ -29,6 +53,22 @@ def extract_facts(pipeline: beam.Pipeline, examples_uri: str, splits: List[str],
             for split in splits]
         _ = (per_split | "Flatten" >> beam.Flatten()
              | "Write" >> beam.io.WriteToText(f"{output_uri}/{FACTS_PREFIX}", file_name_suffix=".jsonl"))
+    write_json(f"{output_uri}/{FACTS_KEY_FILE}", {"key": key})  # last: a key is only found with its facts
+    return ""
+
+
+def _copy_earlier(key: dict, output_uri: str) -> Optional[str]:
+    """The facts files of the newest earlier output with the same key, copied into `output_uri`; its folder."""
+    newest_first = sorted(sibling_documents(output_uri, FACTS_KEY_FILE), key=lambda d: (len(d[0]), d[0]), reverse=True)
+    for folder, found in newest_first:  # execution ids: a longer name is a later one
+        files = tf.io.gfile.glob(f"{folder}/{FACTS_PREFIX}-*.jsonl")
+        if found.get("key") == key and files:
+            tf.io.gfile.makedirs(output_uri)
+            for path in files:
+                tf.io.gfile.copy(path, f"{output_uri}/{path.rsplit('/', 1)[-1]}", overwrite=True)
+            write_json(f"{output_uri}/{FACTS_KEY_FILE}", {"key": key, "copied_from": folder})
+            return folder
+    return None
 
 
 def read_facts(output_uri: str) -> List[ImageFacts]:
