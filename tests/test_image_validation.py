@@ -320,7 +320,8 @@ def test_beam_extraction_reads_gzip_tfrecords_of_every_split(tmp_path):
     # A later execution on the same files takes these facts without Beam (a pipeline that fails if run)...
     assert extract_facts(FailingPipeline(), str(examples), ["train", "test"], str(outputs / "2")) == str(outputs / "1")
     assert read_facts(str(outputs / "2")) == facts
-    # ...but reads an example file that changed, and a split list that changed, again.
+    # ...but reads again when a file of the artifact differs (an artifact's files are written once: its
+    # listing, names and sizes, stands for them) or the split list does.
     with tf.io.TFRecordWriter(str(examples / "Split-test" / "data.gz"), "GZIP") as w:
         w.write(example(encode(noise(9)), "cat", "cat/9.png"))
     assert extract_facts(beam.Pipeline(), str(examples), ["train", "test"], str(outputs / "3")) == ""

@@ -4,9 +4,9 @@ The per-image work is `facts.image_facts`; this module only runs it over the
 Examples artifact and stores the facts in the validator's output artifact, so
 the checks run over a few hundred bytes per image, not over pixels.
 
-The facts depend only on the examples' files and this code, and the validator runs on every run (it
-reads the previous run's reference), so an earlier execution's facts of the same files are copied rather
-than extracted again: found beside this output (`<pipeline root>/ImageDataValidator/report/<id>/`, the
+The facts depend only on the Examples artifact and this code, and the validator runs on every run (it
+reads the previous run's reference), so an earlier execution's facts of the same artifact are copied
+rather than extracted again: found beside this output (`<pipeline root>/ImageDataValidator/report/<id>/`, the
 local runner's layout) by the `facts_key.json` each extraction writes. Elsewhere (a Kubeflow run has its
 own root) nothing is found and Beam extracts them.
 """
@@ -18,7 +18,6 @@ from typing import List, Optional
 import apache_beam as beam
 import tensorflow as tf
 
-from components.evaluator.reuse import examples_digest
 from components.fs import sibling_documents, write_json
 from components.image_validation.facts import ImageFacts, image_facts
 from components.image_validation.spec import FACTS_PREFIX
@@ -32,9 +31,14 @@ def _facts_json(record: bytes, split: str) -> str:
 
 
 def facts_key(examples_uri: str, splits: List[str]) -> dict:
-    """What an earlier extraction must share with this one: the splits' files and the code that reads them."""
+    """What an earlier extraction must share with this one: the same Examples artifact (its URI, and each
+    split's file names and sizes) and the code that reads it. An artifact's files are written once, so the
+    listing identifies them without reading every image again, here or in a bucket."""
     code = b"".join(open(importlib.util.find_spec(m).origin, "rb").read() for m in _SOURCES)
-    return {"examples": examples_digest(examples_uri, splits), "splits": list(splits),
+    listing = {split: sorted([path.rsplit("/", 1)[-1], tf.io.gfile.stat(path).length]  # lists: as JSON reads them
+                             for path in tf.io.gfile.glob(f"{examples_uri.rstrip('/')}/Split-{split}/*"))
+               for split in splits}
+    return {"examples_uri": examples_uri.rstrip("/"), "files": listing, "splits": list(splits),
             "code": hashlib.sha256(code).hexdigest()}
 
 
