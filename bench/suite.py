@@ -47,7 +47,6 @@ from bench import bench_presets, machine, seed_input
 from components.data_validation import spec as data_validation
 from components.evaluator import spec as evaluator_spec
 from components.image_example_gen import spec as example_gen
-from components.image_validation import spec as image_validation
 from components.trainer import spec as trainer
 from schemas import features
 from schemas.config import build_config
@@ -370,10 +369,8 @@ def run_evaluator(examples, model, baseline, properties: dict, out: str, run: st
 
 # --------------------------------------------------------------------------- 5. end to end at scale
 
-# Issue 22 part 4: marginal cost per image against the decoder alone, by image side (the others: measured).
-PER_IMAGE_GOALS = {(example_gen.NODE_ID, 32): "<= 6x", (example_gen.NODE_ID, 256): "<= 2x",
-                   (data_validation.STATISTICS_GEN_ID, 32): "<= 6x", (data_validation.STATISTICS_GEN_ID, 256): "<= 2x",
-                   (image_validation.NODE_ID, 32): "<= 4x", (image_validation.NODE_ID, 256): "<= 1.5x"}
+def goal_text(goal) -> str:
+    return "(measured)" if goal is None else f"<= {goal:g}x"
 
 
 def scale(table: Table, sizes: str, mp_sizes: str, work: str, side: int = 32) -> str:
@@ -387,7 +384,7 @@ def scale(table: Table, sizes: str, mp_sizes: str, work: str, side: int = 32) ->
         _, marginal = result.fixed_and_marginal(node)
         if node in bench_scale.READS_IMAGES:
             table.row("scale", f"{node}, marginal cost per 1k images", marginal, "decode alone, same images",
-                      decode, PER_IMAGE_GOALS.get((node, side), "(measured)"), span, unit="s")
+                      decode, goal_text(bench_scale.per_image_goal(node, side)), span, unit="s")
     fixed, _ = bench_scale.fit([r.images for r in result.runs], [r.wall_seconds for r in result.runs])
     imports = machine.import_tfx_seconds()
     table.row("scale", "fixed cost of a whole run (intercept)", fixed, 'python -c "import tfx.v1", fresh process',
