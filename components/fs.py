@@ -107,6 +107,14 @@ def write_json(path: str, value: Any) -> str:
     return path
 
 
+def source_digest(modules) -> str:
+    """sha256 over the source files of the named modules, in order (found, not imported): a key part that
+    changes when the code that produced a kept result changes."""
+    import importlib.util
+    sources = b"".join(open(importlib.util.find_spec(m).origin, "rb").read() for m in modules)
+    return hashlib.sha256(sources).hexdigest()
+
+
 def sibling_documents(uri: str, name: str) -> List[Tuple[str, Any]]:
     """(folder, JSON document) of each folder beside `uri` (not `uri` itself) that holds a file `name`: in the
     local runner's layout (`<pipeline root>/<node>/<output>/<execution id>/`), the same output of earlier

@@ -35,7 +35,7 @@ def _sha(text: bytes) -> str:
     return hashlib.sha256(text).hexdigest()
 
 
-def _tree_digest(digests: Dict[str, str]) -> str:
+def tree_digest(digests: Dict[str, str]) -> str:
     return _sha(manifest_text(digests))
 
 
@@ -70,7 +70,7 @@ def reuse_key(candidate_dir: str, baseline_dir: Optional[str], examples, exec_pr
     candidate = model_digests(candidate_dir)
     if not candidate or (baseline_dir and model_digests(baseline_dir) != candidate):
         return None
-    return {"candidate": _tree_digest(candidate),
+    return {"candidate": tree_digest(candidate),
             "examples": examples_digest(examples.uri, judged_splits(examples, exec_properties)),
             "settings": settings_digest(exec_properties)}
 

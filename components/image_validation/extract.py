@@ -10,15 +10,13 @@ rather than extracted again: found beside this output (`<pipeline root>/ImageDat
 local runner's layout) by the `facts_key.json` each extraction writes. Elsewhere (a Kubeflow run has its
 own root) nothing is found and Beam extracts them.
 """
-import hashlib
-import importlib.util
 import json
 from typing import List, Optional
 
 import apache_beam as beam
 import tensorflow as tf
 
-from components.fs import sibling_documents, write_json
+from components.fs import sibling_documents, source_digest, write_json
 from components.image_validation.facts import ImageFacts, image_facts
 from components.image_validation.spec import FACTS_PREFIX
 
@@ -34,12 +32,11 @@ def facts_key(examples_uri: str, splits: List[str]) -> dict:
     """What an earlier extraction must share with this one: the same Examples artifact (its URI, and each
     split's file names and sizes) and the code that reads it. An artifact's files are written once, so the
     listing identifies them without reading every image again, here or in a bucket."""
-    code = b"".join(open(importlib.util.find_spec(m).origin, "rb").read() for m in _SOURCES)
     listing = {split: sorted([path.rsplit("/", 1)[-1], tf.io.gfile.stat(path).length]  # lists: as JSON reads them
                              for path in tf.io.gfile.glob(f"{examples_uri.rstrip('/')}/Split-{split}/*"))
                for split in splits}
     return {"examples_uri": examples_uri.rstrip("/"), "files": listing, "splits": list(splits),
-            "code": hashlib.sha256(code).hexdigest()}
+            "code": source_digest(_SOURCES)}
 
 
 def extract_facts(pipeline: beam.Pipeline, examples_uri: str, splits: List[str], output_uri: str) -> str:

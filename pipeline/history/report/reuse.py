@@ -15,17 +15,14 @@ there and the report computes them: the reuse is an optimisation, never a requir
 from __future__ import annotations
 
 import base64
-import hashlib
-import importlib.util
 import time
 from typing import List, Optional
 
 import numpy as np
 
-from components.evaluator.reuse import examples_digest
-from components.fs import read_json, sibling_documents, write_json
+from components.evaluator.reuse import examples_digest, tree_digest
+from components.fs import read_json, sibling_documents, source_digest, write_json
 from components.pusher.already_served import model_digests
-from components.pusher.integrity import manifest_text
 
 KEY_FILE = "evaluation_reuse_key.json"   # small: read for every earlier report when looking for a match
 RESULTS_FILE = "evaluation_reuse.json"   # the mistakes (with their image bytes) and the explanations
@@ -39,10 +36,9 @@ def key(candidate_dir: str, examples_uri: str, splits: List[str], class_names: L
     candidate = model_digests(candidate_dir) if candidate_dir else {}
     if not candidate:
         return None
-    code = b"".join(open(importlib.util.find_spec(module).origin, "rb").read() for module in _SOURCES)
-    return {"candidate": hashlib.sha256(manifest_text(candidate)).hexdigest(),
+    return {"candidate": tree_digest(candidate),
             "examples": examples_digest(examples_uri, splits), "splits": list(splits),
-            "class_names": list(class_names), "code": hashlib.sha256(code).hexdigest()}
+            "class_names": list(class_names), "code": source_digest(_SOURCES)}
 
 
 def find_earlier(report_uri: str, wanted: dict) -> Optional[dict]:
