@@ -30,6 +30,7 @@ import tf_keras as keras  # noqa: E402
 
 from components.trainer.model import build_model  # noqa: E402
 from components.trainer.train import batches  # noqa: E402
+from components.trainer.augment import training_model  # noqa: E402
 from schemas.config import build_config  # noqa: E402
 
 IMAGES, SIZE, CLASSES = 6400, 28, 10
@@ -69,7 +70,7 @@ def fit(arm: str, epochs: int, cfg, data, validation_data) -> Marks:
         tuned.autotune.enabled = True
         train, validation = train.with_options(tuned), validation.with_options(tuned)
     steps = math.ceil(IMAGES / cfg.train.batch_size)
-    model = build_model(cfg.model, SIZE, CLASSES, train_images=IMAGES)
+    model = training_model(build_model(cfg.model, SIZE, CLASSES, train_images=IMAGES), cfg.augment)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy", metrics=["accuracy"])
     marks = Marks()
     if arm == "finite":

@@ -18,13 +18,14 @@ import argparse
 import os
 import statistics
 import time
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
 from components.trainer.model import build_model  # imports components first: Keras 2 before TensorFlow
+from components.trainer.augment import training_model
 from components.trainer.tf_runtime import skip_autograph_for_tf_keras
-from schemas.config import ModelConfig, TrainConfig, from_dict
+from schemas.config import AugmentConfig, ModelConfig, TrainConfig, from_dict
 
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
@@ -57,8 +58,13 @@ def model_config(preset: str, overrides: List[str] = ()) -> ModelConfig:
     return from_dict({"model": {"preset": preset, **keys}}).model
 
 
-def compiled_model(cfg: ModelConfig, image_size: int, num_classes: int, learning_rate: float) -> keras.Model:
+def compiled_model(cfg: ModelConfig, image_size: int, num_classes: int, learning_rate: float,
+                   augment: Optional[AugmentConfig] = None) -> keras.Model:
+    """The preset's network, compiled; with `augment`, behind the Trainer's training-step augmentation
+    (augment.training_model), as the Trainer fits it."""
     model = build_model(cfg, image_size, num_classes)
+    if augment is not None:
+        model = training_model(model, augment)
     model.compile(keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -86,15 +92,17 @@ class StepTimer(keras.callbacks.Callback):
 
 
 def measure_throughput(presets: List[str], size: int, batch: int, steps: int, rounds: int,
-                       learning_rate: float, seed: int) -> Tuple[Dict[str, List[float]], Dict[str, keras.Model]]:
+                       learning_rate: float, seed: int, augment: Optional[AugmentConfig] = None
+                       ) -> Tuple[Dict[str, List[float]], Dict[str, keras.Model]]:
     """Training images/s per preset and round. Each round trains every preset for the same steps back
-    to back, so the per-round default/seed ratio compares the two under the same machine load."""
+    to back, so the per-round default/seed ratio compares the two under the same machine load.
+    With `augment`, each step also runs the Trainer's augmentation (compiled_model)."""
     rng = np.random.default_rng(seed)
     images = rng.uniform(0, 1, (batch * steps, size, size, 3)).astype("float32")
     labels = rng.integers(0, 10, len(images))
     data = (tf.data.Dataset.from_tensor_slices((images, labels)).cache().repeat()
             .shuffle(len(images), seed=seed).batch(batch).prefetch(tf.data.AUTOTUNE))
-    models = {p: compiled_model(model_config(p), size, 10, learning_rate) for p in presets}
+    models = {p: compiled_model(model_config(p), size, 10, learning_rate, augment) for p in presets}
     rates: Dict[str, List[float]] = {p: [] for p in presets}
     for preset, model in models.items():  # warm-up: tracing and the first epoch are not measured
         model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)

@@ -31,6 +31,7 @@ import numpy as np
 
 from components.trainer.model import build_model  # imports components first: Keras 2 before TensorFlow
 from components.trainer.train import batches as trainer_batches
+from components.trainer.augment import training_model
 from components.trainer.schedule import batch_size, early_stopping, learning_rate
 from components.trainer.tf_runtime import seed_and_determinism, skip_autograph_for_tf_keras
 from components.transform.preprocessing import decode_and_resize
@@ -94,7 +95,7 @@ def subset(pool: Arrays, per_class: int, rng: np.random.Generator) -> Tuple[Arra
 
 
 def batches(data: Arrays, classes: int, cfg: Config, training: bool) -> tf.data.Dataset:
-    """As the Trainer's input pipeline: cache, shuffle, augment (training only), batch."""
+    """As the Trainer's input pipeline: cache, shuffle (training only), batch."""
     ds = tf.data.Dataset.from_tensor_slices((data[0], tf.one_hot(data[1], classes))).cache()
     return trainer_batches(ds, cfg, training)
 
@@ -104,14 +105,15 @@ def train_and_score(train: Arrays, validation: Arrays, scored: Arrays, classes: 
     seed_and_determinism(cfg.train.seed, False)
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, batch_size=batch_size(cfg.train, len(train[1]))))
     steps = math.ceil(len(train[1]) / cfg.train.batch_size)
-    model = build_model(cfg.model, train[0].shape[1], classes, train_images=len(train[1]))
+    network = build_model(cfg.model, train[0].shape[1], classes, train_images=len(train[1]))
+    model = training_model(network, cfg.augment)  # the train-only augmentation in front, as compiled_network does
     model.compile(optimizer=keras.optimizers.Adam(learning_rate(cfg.train, steps)),
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.train.label_smoothing),
                   metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
     stopper = early_stopping(cfg.train)
     model.fit(batches(train, classes, cfg, True), validation_data=batches(validation, classes, cfg, False),
               epochs=cfg.train.epochs, callbacks=[stopper] if stopper else [], verbose=0)
-    predicted = model.predict(scored[0], batch_size=256, verbose=0).argmax(axis=1)
+    predicted = network.predict(scored[0], batch_size=256, verbose=0).argmax(axis=1)
     return float(np.mean(predicted == scored[1]))
 
 

@@ -48,6 +48,7 @@ from components.trainer.fine_tune import fine_tune_learning_rate, fine_tuning
 from components.trainer.schedule import early_stopping, learning_rate
 from components.trainer.tf_runtime import seed_and_determinism, skip_autograph_for_tf_keras
 from components.trainer.train import batches
+from components.trainer.augment import training_model
 from components.transform.image_size import choose_image_size
 from components.transform.preprocessing import decode_and_resize
 from schemas.config import Config, DataConfig, build_config
@@ -104,13 +105,14 @@ def train(cfg: Config, x: np.ndarray, y: np.ndarray, num_classes: int, validatio
     optimizer = keras.optimizers.Adam(
         fine_tune_learning_rate(learning_rate(cfg.train, steps_per_epoch), cfg, steps_per_epoch))
     callbacks = fine_tuning(cfg, model, optimizer)
-    model.compile(optimizer=optimizer, loss=keras.losses.CategoricalCrossentropy(), metrics=["accuracy"])
+    fitted = training_model(model, cfg.augment)  # the train-only augmentation in front, as compiled_network does
+    fitted.compile(optimizer=optimizer, loss=keras.losses.CategoricalCrossentropy(), metrics=["accuracy"])
     stopper = early_stopping(cfg.train) if validation is not None else None
     if validation is not None:
         validation = batches(tf.data.Dataset.from_tensor_slices(
             (validation[0], tf.one_hot(validation[1], num_classes))), cfg, training=False)
-    model.fit(data, validation_data=validation, epochs=cfg.train.epochs, verbose=0,
-              callbacks=callbacks + ([stopper] if stopper else []))
+    fitted.fit(data, validation_data=validation, epochs=cfg.train.epochs, verbose=0,
+               callbacks=callbacks + ([stopper] if stopper else []))
     return model
 
 

@@ -18,6 +18,7 @@ def main(deterministic: str, images: int, size: int, epochs: int, overrides) -> 
     import tensorflow as tf
     import tf_keras as keras
 
+    from components.trainer.augment import training_model
     from components.trainer.model import build_model
     from components.trainer.tf_runtime import seed_and_determinism, skip_autograph_for_tf_keras
     from components.trainer.train import batches
@@ -28,7 +29,7 @@ def main(deterministic: str, images: int, size: int, epochs: int, overrides) -> 
     seed_and_determinism(cfg.train.seed, cfg.train.deterministic)
     rng = np.random.default_rng(0)
     data = (rng.random((images, size, size, 3), dtype=np.float32), tf.one_hot(rng.integers(0, 3, images), 3))
-    model = build_model(cfg.model, size, 3)
+    model = training_model(build_model(cfg.model, size, 3), cfg.augment)  # as compiled_network fits it
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
     dataset = batches(tf.data.Dataset.from_tensor_slices(data), cfg, training=True)
     model.fit(dataset, epochs=1, verbose=0)

@@ -35,6 +35,7 @@ def main(data: str, export: str, epochs: int) -> None:
     import tensorflow as tf
     import tf_keras as keras
 
+    from components.trainer.augment import training_model
     from components.trainer.distribution import export_dir, is_chief, make_strategy
     from components.trainer.model import build_model
     from components.trainer.schedule import learning_rate
@@ -49,14 +50,15 @@ def main(data: str, export: str, epochs: int) -> None:
     (x, y), (tx, ty), classes = load(data)
     train = batches(tf.data.Dataset.from_tensor_slices((x, tf.one_hot(y, classes))), cfg, training=True)
     with strategy.scope():
-        model = build_model(cfg.model, SIZE, classes)
+        network = build_model(cfg.model, SIZE, classes)
+        model = training_model(network, cfg.augment)  # as the Trainer fits it (compiled_network)
         steps_per_epoch = -(-len(y) // cfg.train.batch_size)
         model.compile(optimizer=keras.optimizers.Adam(learning_rate(cfg.train, steps_per_epoch)),
                       loss=keras.losses.CategoricalCrossentropy(), metrics=["accuracy"])
     model.fit(train, epochs=epochs, verbose=0)
-    accuracy = float(np.mean(np.argmax(model.predict(tx, verbose=0), axis=1) == ty))
+    accuracy = float(np.mean(np.argmax(network.predict(tx, verbose=0), axis=1) == ty))
     where = export_dir(strategy, export)
-    model.save(where, save_format="tf")
+    network.save(where, save_format="tf")
     print(json.dumps({"multi_worker": isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy),
                       "replicas": strategy.num_replicas_in_sync,
                       "chief": is_chief(strategy), "accuracy": accuracy, "saved_to": where}))

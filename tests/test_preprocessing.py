@@ -119,6 +119,42 @@ def test_augmentation_switched_off_is_the_identity():
     assert np.allclose(augment_image(image, off).numpy(), image.numpy())
 
 
+def test_augmentation_runs_in_the_training_step_only_and_trains_the_exported_network():
+    """training_model(): the augmentation is a layer in front of the network that acts only in fit()'s training
+    step. Called with training=False (validation, predict) it is the network; fitting it moves the network's own
+    weights (what run_fn exports, with no augmentation in it); all knobs off, it is the network itself; and the
+    input pipeline (batches()) now hands over the images untouched."""
+    import tf_keras as keras
+
+    from components.trainer.augment import AUGMENTATION_LAYER, training_model
+    from components.trainer.train import batches
+    from schemas.config import build_config
+
+    inputs = keras.Input(shape=(SIZE, SIZE, 3))
+    network = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(inputs)))
+    cfg = AugmentConfig(brightness=0.5, rotation_degrees=30.0, full_strength_size=SIZE)
+    model = training_model(network, cfg)
+    images = 0.25 + 0.5 * tf.random.stateless_uniform([6, SIZE, SIZE, 3], seed=[7, 8])
+    augmentation = model.get_layer(AUGMENTATION_LAYER)
+    assert np.allclose(augmentation(images, training=False).numpy(), images.numpy())
+    assert not np.allclose(augmentation(images, training=True).numpy(), images.numpy(), atol=1e-3)
+    assert np.allclose(model(images, training=False).numpy(), network(images).numpy())
+    assert [v.name for v in model.trainable_variables] == [v.name for v in network.trainable_variables]
+    before = [w.copy() for w in network.get_weights()]
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=keras.losses.CategoricalCrossentropy(from_logits=True))
+    model.fit(images, tf.one_hot([0, 1, 0, 1, 0, 1], 2), epochs=2, verbose=0)
+    assert not all(np.array_equal(a, b) for a, b in zip(before, network.get_weights()))
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), network.get_weights()))
+    assert AUGMENTATION_LAYER not in [layer.name for layer in network.layers]
+    off = AugmentConfig(flip_left_right=False, flip_up_down=False, brightness=0.0, contrast_lower=1.0,
+                        contrast_upper=1.0, rotation_degrees=0.0, zoom=0.0, shift=0.0)
+    assert training_model(network, off) is network
+
+    ds = tf.data.Dataset.from_tensor_slices((images, tf.one_hot(np.arange(6) % 2, 2)))
+    delivered = np.concatenate([x.numpy() for x, _ in batches(ds, build_config(), training=True)])
+    assert sorted(float(x.sum()) for x in delivered) == pytest.approx(sorted(float(x.sum()) for x in images.numpy()))
+
+
 def test_shift_moves_the_content_by_at_most_the_limit_and_keeps_its_shape():
     """A 4x4 bright square in the middle of a 32 px image moves by whole-image shifts of at most 10% (3.2 px)."""
     image = np.zeros((32, 32, 3), np.float32)

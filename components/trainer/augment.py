@@ -1,20 +1,63 @@
-"""Train-only augmentation, applied by the Trainer's tf.data pipeline to the training split.
+"""Train-only augmentation, run inside the Trainer's training step on each batch of the training split.
 
 It is deliberately not part of the Transform graph (components/transform): that
 graph is also the serving graph, and random ops there would randomise serving.
 
-It runs on whole batches (`augment_batch`, after `Dataset.batch`): each image still gets its own
-random draw of every transform, but a batch costs one op of each kind, not one per image: at 32 px
-on 2 cores the cached, shuffled, augmented stream went from ~6,000 to ~19,000 images/s (3.1x; 1.7x at
-64 px, bench/bench_augment.py), CPU that training shares (docs/performance.md#augmentation-on-batches).
+It runs on whole batches (`augment_batch`): each image still gets its own random draw of every
+transform, but a batch costs one op of each kind, not one per image (bench/bench_augment.py,
+docs/performance.md#augmentation-on-batches).
+
+Where: `training_model()` puts it in front of the network as a layer that acts only when Keras trains
+(fit's training step; validation, prediction and the exported network never run it). So the input
+pipeline delivers the Transform's images and nothing more, and on a GPU node the augmentation runs on
+the accelerator with the step instead of on the pod's CPU cores in tf.data; on a CPU it is the same
+work on the same cores (docs/performance.md#augmentation-in-the-training-step).
 """
 from __future__ import annotations
 
 import math
 
 import tensorflow as tf
+import tf_keras as keras
 
+from schemas import features
 from schemas.config import AugmentConfig
+
+AUGMENTATION_LAYER = "train_augmentation"  # the layer training_model() puts in front of the network
+
+
+def augments(cfg: AugmentConfig) -> bool:
+    """Whether any augment.* knob is on (else the training model is the network itself)."""
+    return (cfg.flip_left_right or cfg.flip_up_down or cfg.brightness > 0
+            or (cfg.contrast_lower, cfg.contrast_upper) != (1.0, 1.0)
+            or cfg.rotation_degrees > 0 or cfg.zoom > 0 or cfg.shift > 0)
+
+
+class TrainingAugmentation(keras.layers.Layer):
+    """`augment_batch` when Keras calls the model with training=True (fit's training step); the identity
+    otherwise (fit's validation, predict, evaluate). Has no weights."""
+
+    def __init__(self, cfg: AugmentConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.cfg = cfg
+
+    def call(self, images, training=None):
+        if training is None:
+            training = keras.backend.learning_phase()
+        if isinstance(training, (bool, int)):
+            return augment_batch(images, self.cfg) if training else images
+        return tf.cond(tf.cast(training, tf.bool), lambda: augment_batch(images, self.cfg), lambda: images)
+
+
+def training_model(network: keras.Model, cfg: AugmentConfig) -> keras.Model:
+    """What the Trainer fits: `network` behind a TrainingAugmentation layer, sharing its weights (so
+    fitting this trains `network`, which is what gets exported, without the layer). `network` itself
+    when augmentation is off."""
+    if not augments(cfg):
+        return network
+    images = keras.Input(shape=network.input_shape[1:], dtype=network.inputs[0].dtype, name=features.IMAGE_XF_KEY)
+    return keras.Model(images, network(TrainingAugmentation(cfg, name=AUGMENTATION_LAYER)(images)),
+                       name=f"{network.name}_training")
 
 
 def augment_image(image: tf.Tensor, cfg: AugmentConfig) -> tf.Tensor:

@@ -6,11 +6,10 @@ from tensorflow.python.autograph.core import config as autograph_config
 def seed_and_determinism(seed: int, deterministic: bool) -> None:
     """Seed Python, NumPy and TensorFlow; with `deterministic`, also make TF's ops deterministic.
 
-    Seeds alone leave two sources of run-to-run differences on a CPU: the
-    stateful random ops of the augmentation, drawn by parallel tf.data map calls in
-    whatever order the threads get to them, and reductions whose summation order
-    depends on threads. `enable_op_determinism` runs such maps serially and picks
-    deterministic kernels; the price is measured in bench/bench_determinism.py.
+    Seeds alone leave run-to-run differences on a CPU: reductions whose summation
+    order depends on threads, and parallel tf.data map calls that draw random
+    numbers in whatever order the threads get to them. `enable_op_determinism` runs
+    such maps serially and picks deterministic kernels; the price is measured in bench/bench_determinism.py.
     It is process-wide and cannot be turned off again, which is fine in the
     Trainer's own process (a Kubeflow pod, or a local run: see docs/model.md).
     """

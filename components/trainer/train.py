@@ -2,8 +2,9 @@
 
 The Trainer reads the RAW examples and applies the Transform graph in its
 tf.data pipeline (Transform runs with materialize=False): decoded float images
-are ~50x larger than the encoded files, so writing them to disk costs more
-than decoding once per run into an in-memory cache.
+are ~50x larger than the encoded files, so rather than a materialised artifact,
+each run decodes once into its own cache, in memory or, when they do not fit,
+in a local file removed after training (input_cache.py).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import logging as py_logging
 import math
 import os
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -25,9 +26,10 @@ from tfx_bsl.public import tfxio
 from components.fs import write_json
 from components.image_example_gen.manifest import labels_path, require_class_list
 from components.image_example_gen.records import count_records
-from components.trainer.augment import augment_batch
+from components.trainer.augment import training_model
 from components.trainer.backbones import build_network
 from components.trainer.distribution import export_dir, input_is_sharded, make_strategy
+from components.trainer.input_cache import InputCache, plan_cache
 from components.trainer.record import training_record, write_training_record
 from components.trainer.schedule import (batch_size, early_stopping, learning_rate, shuffle_buffer, stopping_facts,
                                           steps_per_execution, training_report)
@@ -71,21 +73,24 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
 
     strategy = make_strategy()
     with strategy.scope():
-        model, start, tuning = compiled_network(inputs, fn_args.base_model, max_steps=fn_args.train_steps)
-    logging.info("Training: %s", start)
+        compiled = compiled_network(inputs, fn_args.base_model, max_steps=fn_args.train_steps)
+    logging.info("Training: %s", compiled.start)
     recorder = EpochRecorder(cfg.train.epochs)
-    callbacks = _callbacks(cfg, fn_args.model_run_dir, fn_args.train_steps) + [recorder] + tuning
-    history = model.fit(inputs.train_ds, steps_per_epoch=inputs.steps_per_epoch, validation_data=inputs.validation_ds,
-                        epochs=cfg.train.epochs, callbacks=callbacks, verbose=0)  # EpochRecorder prints one line per epoch (--quiet silences it)
+    callbacks = _callbacks(cfg, fn_args.model_run_dir, fn_args.train_steps) + [recorder] + compiled.callbacks
+    history = compiled.model.fit(  # EpochRecorder prints one line per epoch (--quiet silences it)
+        inputs.train_ds, steps_per_epoch=inputs.steps_per_epoch, validation_data=inputs.validation_ds,
+        epochs=cfg.train.epochs, callbacks=callbacks, verbose=0)
+    inputs.cache.release()  # a disk cache's files: nothing reads the splits' datasets after fit()
     stopper = _find(callbacks, keras.callbacks.EarlyStopping)
     record = training_record(training_report(history.history, cfg.train, stopper, _find(callbacks, StopAfterSteps)),
-                             recorder.epochs, recorder.seconds, stopping_facts(stopper), start, tuned)
+                             recorder.epochs, recorder.seconds, stopping_facts(stopper), compiled.start, tuned)
     record["backbone"] = phases(cfg, record["kept_epoch"])
     logging.info("Training: %s", json.dumps(record))
     write_training_record(fn_args.model_run_dir, record)
 
+    model = compiled.network  # the trained weights, without the training-only augmentation in front
     with strategy.scope():  # saved compiled for the integer labels TFMA's Evaluator feeds
-        model.compile(optimizer=model.optimizer, loss=keras.losses.SparseCategoricalCrossentropy(),
+        model.compile(optimizer=compiled.model.optimizer, loss=keras.losses.SparseCategoricalCrossentropy(),
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     signatures = make_serving_signatures(model, inputs.tft_output, labels_path(inputs.examples_uri), cfg.limits)
     export = export_dir(strategy, fn_args.serving_model_dir)
@@ -116,29 +121,31 @@ class TrainingInputs:
     steps_per_epoch: int
     train_ds: tf.data.Dataset
     validation_ds: tf.data.Dataset
+    cache: InputCache  # where the decoded images stay between epochs (input_cache.py); release() when done
 
 
 def training_inputs(fn_args: tfx.components.FnArgs, cfg: TrainerSettings) -> TrainingInputs:
-    """The train split (shuffled, augmented) and the validation split (fn_args.eval_files, EvalArgs): the
+    """The train split (shuffled; augmented later, in the training step) and the validation split (fn_args.eval_files, EvalArgs): the
     epoch is chosen, and a Tuner trial scored, on validation, never on test."""
     tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)  # the Tuner sets no transform_output alias
     image_size = graph_image_size(tft_output)
     examples_uri = _examples_uri(fn_args.train_files)
     manifest = require_class_list(examples_uri)
     num_classes = len(manifest["class_names"])
-    cache = _fits_in_cache(manifest["num_examples"], image_size, cfg)
+    cache = plan_cache(manifest["num_examples"], image_size, cfg.train)
     train_images = count_records(fn_args.train_files)
     cfg = resolved_for(cfg, train_images, image_size)
-    datasets = [make_dataset(files, fn_args.data_accessor, tft_output, cfg, training=training, cache=cache,
+    datasets = [make_dataset(files, fn_args.data_accessor, tft_output, cfg, training=training, cache=where,
                              num_classes=num_classes)
-                for files, training in ((fn_args.train_files, True), (fn_args.eval_files, False))]
+                for files, training, where in ((fn_args.train_files, True, cache.train),
+                                               (fn_args.eval_files, False, cache.validation))]
     train_ds, validation_ds = datasets
     if not input_is_sharded():  # Keras needs a known number of validation batches to run several per execution
         validation_ds = validation_ds.apply(tf.data.experimental.assert_cardinality(
             math.ceil(count_records(fn_args.eval_files) / cfg.train.batch_size)))
     return TrainingInputs(cfg, tft_output, image_size, examples_uri, manifest["class_names"],
                           manifest.get(FACTS_SPANS, []), train_images,
-                          math.ceil(train_images / cfg.train.batch_size), train_ds.repeat(), validation_ds)
+                          math.ceil(train_images / cfg.train.batch_size), train_ds.repeat(), validation_ds, cache)
 
 
 def resolved_for(cfg: TrainerSettings, train_images: int, image_size: int) -> TrainerSettings:
@@ -149,25 +156,34 @@ def resolved_for(cfg: TrainerSettings, train_images: int, image_size: int) -> Tr
         shuffle_buffer=shuffle_buffer(cfg.train, train_images, image_size)))
 
 
+class CompiledNetwork(NamedTuple):
+    """What compiled_network() returns. `model` is what to fit: `network` behind the training-only
+    augmentation (augment.training_model), sharing its weights; `network` is what to export."""
+    model: keras.Model
+    network: keras.Model
+    start: str                              # how it was started: warm or cold, and why
+    callbacks: List[keras.callbacks.Callback]  # fine-tuning's (a pretrained backbone trains its head alone first)
+
+
 def compiled_network(inputs: TrainingInputs, base_model: Optional[str] = None, max_steps: Optional[int] = None
-                     ) -> Tuple[keras.Model, str, List[keras.callbacks.Callback]]:
-    """The network `inputs.cfg` describes, warm-started when train.warm_start and compiled with its schedule
-    (train.steps_per_execution batches per call, fitted to the epoch and to the step cap `max_steps`);
-    also how it was started and the fine-tuning callbacks (a pretrained backbone trains its head alone first).
-    Call inside the distribution strategy's scope."""
+                     ) -> CompiledNetwork:
+    """The network `inputs.cfg` describes, warm-started when train.warm_start, behind the train-only
+    augmentation, compiled with its schedule (train.steps_per_execution batches per call, fitted to the
+    epoch and to the step cap `max_steps`). Call inside the distribution strategy's scope."""
     cfg = inputs.cfg
-    model = build_network(cfg, inputs.image_size, len(inputs.class_names), train_images=inputs.train_images)
-    start = (warm_start(model, base_model, inputs.class_names, inputs.image_size, cfg.model.backbone)
+    network = build_network(cfg, inputs.image_size, len(inputs.class_names), train_images=inputs.train_images)
+    start = (warm_start(network, base_model, inputs.class_names, inputs.image_size, cfg.model.backbone)
              if cfg.train.warm_start else "cold start (train.warm_start=false)")
     optimizer = keras.optimizers.Adam(
         fine_tune_learning_rate(learning_rate(cfg.train, inputs.steps_per_epoch), cfg, inputs.steps_per_epoch))
-    tuning = fine_tuning(cfg, model, optimizer)
+    tuning = fine_tuning(cfg, network, optimizer)
+    model = training_model(network, cfg.augment)
     model.compile(optimizer=optimizer,
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.train.label_smoothing),
                   metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
                   steps_per_execution=1 if input_is_sharded() else steps_per_execution(cfg.train, inputs.steps_per_epoch,
                                                                                        max_steps))
-    return model, start, tuning
+    return CompiledNetwork(model, network, start, tuning)
 
 
 def _write_warmup(model, tft_output: tft.TFTransformOutput, eval_files: List[str], export: str,
@@ -180,15 +196,18 @@ def _write_warmup(model, tft_output: tft.TFTransformOutput, eval_files: List[str
 
 
 def make_dataset(file_patterns: List[str], data_accessor, tft_output: tft.TFTransformOutput,
-                 cfg: TrainerSettings, training: bool, cache: bool, num_classes: int) -> tf.data.Dataset:
+                 cfg: TrainerSettings, training: bool, cache: Optional[str], num_classes: int) -> tf.data.Dataset:
     """Raw tf.Examples -> (image, one-hot label) batches, through the Transform graph.
+
+    `cache`: None, or the filename for Dataset.cache() ("" in memory; input_cache.plan_cache chooses).
 
     Labels are one-hot so one loss (CategoricalCrossentropy) serves with and
     without train.label_smoothing.
 
-    Order: decode (parallel, batched) -> unbatch -> cache -> shuffle -> batch ->
-    augment (train only, whole batches, parallel) -> prefetch. Caching before
-    shuffling and augmenting keeps each epoch's order and augmentation fresh.
+    Order: decode (parallel, batched) -> unbatch -> cache (memory or file) -> shuffle (train only) -> batch ->
+    prefetch.
+    Caching before shuffling keeps each epoch's order fresh. The training split's augmentation is not
+    here: it runs in the training step (augment.training_model), so every epoch's draws are new too.
     """
     raw = data_accessor.tf_dataset_factory(
         file_patterns,
@@ -201,20 +220,16 @@ def make_dataset(file_patterns: List[str], data_accessor, tft_output: tft.TFTran
         return xf[features.IMAGE_XF_KEY], tf.one_hot(xf[features.LABEL_XF_KEY], num_classes)
 
     ds = raw.map(transform, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
-    if cache:
-        ds = ds.cache()
+    if cache is not None:
+        ds = ds.cache(cache)
     return batches(ds, cfg, training)
 
 
 def batches(ds: tf.data.Dataset, cfg: TrainerSettings, training: bool) -> tf.data.Dataset:
-    """(image, label) pairs -> batches: shuffled and augmented (parallel) when `training`, then prefetched."""
+    """(image, label) pairs -> batches, shuffled when `training`, then prefetched."""
     if training:
         ds = ds.shuffle(_shuffle_buffer(ds, cfg), seed=cfg.train.seed, reshuffle_each_iteration=True)
-    ds = ds.batch(cfg.train.batch_size)
-    if training:  # on whole batches: one op per transform and batch, a random draw per image (augment.py)
-        ds = ds.map(lambda images, labels: (augment_batch(images, cfg.augment), labels),
-                    num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE).with_options(without_autotune_model())
+    return ds.batch(cfg.train.batch_size).prefetch(tf.data.AUTOTUNE).with_options(without_autotune_model())
 
 
 def without_autotune_model() -> tf.data.Options:
@@ -308,12 +323,6 @@ def _find(callbacks: List[keras.callbacks.Callback], kind: type) -> Optional[ker
 def graph_image_size(tft_output: tft.TFTransformOutput) -> int:
     """The side the Transform graph resizes to: data.image_size, or what `auto` chose for this data."""
     return int(tft_output.transformed_feature_spec()[features.IMAGE_XF_KEY].shape[0])
-
-
-def _fits_in_cache(num_examples: int, size: int, cfg: TrainerSettings) -> bool:
-    decoded_mb = num_examples * size * size * 3 * 4 / 2**20
-    logging.info("Decoded images need ~%.0f MB; cache limit %d MB", decoded_mb, cfg.train.cache_max_mb)
-    return decoded_mb <= cfg.train.cache_max_mb
 
 
 def _examples_uri(train_files: List[str]) -> str:

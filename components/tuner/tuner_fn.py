@@ -89,10 +89,10 @@ class TrialRunner(keras_tuner.engine.base_tuner.BaseTuner):
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs))
         started = time.monotonic()
         with make_strategy().scope():
-            model, _, callbacks = compiled_network(dataclasses.replace(self.inputs, cfg=cfg))
-        history = model.fit(self.inputs.train_ds, steps_per_epoch=self.inputs.steps_per_epoch,
-                            validation_data=self.inputs.validation_ds, epochs=epochs, callbacks=callbacks,
-                            verbose=0).history
+            compiled = compiled_network(dataclasses.replace(self.inputs, cfg=cfg))
+        history = compiled.model.fit(self.inputs.train_ds, steps_per_epoch=self.inputs.steps_per_epoch,
+                                     validation_data=self.inputs.validation_ds, epochs=epochs,
+                                     callbacks=compiled.callbacks, verbose=0).history
         best = max(range(len(history[OBJECTIVE])), key=lambda i: (history[OBJECTIVE][i], -history["val_loss"][i]))
         score = {OBJECTIVE: float(history[OBJECTIVE][best]), "val_loss": float(history["val_loss"][best])}
         PROGRESS_LOG.info("Tuner trial %s: %s -> %s %.4f at epoch %d of %d (%.1f s)", trial_id, format_values(chosen),

@@ -10,7 +10,7 @@ from schemas.config.base import AUTO, ConfigError, check
 
 @dataclass
 class AugmentConfig:
-    """Train-split-only augmentation, applied in the Trainer's tf.data pipeline.
+    """Train-split-only augmentation, applied in the Trainer's training step (components/trainer/augment.py).
 
     Defaults are safe for orientation-sensitive images (digits, text, documents,
     scans): no mirror flips. Turn flips on only when a mirrored image is still
@@ -133,6 +133,9 @@ class TrainConfig:
     # epoch (by accuracy) is kept. 0 disables
     early_stopping_patience: int = 6
     cache_max_mb: int = 2048          # cache decoded images in memory when they fit in this
+    # when they do not: cache them in a file under this folder (decoded once per run, not once per epoch;
+    # removed after training). auto: the system's temporary folder; none: decode every epoch
+    disk_cache_dir: str = AUTO
     seed: int = 42
     deterministic: bool = False       # bit-identical weights for the same data, config and machine (slower)
     warm_start: bool = False          # start from the served model's weights when classes, size and network match
@@ -158,6 +161,9 @@ class TrainConfig:
         check(self.early_stopping_patience >= 0, "train.early_stopping_patience",
                self.early_stopping_patience, "an integer >= 0")
         check(self.cache_max_mb >= 0, "train.cache_max_mb", self.cache_max_mb, "an integer >= 0")
+        check(isinstance(self.disk_cache_dir, str) and self.disk_cache_dir.strip() != ""
+              and "://" not in self.disk_cache_dir, "train.disk_cache_dir", self.disk_cache_dir,
+              f"{AUTO!r}, 'none' or a local folder path (the cache is read every epoch: not a bucket)")
         check(self.freeze_backbone_epochs >= 0, "train.freeze_backbone_epochs", self.freeze_backbone_epochs,
               "an integer >= 0")
         check(self.fine_tune_lr_factor == AUTO or 0 < self.fine_tune_lr_factor <= 1, "train.fine_tune_lr_factor",
