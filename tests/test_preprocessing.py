@@ -149,6 +149,8 @@ def test_augmentation_runs_in_the_training_step_only_and_trains_the_exported_net
     off = AugmentConfig(flip_left_right=False, flip_up_down=False, brightness=0.0, contrast_lower=1.0,
                         contrast_upper=1.0, rotation_degrees=0.0, zoom=0.0, shift=0.0)
     assert training_model(network, off) is network
+    rebuilt = keras.models.model_from_json(model.to_json())  # its config round-trips (TensorBoard writes it)
+    assert rebuilt.get_layer(AUGMENTATION_LAYER).cfg == cfg
 
     ds = tf.data.Dataset.from_tensor_slices((images, tf.one_hot(np.arange(6) % 2, 2)))
     delivered = np.concatenate([x.numpy() for x, _ in batches(ds, build_config(), training=True)])

@@ -161,10 +161,10 @@ def test_warm_start_says_why_it_trains_from_scratch(tmp_path, classes, size, ove
 # --------------------------------------------------------------------------- train.deterministic
 
 def test_deterministic_training_gives_bit_identical_weights_in_two_processes():
-    """The Trainer's seeding and its shuffle + parallel augmentation stage (batches()), trained twice in
-    fresh processes (bench/determinism_probe.py: a warm-up and two more epochs) with
-    train.deterministic=true: the weights must match to the bit. (With the default, false, the two
-    hashes differed in every try while this was written: augmentation draws race.)"""
+    """The Trainer's seeding, its shuffle stage (batches()) and its training-step augmentation
+    (training_model), trained twice in fresh processes (bench/determinism_probe.py: a warm-up and two more
+    epochs) with train.deterministic=true: the weights must match to the bit. (When this was written the
+    augmentation was a parallel tf.data map, and with the default, false, the hashes differed on every try.)"""
     command = [sys.executable, "-m", "bench.determinism_probe", "true", "96", "16", "2",
                *SMALL, "train.batch_size=8", "augment.flip_left_right=true"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}

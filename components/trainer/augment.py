@@ -15,6 +15,7 @@ work on the same cores (docs/performance.md#augmentation-in-the-training-step).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import tensorflow as tf
@@ -33,13 +34,17 @@ def augments(cfg: AugmentConfig) -> bool:
             or cfg.rotation_degrees > 0 or cfg.zoom > 0 or cfg.shift > 0)
 
 
+@keras.utils.register_keras_serializable(package="imgpipe")
 class TrainingAugmentation(keras.layers.Layer):
     """`augment_batch` when Keras calls the model with training=True (fit's training step); the identity
     otherwise (fit's validation, predict, evaluate). Has no weights."""
 
     def __init__(self, cfg: AugmentConfig, **kwargs):
         super().__init__(**kwargs)
-        self.cfg = cfg
+        self.cfg = AugmentConfig(**cfg) if isinstance(cfg, dict) else cfg
+
+    def get_config(self):  # the training model's config (TensorBoard's graph, model.to_json) names the policy
+        return {**super().get_config(), "cfg": dataclasses.asdict(self.cfg)}
 
     def call(self, images, training=None):
         if training is None:
