@@ -157,6 +157,7 @@ def test_image_size_auto_is_chosen_from_the_data_and_recorded_in_the_run_and_the
     assert facts["image_size"] == 28
     assert facts["training"]["epochs_run"] == first_run.training["epochs_run"] == 12
     assert facts["training"]["stopped_because"] == "reached train.epochs=12"
+    assert facts["training"]["input"].endswith("cached in memory (train.cache_max_mb=2048)")  # input_cache.py
     model = tf.saved_model.load(first_run.pushed_path)
     assert model.signatures[features.BYTES_SIGNATURE](
         **{features.BYTES_INPUT: tf.constant([encoded_colour_image("red", size=64)])})[

@@ -237,6 +237,7 @@ def synthetic_facts() -> dict:
         "training": {"epochs_planned": 5, "epochs_run": 3, "per_epoch": history, "epoch_seconds": [1.0, 0.5, 0.5],
                      "early_stopping": {"stopped_epoch": 3, "best_epoch": 2, "monitor": "val_accuracy, ties to the lower val_loss",
                                         "first_watched_epoch": 2, "patience": 1},
+                     "input": "decoded images (~2,400 MB) above train.cache_max_mb=2048; cached in a file under /tmp/x",
                      "logdir": "/model_run"},
         "evaluation": {"class_names": NAMES, "split": "test", "evaluation_uri": "/eval",
                        "confusion": {"candidate": cells, "served": cells},
@@ -266,6 +267,15 @@ def test_a_full_report_renders_every_section_and_every_picture_in_chromium(tmp_p
         "Grad-CAM: predicted green (0.90)", "Grad-CAM: predicted red (0.90)"]
     assert seen["errors"] == [] and seen["console_errors"] == [] and seen["external"] == 0
     assert os.path.getsize(shot) > 10_000
+
+
+def test_the_training_section_says_where_the_decoded_images_stayed_and_older_records_still_render():
+    facts = synthetic_facts()
+    assert ("<td>input between epochs</td><td>decoded images (~2,400 MB) above train.cache_max_mb=2048; "
+            "cached in a file under /tmp/x</td>") in render(facts)
+    del facts["training"]["input"]  # a record written before 2026-12-07
+    html = render(facts)
+    assert "input between epochs" not in html and "stopped after epoch 3; kept epoch 2" in html
 
 
 def test_the_decision_shows_the_gate_the_paired_comparison_and_the_infra_check():

@@ -2,8 +2,9 @@
 
 `training.json` in the Trainer's ModelRun artifact (and, as the `training` entry of the model's facts
 file, with the exported model): epochs planned and run, the epoch kept and why, why training stopped,
-the metrics at the kept epoch, every epoch's metrics and seconds, how the model was started, and the
-hyperparameters the Tuner found (`hyperparameters`: {name: value}, {} without a Tuner step).
+the metrics at the kept epoch, every epoch's metrics and seconds, how the model was started, the
+hyperparameters the Tuner found (`hyperparameters`: {name: value}, {} without a Tuner step), and (added
+by run_fn) the backbone's phases and where the decoded images stayed between epochs (`input`).
 """
 from __future__ import annotations
 

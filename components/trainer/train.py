@@ -85,6 +85,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     record = training_record(training_report(history.history, cfg.train, stopper, _find(callbacks, StopAfterSteps)),
                              recorder.epochs, recorder.seconds, stopping_facts(stopper), compiled.start, tuned)
     record["backbone"] = phases(cfg, record["kept_epoch"])
+    record["input"] = inputs.cache.reason  # where the decoded images stayed between epochs (input_cache.py)
     logging.info("Training: %s", json.dumps(record))
     write_training_record(fn_args.model_run_dir, record)
 

@@ -190,6 +190,8 @@ def _training(section: dict) -> str:
     facts = [["epochs run", f"{section['epochs_run']} of {section['epochs_planned']} planned"],
              ["early stopping", _stopping(stopping)],
              ["TensorBoard", f"tensorboard --logdir {section['logdir']}"]]
+    if section.get("input"):  # records before 2026-12-07 do not say
+        facts.insert(2, ["input between epochs", section["input"]])
     rows = [[i + 1, f"{t:.1f} s"] + [f"{h.get(k, float('nan')):.4f}" for k in
             ("loss", "accuracy", "val_loss", "val_accuracy")] for i, (h, t) in
             enumerate(zip(history, section["epoch_seconds"]))]
