@@ -95,7 +95,8 @@ def test_the_summary_line_names_trials_algorithm_score_split_and_values():
 def test_a_tuned_run_writes_best_hyperparameters_that_the_trainer_applies_and_records(tmp_path):
     """LocalDagRunner on tiny colour images with tune.trials=2, tune.max_epochs=1: TFX's Tuner runs our trial
     runner, writes best_hyperparameters in KerasTuner's format, and the Trainer trains with those values and
-    records them in training.json and the exported model's facts; the summary prints the Tuning line."""
+    records them in training.json and the exported model's facts; the summary prints the Tuning line. The decoded
+    images do not fit train.cache_max_mb=0: every trial and the Trainer read them from a file, removed after."""
     from components.pusher.publish import read_model_facts
     from components.tuner.spec import BEST_HYPERPARAMETERS_FILE, NODE_ID
     from pipeline.history.summary import format_summary
@@ -106,7 +107,8 @@ def test_a_tuned_run_writes_best_hyperparameters_that_the_trainer_applies_and_re
     cfg = build_config(overrides=[
         "tune.trials=2", "tune.max_epochs=1", "data.image_size=16", "train.epochs=2", "train.batch_size=16",
         "train.early_stopping_patience=0", "eval.min_accuracy=0", "eval.min_class_recall=0",
-        "eval.max_class_recall_drop=1", "serving.warmup_images=2", "data.test_percent=20"])
+        "eval.max_class_recall_drop=1", "serving.warmup_images=2", "data.test_percent=20",
+        "train.cache_max_mb=0", f"train.disk_cache_dir={tmp_path / 'cache'}"])  # the trials and the Trainer on a file
     summary = run_local(cfg, data, str(tmp_path / "out"))
 
     assert summary.error == "", summary.error
@@ -116,6 +118,8 @@ def test_a_tuned_run_writes_best_hyperparameters_that_the_trainer_applies_and_re
     best = json.loads(best_files[0].read_text())["values"]  # KerasTuner's HyperParameters.get_config()
     assert set(best) == {"learning_rate", "width", "depth", "dropout"}
     assert summary.training["hyperparameters"] == best  # the Trainer's training.json
+    assert "above train.cache_max_mb=0; cached in a file under " + str(tmp_path / "cache") in summary.training["input"]
+    assert list((tmp_path / "cache").iterdir()) == []  # the Tuner's cache and the Trainer's: removed by the run's end
     facts = read_model_facts(summary.pushed_path)
     assert facts["training"]["hyperparameters"] == best  # the exported model's assets.extra/imgpipe.json
     card = next((tmp_path / "out").rglob("model_card.md")).read_text()

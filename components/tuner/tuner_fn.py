@@ -68,6 +68,11 @@ class TrialRunner(keras_tuner.engine.base_tuner.BaseTuner):
         self.inputs, self.tune = inputs, tune
         self.oracle.verbose = 0  # KerasTuner's own per-trial tables: our one progress line per trial instead
 
+    def on_search_end(self) -> None:
+        """After the last trial: remove the trials' disk cache of decoded images, if any (input_cache.py)."""
+        super().on_search_end()
+        self.inputs.cache.release()
+
     def search_space_summary(self, extended=False) -> None:
         """TFX's executor asks for KerasTuner's printed summaries: into the log, not onto the console."""
         logging.info("Tuner search space: %s", [p.get_config() for p in self.oracle.get_space().space])
