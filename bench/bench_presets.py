@@ -59,50 +59,64 @@ def model_config(preset: str, overrides: List[str] = ()) -> ModelConfig:
 
 
 def compiled_model(cfg: ModelConfig, image_size: int, num_classes: int, learning_rate: float,
-                   augment: Optional[AugmentConfig] = None) -> keras.Model:
+                   augment: Optional[AugmentConfig] = None, steps_per_execution: int = 1) -> keras.Model:
     """The preset's network, compiled; with `augment`, behind the Trainer's training-step augmentation
-    (augment.training_model), as the Trainer fits it."""
+    (augment.training_model), as the Trainer fits it; `steps_per_execution` batches per call."""
     model = build_model(cfg, image_size, num_classes)
     if augment is not None:
         model = training_model(model, augment)
-    model.compile(keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy", metrics=["accuracy"],
+                  steps_per_execution=steps_per_execution)
     return model
 
 
 # --------------------------------------------------------------------------- throughput
 
 class StepTimer(keras.callbacks.Callback):
-    """Times the training steps after a fit()'s first one.
+    """Times the training steps after a fit()'s first call into the training step.
 
     Each fit() call also pays ~0.7 s of set-up here (data handler, iterator, shuffle buffer) that
     does not depend on the model; counting it would understate the faster model's throughput.
+    With several batches per call (steps_per_execution), Keras calls on_train_batch_end once per call
+    with the index of its last batch, so the batches timed are counted from those indices.
     """
 
     def on_train_begin(self, logs=None):
         self.first = self.last = None
+        self.first_batch = self.last_batch = 0
 
     def on_train_batch_end(self, batch, logs=None):
-        self.last = time.perf_counter()
+        self.last, self.last_batch = time.perf_counter(), batch
         if self.first is None:
-            self.first = self.last
+            self.first, self.first_batch = self.last, batch
 
     @property
     def seconds(self) -> float:
         return self.last - self.first
 
+    @property
+    def batches(self) -> int:
+        """Batches trained between the first call's end and the last's."""
+        return self.last_batch - self.first_batch
+
 
 def measure_throughput(presets: List[str], size: int, batch: int, steps: int, rounds: int,
-                       learning_rate: float, seed: int, augment: Optional[AugmentConfig] = None
-                       ) -> Tuple[Dict[str, List[float]], Dict[str, keras.Model]]:
+                       learning_rate: float, seed: int, augment: Optional[AugmentConfig] = None,
+                       steps_per_execution: int = 1) -> Tuple[Dict[str, List[float]], Dict[str, keras.Model]]:
     """Training images/s per preset and round. Each round trains every preset for the same steps back
     to back, so the per-round default/seed ratio compares the two under the same machine load.
-    With `augment`, each step also runs the Trainer's augmentation (compiled_model)."""
+    With `augment`, each step also runs the Trainer's augmentation (compiled_model); with
+    `steps_per_execution` k, k batches per call (`steps` must be a multiple of k, at least 2k)."""
+    if steps % steps_per_execution or steps < 2 * steps_per_execution:
+        raise ValueError(f"steps={steps} must be a multiple of steps_per_execution={steps_per_execution}, "
+                         "at least twice it (the first call is not timed)")
     rng = np.random.default_rng(seed)
     images = rng.uniform(0, 1, (batch * steps, size, size, 3)).astype("float32")
     labels = rng.integers(0, 10, len(images))
     data = (tf.data.Dataset.from_tensor_slices((images, labels)).cache().repeat()
             .shuffle(len(images), seed=seed).batch(batch).prefetch(tf.data.AUTOTUNE))
-    models = {p: compiled_model(model_config(p), size, 10, learning_rate, augment) for p in presets}
+    models = {p: compiled_model(model_config(p), size, 10, learning_rate, augment, steps_per_execution)
+              for p in presets}
     rates: Dict[str, List[float]] = {p: [] for p in presets}
     for preset, model in models.items():  # warm-up: tracing and the first epoch are not measured
         model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
@@ -110,7 +124,7 @@ def measure_throughput(presets: List[str], size: int, batch: int, steps: int, ro
     for _ in range(rounds):
         for preset, model in models.items():
             model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer])
-            rates[preset].append((steps - 1) * batch / timer.seconds)
+            rates[preset].append(timer.batches * batch / timer.seconds)
     return rates, models
 
 
