@@ -128,6 +128,17 @@ def measure_throughput(presets: List[str], size: int, batch: int, steps: int, ro
     return rates, models
 
 
+def trainer_throughput(presets: List[str], size: int, rounds: int, augment: Optional[AugmentConfig] = None
+                       ) -> Dict[str, List[float]]:
+    """measure_throughput as the Trainer trains: the pipeline's default batch size, learning rate and seed,
+    train.steps_per_execution batches per call, two calls per round (the first not timed)."""
+    per_call = TRAIN.steps_per_execution
+    rates, _ = measure_throughput(presets, size, TRAIN.batch_size, steps=2 * per_call, rounds=rounds,
+                                  learning_rate=TRAIN.learning_rate, seed=TRAIN.seed, augment=augment,
+                                  steps_per_execution=per_call)
+    return rates
+
+
 def throughput(args: argparse.Namespace) -> None:
     size, batch = args.image_size, args.batch_size
     rates, models = measure_throughput(args.presets.split(","), size, batch, args.steps, args.rounds,

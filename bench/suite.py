@@ -243,13 +243,7 @@ def input_pipeline(table: Table, examples_uri: str, data: str, schema, cfg, work
                   "decode_jpeg alone, same bytes", med["decode"], ">= 0.6x", n)
         table.row(f"input {size}px", "Trainer tf.data, disk-cached epochs", med["ours_disk"],
                   "seed tf.data, JPEG files", med["seed"], ">= 2x", n)
-        train_cfg = bench_presets.TRAIN
-        per_call = train_cfg.steps_per_execution
-        consumed, _ = bench_presets.measure_throughput(["default"], size, train_cfg.batch_size, steps=2 * per_call,
-                                                       rounds=ROUNDS, learning_rate=train_cfg.learning_rate,
-                                                       seed=train_cfg.seed, augment=cfg.augment,
-                                                       steps_per_execution=per_call)
-        consumes = statistics.median(consumed["default"])
+        consumes = statistics.median(bench_presets.trainer_throughput(["default"], size, ROUNDS, cfg.augment)["default"])
         for kind, key in (("uncached", "ours"), ("disk-cached epochs", "ours_disk"), ("cached epochs", "ours_cached")):
             table.row(f"input {size}px", f"Trainer tf.data, {kind}", med[key],
                       "default preset's training step consumes (network + augmentation)", consumes, ">= 3x", "")
@@ -259,18 +253,15 @@ def input_pipeline(table: Table, examples_uri: str, data: str, schema, cfg, work
 
 def training(table: Table, sizes: List[int], accuracy_epochs: int) -> Dict[int, float]:
     """default vs seed preset: images/s per size (alternating rounds), and digits accuracy at equal epochs."""
-    train_cfg = bench_presets.TRAIN
     default_rates = {}
     for size in sizes:
-        per_call = train_cfg.steps_per_execution  # as the Trainer runs its step (train.steps_per_execution)
-        rates, _ = bench_presets.measure_throughput(["seed", "default"], size, train_cfg.batch_size, steps=2 * per_call,
-                                                    rounds=ROUNDS, learning_rate=train_cfg.learning_rate,
-                                                    seed=train_cfg.seed, steps_per_execution=per_call)
+        rates = bench_presets.trainer_throughput(["seed", "default"], size, ROUNDS)
         paired = statistics.median(d / s for d, s in zip(rates["default"], rates["seed"]))
         default_rates[size] = statistics.median(rates["default"])
         table.row(f"train {size}px", "default preset, images/s", default_rates[size],
                   "seed preset", statistics.median(rates["seed"]), ">= 3x",
-                  f"median per-round ratio {paired:.2f}x; {per_call} batches per call, as the Trainer")
+                  f"median per-round ratio {paired:.2f}x; {bench_presets.TRAIN.steps_per_execution} batches per call, "
+                  "as the Trainer")
     accuracy = {p: digits_accuracy(p, 32, accuracy_epochs) for p in ("seed", "default")}
     table.row("train 32px", f"default preset, digits test accuracy after {accuracy_epochs} epochs",
               accuracy["default"], "seed preset, same epochs", accuracy["seed"], ">= 1x", "", unit="")
@@ -294,10 +285,8 @@ def flops(table: Table, sizes: List[int], training_rates: Dict[int, float]) -> N
     train_cfg = bench_presets.TRAIN
     for size in sizes:
         model = bench_presets.compiled_model(bench_presets.model_config("default"), size, 10, train_cfg.learning_rate)
-        per_call = train_cfg.steps_per_execution
-        rate = training_rates.get(size) or statistics.median(bench_presets.measure_throughput(
-            ["default"], size, train_cfg.batch_size, steps=2 * per_call, rounds=ROUNDS,
-            learning_rate=train_cfg.learning_rate, seed=train_cfg.seed, steps_per_execution=per_call)[0]["default"])
+        rate = training_rates.get(size) or statistics.median(
+            bench_presets.trainer_throughput(["default"], size, ROUNDS)["default"])
         per_image = machine.forward_flops_per_image(model, size)
         table.row(f"flops {size}px", "default preset training, achieved", 3 * per_image * rate / 1e9,
                   f"float32 matmul {machine.MATMUL_SIDE}^2", peak / 1e9, "(measured; 1x = the CPU's peak)",

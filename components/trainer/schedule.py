@@ -42,6 +42,7 @@ from typing import Any, Dict, List, Optional, Union
 import numpy as np
 import tf_keras as keras
 
+from components.trainer.input_cache import decoded_bytes
 from schemas.config import TrainConfig
 from schemas.features import VALIDATION_SPLIT
 
@@ -90,7 +91,7 @@ def shuffle_buffer(cfg: TrainConfig, train_images: int, image_size: int) -> int:
     """
     if cfg.shuffle_buffer > 0:
         return cfg.shuffle_buffer
-    fits = int(cfg.cache_max_mb * 2**20 // max(1, image_size * image_size * 3 * 4))
+    fits = int(cfg.cache_max_mb * 2**20 // max(1, decoded_bytes(1, image_size)))
     return max(1, min(train_images, fits))
 
 
