@@ -65,6 +65,37 @@ def test_exactly_the_usable_files_are_ingested_with_their_real_format(messy_run)
     assert {p: _text(e, features.FORMAT_KEY) for p, e in by_path.items()} == expected
 
 
+def test_a_batch_of_files_gets_the_outcomes_each_file_gets_alone_in_the_same_order(messy):
+    from components.image_example_gen.quarantine import inspect_images
+    files = scan_image_folder(messy).files
+    alone = [inspect_image(messy, f, 50_000_000, 50) for f in files]
+    assert inspect_images(messy, files, 50_000_000, 50) == alone
+    assert any(o.quarantined for o in alone) and any(o.record for o in alone) and any(o.note for o in alone)
+
+
+def test_a_batch_of_good_small_images_is_decoded_in_one_call_and_a_bad_one_is_found_alone(tmp_path, monkeypatch):
+    """Decoding each small image from Python costs more than decoding it: a batch that decodes in one call
+    skips the per-image decoder; a batch with a corrupt file falls back to it and names that file."""
+    from components.image_example_gen import quarantine
+    from PIL import Image
+    (tmp_path / "cat").mkdir()
+    for i in range(6):  # noise, so that half of the file is past the header
+        pixels = np.random.default_rng(i).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(tmp_path / "cat" / f"{i}.jpg", format="JPEG")
+    calls = []
+    monkeypatch.setattr(quarantine, "decode_like_training", lambda data: calls.append(data) or decode_like_training(data))
+    files = [ImageFile(f"cat/{i}.jpg", 0, "cat") for i in range(6)]
+    outcomes = quarantine.inspect_images(str(tmp_path), files, 10**6, 1)
+    assert [o.record[features.PATH_KEY] for o in outcomes] == [f.rel_path for f in files] and calls == []
+
+    data = (tmp_path / "cat" / "3.jpg").read_bytes()
+    (tmp_path / "cat" / "3.jpg").write_bytes(data[:len(data) // 2])
+    outcomes = quarantine.inspect_images(str(tmp_path), files, 10**6, 1)
+    assert [o.quarantined is None for o in outcomes] == [True, True, True, False, True, True]
+    assert "JPEG cannot be decoded" in outcomes[3].quarantined.reason
+    assert len(calls) == 6  # each decoded alone to find the bad one
+
+
 def test_each_broken_file_is_quarantined_with_its_reason_and_size(messy, messy_run):
     _, _, report, _ = messy_run
     reasons = {os.path.relpath(q["path"], messy): q["reason"] for q in report}

@@ -1,11 +1,12 @@
 """FileBasedExampleGen executor that ingests a folder of class sub-folders of images.
 
-Each candidate file is inspected (quarantine.inspect_image): usable images
+Each candidate file is inspected (quarantine.inspect_images, in batches): usable images
 become tf.Examples, unusable ones are set aside with a reason. The base executor
 does the rest: it hash-partitions the examples into splits (by the `path`
 feature when output_config says `partition_feature_name: "path"`) and writes
 gzip TFRecords, so downstream components see a standard Examples artifact.
 """
+import collections
 import json
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -24,7 +25,7 @@ from components.image_example_gen.eval_sets import newest_span_test_only, scan_g
 from components.image_example_gen.folder import FolderScan, ImageFile, scan_image_folder, to_tf_example
 from components.image_example_gen.limits import check_bad_fraction, check_class_minimum, ingested_counts
 from components.image_example_gen.manifest import write_folder_metadata
-from components.image_example_gen.quarantine import Quarantined, inspect_image
+from components.image_example_gen.quarantine import Quarantined, inspect_images
 from components.image_example_gen.spans import SpanFolder, scan_span_folders, select_window
 from components.image_example_gen.spec import (
     LABEL_NAMES_PROPERTY,
@@ -49,26 +50,31 @@ _GOLDEN_NOTES_KEY = "_golden_notes_prefix"
 _HASHED_CONFIG_KEY = "_hashed_output_config"
 _QUARANTINED, _CONVERTED, _SHORT_SIDES = "quarantined", "converted", "short_sides"
 _NOTES_DIR = ".ingest_notes"
+_INSPECT_BATCH = 64  # files per decoder call at most
 
 
-class _InspectImage(beam.DoFn):
-    """One candidate file -> a tf.Example (main output) and/or a JSON note (quarantined or converted)."""
+class _InspectImages(beam.DoFn):
+    """A batch of candidate files -> a tf.Example per usable image (main output), a JSON note per quarantined
+    or converted file, and (side, count) pairs of the images' short sides."""
 
     def __init__(self, root: str, limits: IngestLimits):
         super().__init__()
         self._root = root
         self._limits = limits
 
-    def process(self, image_file: ImageFile):
-        outcome = inspect_image(self._root, image_file, self._limits.max_image_pixels, self._limits.max_file_mb)
-        if outcome.quarantined is not None:
-            yield beam.pvalue.TaggedOutput(_QUARANTINED, json.dumps(outcome.quarantined.to_dict()))
-            return
-        if outcome.note:
-            yield beam.pvalue.TaggedOutput(_CONVERTED, json.dumps({"path": outcome.path, "note": outcome.note}))
-        yield beam.pvalue.TaggedOutput(_SHORT_SIDES, min(outcome.record[features.HEIGHT_KEY],
-                                                         outcome.record[features.WIDTH_KEY]))
-        yield to_tf_example(outcome.record)
+    def process(self, image_files: List[ImageFile]):
+        short_sides = collections.Counter()
+        for outcome in inspect_images(self._root, image_files, self._limits.max_image_pixels,
+                                      self._limits.max_file_mb):
+            if outcome.quarantined is not None:
+                yield beam.pvalue.TaggedOutput(_QUARANTINED, json.dumps(outcome.quarantined.to_dict()))
+                continue
+            if outcome.note:
+                yield beam.pvalue.TaggedOutput(_CONVERTED, json.dumps({"path": outcome.path, "note": outcome.note}))
+            short_sides[min(outcome.record[features.HEIGHT_KEY], outcome.record[features.WIDTH_KEY])] += 1
+            yield to_tf_example(outcome.record)
+        for side, count in short_sides.items():
+            yield beam.pvalue.TaggedOutput(_SHORT_SIDES, (side, count))
 
 
 @beam.ptransform_fn
@@ -88,7 +94,7 @@ def _ImageFolderToExample(  # pylint: disable=invalid-name
     results = _inspect_all(pipeline, scan, limits, "")
     notes_prefix = exec_properties.get(_NOTES_KEY)
     if notes_prefix:
-        short_sides = (results[_SHORT_SIDES] | "CountShortSides" >> beam.combiners.Count.PerElement()
+        short_sides = (results[_SHORT_SIDES] | "CountShortSides" >> beam.CombinePerKey(sum)
                        | "ShortSideJson" >> beam.MapTuple(lambda side, n: json.dumps({"side": side, "count": n})))
         for kind, notes in ((_QUARANTINED, results[_QUARANTINED]), (_CONVERTED, results[_CONVERTED]),
                             (_SHORT_SIDES, short_sides)):
@@ -98,12 +104,14 @@ def _ImageFolderToExample(  # pylint: disable=invalid-name
 
 
 def _inspect_all(pipeline: beam.Pipeline, scan: FolderScan, limits: IngestLimits, label: str):
-    """Every file of `scan` through _InspectImage: examples (main output) and the tagged notes."""
+    """Every file of `scan` through _InspectImages: examples (main output) and the tagged notes."""
     return (pipeline
             | f"List{label}Images" >> beam.Create(scan.files)
             # Create puts every file in one bundle; reshuffle so reads spread over workers.
             | f"Spread{label}Reads" >> beam.Reshuffle()
-            | f"Inspect{label}Image" >> beam.ParDo(_InspectImage(scan.root, limits)).with_outputs(
+            # Batches: small images are decoded in one decoder call (quarantine.inspect_images).
+            | f"Batch{label}Images" >> beam.BatchElements(min_batch_size=_INSPECT_BATCH, max_batch_size=_INSPECT_BATCH)
+            | f"Inspect{label}Images" >> beam.ParDo(_InspectImages(scan.root, limits)).with_outputs(
                 _QUARANTINED, _CONVERTED, _SHORT_SIDES, main="examples"))
 
 

@@ -12,6 +12,7 @@ rejection, such as a decompression bomb, never loads or calls the decoder.
 """
 from __future__ import annotations
 
+import atexit
 import errno
 import io
 import logging
@@ -19,7 +20,7 @@ import os
 import re
 import stat
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from components.fs import is_remote
 from components.image_example_gen.folder import (
@@ -84,21 +85,102 @@ def _op_message(text: str) -> str:
 def inspect_image(root: str, image_file: ImageFile, max_image_pixels: int, max_file_mb: float,
                   decode: Callable[[bytes], Tuple[int, int]] = decode_like_training) -> Outcome:
     """Check one candidate file from the cheapest test to the dearest; never raises for a bad file."""
+    read = _read_and_probe(root, image_file, max_image_pixels, max_file_mb)
+    return read if isinstance(read, Outcome) else _decode_checked(read, decode)
+
+
+def inspect_images(root: str, image_files: Sequence[ImageFile], max_image_pixels: int,
+                   max_file_mb: float) -> List[Outcome]:
+    """`inspect_image` for a batch of files: the same checks, the same outcomes, in the same order.
+
+    A decoder call from Python costs ~0.2 ms whatever the image (eager op dispatch), several times the
+    decode of a small JPEG. So the JPEGs and PNGs that pass the header checks and are small
+    (<= _BATCH_PIXELS) are decoded in one call; when that call succeeds every one of them is decodable
+    by the training decoder. When it fails, each is decoded on its own as `inspect_image` does, which
+    finds the culprit and its reason. Larger images, GIFs and BMPs are always decoded one by one.
+    """
+    read = [_read_and_probe(root, image_file, max_image_pixels, max_file_mb) for image_file in image_files]
+    small = [i for i, r in enumerate(read) if isinstance(r, _Candidate) and r.format in _BATCH_FORMATS
+             and r.height * r.width <= _BATCH_PIXELS]
+    all_decode = len(small) > 1 and _decode_batch([read[i].data for i in small])
+    batched = set(small) if all_decode else set()
+    return [r if isinstance(r, Outcome) else
+            _accepted(r, r.data, r.format, "") if i in batched else
+            _decode_checked(r, decode_like_training)
+            for i, r in enumerate(read)]
+
+
+_BATCH_FORMATS = ("jpeg", "png")  # a GIF's first frame can cost all its frames; BMPs may need re-encoding
+_BATCH_PIXELS = 1 << 20           # decoded in one call only up to 1 megapixel: the gain is for small images
+_BATCH_DECODER = []               # the batch decoder, built once per process
+
+
+def _decode_batch(encoded: List[bytes]) -> bool:
+    """True when the training decoder (`preprocessing.decode_rgb`) accepts every one of `encoded`."""
+    import tensorflow as tf
+
+    from components.transform.preprocessing import decode_rgb
+
+    if not _BATCH_DECODER:
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def decoded_sizes(batch):
+            return tf.map_fn(lambda e: tf.shape(decode_rgb(e))[:2], batch,
+                             fn_output_signature=tf.TensorSpec([2], tf.int32))
+        _BATCH_DECODER.append(decoded_sizes)
+        atexit.register(_BATCH_DECODER.clear)  # freed while TensorFlow is still loaded, not at module teardown
+    try:
+        _BATCH_DECODER[0](tf.constant(encoded, dtype=tf.string))
+    except (tf.errors.OpError, ValueError):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A file that passed the checks before decoding: its bytes and what its header says."""
+    image_file: ImageFile
+    path: str
+    size: int
+    data: bytes
+    format: str
+    height: int
+    width: int
+
+
+def _read_and_probe(root: str, image_file: ImageFile, max_image_pixels: int, max_file_mb: float):
+    """The checks before any decoder runs: a _Candidate, or the quarantine Outcome."""
     path = _join(root, *image_file.rel_path.split("/"))
     size = 0
     try:
         size = _regular_file_size(path)
         data = _read_capped(path, size, max_file_mb)
         image_format, height, width = probe_image(data, max_image_pixels)
-        data, image_format, note = _decodable(data, image_format, decode)
-    except BadImageError as e:
-        reason = e.reason
-    except Exception as e:  # pylint: disable=broad-except  # a parser bug on hostile bytes must not stop ingestion
-        logging.warning("Unexpected error while checking %s", display_path(path), exc_info=True)
-        reason = f"unexpected error while checking the file: {type(e).__name__}: {e}"
+    except Exception as e:  # pylint: disable=broad-except  # BadImageError; a parser bug on hostile bytes
+        return _rejected(path, size, image_file, e)
+    return _Candidate(image_file, path, size, data, image_format, height, width)
+
+
+def _decode_checked(candidate: _Candidate, decode: Callable[[bytes], Tuple[int, int]]) -> Outcome:
+    """The candidate through `decode` (the training decoder): accepted (maybe converted) or quarantined."""
+    try:
+        data, image_format, note = _decodable(candidate.data, candidate.format, decode)
+    except Exception as e:  # pylint: disable=broad-except
+        return _rejected(candidate.path, candidate.size, candidate.image_file, e)
+    return _accepted(candidate, data, image_format, note)
+
+
+def _accepted(candidate: _Candidate, data: bytes, image_format: str, note: str) -> Outcome:
+    return Outcome(display_path(candidate.path), note=note, record=image_record(
+        candidate.image_file, data, image_format, candidate.height, candidate.width))
+
+
+def _rejected(path: str, size: int, image_file: ImageFile, error: Exception) -> Outcome:
+    """The quarantine entry for `error`; an unexpected one (a parser bug on hostile bytes) is logged too."""
+    if isinstance(error, BadImageError):
+        reason = error.reason
     else:
-        return Outcome(display_path(path), record=image_record(image_file, data, image_format, height, width),
-                       note=note)
+        logging.warning("Unexpected error while checking %s", display_path(path), exc_info=error)
+        reason = f"unexpected error while checking the file: {type(error).__name__}: {error}"
     shown = display_path(path)
     return Outcome(shown, quarantined=Quarantined(shown, reason, size, image_file.class_name))
 
