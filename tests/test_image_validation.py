@@ -107,6 +107,23 @@ def test_dhash_matches_a_reencoded_resized_copy_and_separates_different_pictures
     assert min(bin(original.dhash ^ o.dhash).count("1") for o in others) > 4
 
 
+@pytest.mark.parametrize("bits", [8, 16])
+def test_dhash_bits_are_the_row_by_row_comparisons_of_a_9x8_box_thumbnail_and_chroma_the_exact_means(bits):
+    """The definitions, written out pixel by pixel: the vectorised code must give the same numbers."""
+    from components.image_validation.facts import _grayscale, chroma, dhash
+    picture = smooth(7)
+    image = Image.fromarray(picture) if bits == 8 else Image.fromarray(picture[..., 0].astype(np.uint16) * 257)
+    thumb = list(_grayscale(image).resize((9, 8), Image.Resampling.BOX).getdata())
+    expected = 0
+    for row in range(8):
+        for col in range(8):
+            expected = (expected << 1) | int(thumb[row * 9 + col] > thumb[row * 9 + col + 1])
+    assert dhash(image) == expected
+    if bits == 8:
+        means = [sum(int(v) for v in picture[..., c].ravel()) / picture[..., 0].size for c in range(3)]
+        assert chroma(image) == [round(m - sum(means) / 3, 2) for m in means]
+
+
 @pytest.mark.parametrize("fmt,mode", [("PNG", None), ("PNG", "L"), ("PNG", "RGBA"), ("JPEG", None)])
 def test_the_tensorflow_fallback_agrees_with_pillow(fmt, mode):
     from components.image_validation.facts import _pillow_facts, _tensorflow_facts

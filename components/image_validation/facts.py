@@ -61,16 +61,16 @@ def dhash(image) -> int:
     Robust to re-encoding, resizing and small colour shifts, so two copies of one
     photo saved differently land within a few bits of each other.
     """
+    return _dhash_of_grey(_grayscale(image))
+
+
+def _dhash_of_grey(grey) -> int:
+    """`dhash` of the `_grayscale` picture; the first comparison (top left) is the highest bit."""
+    import numpy as np
     from PIL import Image
-    thumb = _grayscale(image).resize((_DHASH_WIDTH, _DHASH_HEIGHT), Image.Resampling.BOX)
-    pixels = list(thumb.getdata())
-    bits = 0
-    for row in range(_DHASH_HEIGHT):
-        for col in range(_DHASH_WIDTH - 1):
-            left = pixels[row * _DHASH_WIDTH + col]
-            right = pixels[row * _DHASH_WIDTH + col + 1]
-            bits = (bits << 1) | int(left > right)
-    return bits
+    pixels = np.asarray(grey.resize((_DHASH_WIDTH, _DHASH_HEIGHT), Image.Resampling.BOX))
+    brighter = pixels[:, :-1] > pixels[:, 1:]  # rows of 8 comparisons, row by row
+    return int.from_bytes(np.packbits(brighter.ravel()).tobytes(), "big")
 
 
 def thumbnail(image) -> str:
@@ -82,8 +82,12 @@ def thumbnail(image) -> str:
     first upsampled to SMALL_SIDE x SMALL_SIDE: then an 8x8 digit and its copy
     enlarged x4 go through the same filters (box-filtering alone averages too few
     pixels of the small one: such copies correlated at 0.98, below distinct digits)."""
+    return _thumbnail_of_grey(_grayscale(image))
+
+
+def _thumbnail_of_grey(grey) -> str:
+    """`thumbnail` of the `_grayscale` picture."""
     from PIL import Image
-    grey = _grayscale(image)
     if min(grey.size) < SMALL_SIDE:
         grey = grey.resize((SMALL_SIDE, SMALL_SIDE), Image.Resampling.BICUBIC)
     thumb = grey.resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX)
@@ -101,7 +105,9 @@ def chroma(image) -> List[float]:
     import numpy as np
     if image.mode in ("I", "F") or image.mode.startswith("I;16") or image.mode in ("1", "L", "LA"):
         return [0.0, 0.0, 0.0]
-    means = np.asarray(image.convert("RGB"), dtype=np.float64).reshape(-1, 3).mean(axis=0)
+    rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+    # Exact integer sums per channel: the same means as float64 `mean`, ~10x faster than its strided reduction.
+    means = np.array([rgb[..., c].sum(dtype=np.int64) for c in range(3)]) / (rgb.shape[0] * rgb.shape[1])
     return [round(float(v), 2) for v in means - means.mean()]
 
 
@@ -112,7 +118,8 @@ def _pillow_facts(encoded: bytes) -> Tuple[int, int, str, int, str, List[float]]
         image.draft("RGB", (THUMB_SIDE * 4, THUMB_SIDE * 4))  # JPEG only: decode at 1/2..1/8 scale
         image.seek(0)  # GIFs: the first frame, as ingestion and Transform use
         image.load()
-        return width, height, mode, dhash(image), thumbnail(image), chroma(image)
+        grey = _grayscale(image)  # once, for both thumbnails
+        return width, height, mode, _dhash_of_grey(grey), _thumbnail_of_grey(grey), chroma(image)
 
 
 def _tensorflow_facts(encoded: bytes) -> Tuple[int, int, str, int, str, List[float]]:
@@ -122,7 +129,9 @@ def _tensorflow_facts(encoded: bytes) -> Tuple[int, int, str, int, str, List[flo
     pixels = tf.io.decode_image(encoded, expand_animations=False).numpy()  # uint8 [H, W, C]
     height, width, channels = pixels.shape
     picture = Image.fromarray(pixels[..., 0] if channels <= 2 else pixels[..., :3])  # alpha does not count
-    return width, height, _MODE_OF_CHANNELS[channels], dhash(picture), thumbnail(picture), chroma(picture)
+    grey = _grayscale(picture)
+    return (width, height, _MODE_OF_CHANNELS[channels], _dhash_of_grey(grey), _thumbnail_of_grey(grey),
+            chroma(picture))
 
 
 _MODE_OF_CHANNELS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
