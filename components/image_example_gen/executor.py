@@ -105,12 +105,12 @@ def _ImageFolderToExample(  # pylint: disable=invalid-name
 
 def _inspect_all(pipeline: beam.Pipeline, scan: FolderScan, limits: IngestLimits, label: str):
     """Every file of `scan` through _InspectImages: examples (main output) and the tagged notes."""
+    batches = [scan.files[i:i + _INSPECT_BATCH] for i in range(0, len(scan.files), _INSPECT_BATCH)]
     return (pipeline
-            | f"List{label}Images" >> beam.Create(scan.files)
-            # Create puts every file in one bundle; reshuffle so reads spread over workers.
+            | f"List{label}Images" >> beam.Create(batches)
+            # Create puts every batch in one bundle; reshuffle so reads spread over workers. Batches, because
+            # small images are decoded in one decoder call (quarantine.inspect_images).
             | f"Spread{label}Reads" >> beam.Reshuffle()
-            # Batches: small images are decoded in one decoder call (quarantine.inspect_images).
-            | f"Batch{label}Images" >> beam.BatchElements(min_batch_size=_INSPECT_BATCH, max_batch_size=_INSPECT_BATCH)
             | f"Inspect{label}Images" >> beam.ParDo(_InspectImages(scan.root, limits)).with_outputs(
                 _QUARANTINED, _CONVERTED, _SHORT_SIDES, main="examples"))
 
