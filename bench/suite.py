@@ -66,7 +66,7 @@ class Table:
 
     def row(self, area: str, ours: str, ours_value: float, yardstick: str, yard_value: float, goal: str,
             note: str = "", unit: str = "images/s") -> None:
-        fmt = (lambda v: f"{v:,.0f} {unit}") if unit == "images/s" else (lambda v: f"{v:.2f} {unit}".rstrip())
+        fmt = (lambda v: f"{v:,.0f} {unit}") if unit.startswith("images") else (lambda v: f"{v:.2f} {unit}".rstrip())
         self.rows.append((area, f"{ours}: {fmt(ours_value)}", f"{yardstick}: {fmt(yard_value)}",
                           f"{ours_value / yard_value:.2f}x", goal, note))
 
@@ -187,23 +187,34 @@ def write_transform_graph(examples_uri: str, schema, image_size: int, out_dir: s
     return graph_dir
 
 
-def trainer_dataset(examples_uri: str, transform_dir: str, cfg, cache) -> tf.data.Dataset:
+def trainer_dataset(examples_uri: str, transform_dir: str, cfg, cache, parse_only: bool = False) -> tf.data.Dataset:
     """The Trainer's own training input (components/trainer/train.py make_dataset) on the train split;
-    `cache` as make_dataset takes it: None, "" (memory) or a file name (components/trainer/input_cache.py)."""
+    `cache` as make_dataset takes it: None, "" (memory) or a file name (components/trainer/input_cache.py).
+    `parse_only`: only its first stage, TFX's reader (train.raw_batches), no Transform graph."""
     import tensorflow_transform as tft
     from tfx.components.trainer.fn_args_utils import DataAccessor
     from tfx.components.util import tfxio_utils
     from tfx.types import standard_artifacts
     from components.image_example_gen.records import count_records
-    from components.trainer.train import graph_image_size, make_dataset, resolved_for
+    from components.trainer.train import graph_image_size, make_dataset, raw_batches, resolved_for
 
     examples = standard_artifacts.Examples()
     examples.uri = examples_uri
     accessor = DataAccessor(tfxio_utils.get_tf_dataset_factory_from_artifact([examples], ["bench"]), None, None)
     tft_output = tft.TFTransformOutput(transform_dir)
     files = [os.path.join(examples_uri, f"Split-{features.TRAIN_SPLIT}", "*")]
+    if parse_only:
+        return raw_batches(files, accessor, tft_output).map(lambda raw: raw[features.IMAGE_KEY])
     cfg = resolved_for(cfg, count_records(files), graph_image_size(tft_output))  # as the Trainer resolves it
     return make_dataset(files, accessor, tft_output, cfg, training=True, cache=cache, num_classes=3)
+
+
+def on_cpu(fn: Callable[[], int]) -> float:
+    """Items per CPU-second of `fn` (the process's CPU time, every thread): what a pipeline costs, not how
+    well it spreads over the cores."""
+    start = time.process_time()
+    count = fn()
+    return count / (time.process_time() - start)
 
 
 def input_pipeline(table: Table, examples_uri: str, data: str, schema, cfg, work: str) -> None:
@@ -232,11 +243,17 @@ def input_pipeline(table: Table, examples_uri: str, data: str, schema, cfg, work
             for name, run in contenders.items():
                 rates[name].append(timed(run))
         med = {k: statistics.median(v) for k, v in rates.items()}
+        cpu = cpu_costs({"ours": contenders["ours"], "decode": contenders["decode"],
+                         "parse": drain(trainer_dataset(examples_uri, transform_dir, cfg, None, parse_only=True))})
         n = f"{len(train)} images"
         table.row(f"input {size}px", "Trainer tf.data, uncached (decode+Transform)", med["ours"],
                   "seed tf.data, JPEG files (decode+resize+augment)", med["seed"], ">= 2x", n)
         table.row(f"input {size}px", "Trainer tf.data, uncached", med["ours"],
                   "decode_jpeg alone, same bytes", med["decode"], ">= 0.6x", n)
+        table.row(f"input {size}px", "Trainer tf.data, uncached", cpu["ours"],
+                  "decode_jpeg alone, same bytes", cpu["decode"], "(profile)",
+                  f"the best ratio any schedule on any cores reaches; TFX's reader alone: {cpu['parse']:,.0f}/CPU-s, "
+                  f"so with a free resize {cpu['parse'] / (cpu['parse'] + cpu['decode']):.2f}x", unit="images/CPU-s")
         table.row(f"input {size}px", "Trainer tf.data, cached epochs (shuffle)", med["ours_cached"],
                   "seed tf.data, JPEG files", med["seed"], ">= 3x", n)
         table.row(f"input {size}px", "Trainer tf.data, disk-cached epochs (split > cache_max_mb)", med["ours_disk"],
@@ -247,6 +264,15 @@ def input_pipeline(table: Table, examples_uri: str, data: str, schema, cfg, work
         for kind, key in (("uncached", "ours"), ("disk-cached epochs", "ours_disk"), ("cached epochs", "ours_cached")):
             table.row(f"input {size}px", f"Trainer tf.data, {kind}", med[key],
                       "default preset's training step consumes (network + augmentation)", consumes, ">= 3x", "")
+
+
+def cpu_costs(runs: Dict[str, Callable[[], int]]) -> Dict[str, float]:
+    """Images per CPU-second of each run, measured round by round in turn; the median of each."""
+    costs: Dict[str, List[float]] = {k: [] for k in runs}
+    for _ in range(ROUNDS):
+        for name, run in runs.items():
+            costs[name].append(on_cpu(run))
+    return {k: statistics.median(v) for k, v in costs.items()}
 
 
 # --------------------------------------------------------------------------- 3. training

@@ -210,10 +210,7 @@ def make_dataset(file_patterns: List[str], data_accessor, tft_output: tft.TFTran
     Caching before shuffling keeps each epoch's order fresh. The training split's augmentation is not
     here: it runs in the training step (augment.training_model), so every epoch's draws are new too.
     """
-    raw = data_accessor.tf_dataset_factory(
-        file_patterns,
-        tfxio.TensorFlowDatasetOptions(batch_size=_DECODE_BATCH, shuffle=False, num_epochs=1),
-        schema=tft_output.raw_metadata.schema)
+    raw = raw_batches(file_patterns, data_accessor, tft_output)
     transform_layer = tft_output.transform_features_layer()
 
     def transform(raw_batch: Dict[str, tf.Tensor]) -> Tuple[tf.Tensor, tf.Tensor]:
@@ -224,6 +221,14 @@ def make_dataset(file_patterns: List[str], data_accessor, tft_output: tft.TFTran
     if cache is not None:
         ds = ds.cache(cache)
     return batches(ds, cfg, training)
+
+
+def raw_batches(file_patterns: List[str], data_accessor, tft_output: tft.TFTransformOutput) -> tf.data.Dataset:
+    """The raw tf.Examples parsed by TFX's reader (TFXIO on the gzip TFRecords), in batches for the Transform."""
+    return data_accessor.tf_dataset_factory(
+        file_patterns,
+        tfxio.TensorFlowDatasetOptions(batch_size=_DECODE_BATCH, shuffle=False, num_epochs=1),
+        schema=tft_output.raw_metadata.schema)
 
 
 def batches(ds: tf.data.Dataset, cfg: TrainerSettings, training: bool) -> tf.data.Dataset:
