@@ -307,3 +307,27 @@ def test_folder_module_imports_without_tensorflow():
     code = ("import sys, components.image_example_gen as g; "
             "assert 'tensorflow' not in sys.modules and 'apache_beam' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+
+
+def test_records_are_written_with_the_classes_mixed_and_as_tfx_writes_them(tmp_path):
+    """Nothing shuffles the records before they are written (TFX's in-memory shuffle is skipped): the files
+    are read in an order mixed by a hash of their paths, so a split is not written class by class."""
+    import glob
+
+    import tensorflow as tf
+    from tfx.components.util import examples_utils
+    from tfx.proto import example_gen_pb2
+
+    for name in ("ant", "bee"):
+        for i in range(30):
+            save_image(tmp_path / "data" / name / f"{i:02d}.png", color=(7 * i, 100 if name == "ant" else 0, 50))
+    examples = run_example_gen(tmp_path / "data", tmp_path / "out" / "examples")
+    files = glob.glob(os.path.join(examples.uri, "Split-train", "*"))
+    assert [os.path.basename(f) for f in files] == ["data_tfrecord-00000-of-00001.gz"]
+    records = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+    labels = [tf.train.Example.FromString(r).features.feature[features.LABEL_KEY].int64_list.value[0]
+              for r in records]
+    assert sorted(set(labels)) == [0, 1] and sum(a != b for a, b in zip(labels, labels[1:])) >= 8
+    assert all(tf.train.Example.FromString(r).SerializeToString(deterministic=True) == r for r in records)
+    assert examples_utils.get_payload_format(examples) == example_gen_pb2.FORMAT_TF_EXAMPLE
+    assert sorted(json.loads(examples.split_names)) == sorted(SPLITS)

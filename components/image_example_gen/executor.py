@@ -2,11 +2,13 @@
 
 Each candidate file is inspected (quarantine.inspect_images, in batches): usable images
 become tf.Examples, unusable ones are set aside with a reason. The base executor
-does the rest: it hash-partitions the examples into splits (by the `path`
-feature when output_config says `partition_feature_name: "path"`) and writes
-gzip TFRecords, so downstream components see a standard Examples artifact.
+hash-partitions the examples into splits (by the `path` feature when output_config
+says `partition_feature_name: "path"`); they are written as TFX writes them (gzip
+TFRecords), without TFX's in-memory shuffle first (Executor._write_examples), so
+downstream components see a standard Examples artifact.
 """
 import collections
+import hashlib
 import json
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -16,9 +18,11 @@ import tensorflow as tf
 from absl import logging
 from tfx import types
 from tfx.components.example_gen import utils as example_gen_utils
+from tfx.components.example_gen import write_split
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
+from tfx.components.util import examples_utils
 from tfx.proto import example_gen_pb2, range_config_pb2
-from tfx.types import standard_component_specs
+from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.image_example_gen.eval_sets import newest_span_test_only, scan_golden_folder
@@ -105,7 +109,10 @@ def _ImageFolderToExample(  # pylint: disable=invalid-name
 
 def _inspect_all(pipeline: beam.Pipeline, scan: FolderScan, limits: IngestLimits, label: str):
     """Every file of `scan` through _InspectImages: examples (main output) and the tagged notes."""
-    batches = [scan.files[i:i + _INSPECT_BATCH] for i in range(0, len(scan.files), _INSPECT_BATCH)]
+    # A fixed mix of the classes (by a hash of each path), so the examples are written mixed: the scan
+    # lists them class by class, and nothing shuffles the records before they are written (_write_examples).
+    mixed = sorted(scan.files, key=lambda f: hashlib.sha256(f.rel_path.encode("utf-8", "surrogateescape")).digest())
+    batches = [mixed[i:i + _INSPECT_BATCH] for i in range(0, len(mixed), _INSPECT_BATCH)]
     return (pipeline
             | f"List{label}Images" >> beam.Create(batches)
             # Create puts every batch in one bundle; reshuffle so reads spread over workers. Batches, because
@@ -252,10 +259,10 @@ class Executor(BaseExampleGenExecutor):
         (artifact,) = output_dict[standard_component_specs.EXAMPLES_KEY]
         notes_prefix = os.path.join(artifact.uri, _NOTES_DIR, "notes")
         golden_notes = os.path.join(artifact.uri, _NOTES_DIR + "-golden", "notes")
-        super().Do(input_dict, output_dict,
-                   {**exec_properties, **_golden_output_config(exec_properties, golden), _SCAN_KEY: scan,
-                    _LIMITS_KEY: limits, _NOTES_KEY: notes_prefix, _GOLDEN_SCAN_KEY: golden,
-                    _GOLDEN_NOTES_KEY: golden_notes})
+        self._log_startup(input_dict, output_dict, exec_properties)
+        self._write_examples(artifact, {
+            **exec_properties, **_golden_output_config(exec_properties, golden), _SCAN_KEY: scan,
+            _LIMITS_KEY: limits, _NOTES_KEY: notes_prefix, _GOLDEN_SCAN_KEY: golden, _GOLDEN_NOTES_KEY: golden_notes})
         quarantined, converted, short_sides = _read_notes(notes_prefix)
         counts = ingested_counts(scan.class_names, scan.class_counts(), quarantined)
         report_path = write_folder_metadata(artifact.uri, scan, counts, quarantined, converted, short_sides,
@@ -265,6 +272,32 @@ class Executor(BaseExampleGenExecutor):
         artifact.set_int_custom_property(NUM_EXAMPLES_PROPERTY, sum(counts.values()))
         artifact.set_int_custom_property(NUM_QUARANTINED_PROPERTY, len(quarantined))
         _apply_limits(artifact.uri, report_path, scan, counts, quarantined, limits)
+
+
+    def _write_examples(self, artifact: types.Artifact, exec_properties: Dict[str, Any]) -> None:
+        """Each split's examples to `Split-<name>/data_tfrecord-*.gz`, as TFX's ExampleGen writes them, but
+        streamed: TFX's own write (write_split.WriteSplit) reshuffles every serialized example first, which
+        the in-memory runner holds all at once (~5x the folder's bytes at peak). The files are read in an
+        order already mixed (_inspect_all), so the records need no second shuffle; the splits, their
+        names, the gzip TFRecords and the artifact's payload and file format are TFX's."""
+        input_config, output_config = example_gen_pb2.Input(), example_gen_pb2.Output()
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
+        artifact.split_names = artifact_utils.encode_split_names(
+            example_gen_utils.generate_output_split_names(input_config, output_config))
+        with self._make_beam_pipeline() as pipeline:
+            for split, examples in self.GenerateExamplesByBeam(pipeline, exec_properties).items():
+                _ = (examples
+                     | f"Serialize[{split}]" >> beam.Map(lambda e: e.SerializeToString(deterministic=True))
+                     | f"Write[{split}]" >> beam.io.WriteToTFRecord(
+                         os.path.join(artifact_utils.get_split_uri([artifact], split), write_split.DEFAULT_FILE_NAME),
+                         file_name_suffix=".gz"))
+        payload_format = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
+        if payload_format:
+            examples_utils.set_payload_format(artifact, payload_format)
+        file_format = exec_properties.get(standard_component_specs.OUTPUT_FILE_FORMAT_KEY)
+        if file_format:
+            examples_utils.set_file_format(artifact, write_split.to_file_format_str(file_format))
 
 
 def _apply_limits(uri: str, report_path: str, scan: FolderScan, counts: Dict[str, int],
