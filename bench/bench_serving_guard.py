@@ -58,7 +58,7 @@ def build_exports(work: str) -> Dict[str, str]:
     """{"guarded": path, "unguarded": path}: the Trainer's export with the default and with no limits."""
     import tf_keras as keras
 
-    from components.trainer.serving import make_serving_signatures
+    from components.trainer.serving import make_serving_signatures, save_served_model
     from components.trainer.spec import ServingLimits
     from components.transform.standalone import write_transform_graph
     from schemas import features
@@ -75,7 +75,7 @@ def build_exports(work: str) -> Dict[str, str]:
         model = keras.Sequential([keras.layers.Conv2D(8, 3, input_shape=(32, 32, 3)), keras.layers.GlobalAveragePooling2D(),
                                   keras.layers.Dense(2, activation="softmax", name=features.PROBABILITIES_OUTPUT)])
         paths[name] = os.path.join(work, name)
-        model.save(paths[name], save_format="tf", signatures=make_serving_signatures(model, tft_output, labels, limit))
+        save_served_model(model, paths[name], make_serving_signatures(model, tft_output, labels, limit))
     return paths
 
 

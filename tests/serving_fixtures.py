@@ -89,7 +89,7 @@ def export_trainer_model(path: str, tft_output, classes, limits: ServingLimits =
     pooling + softmax head: the served graph is the real one, only the weights are not."""
     import tf_keras as keras
 
-    from components.trainer.serving import make_serving_signatures
+    from components.trainer.serving import make_serving_signatures, save_served_model
 
     if model is None:
         model = keras.Sequential([keras.layers.GlobalAveragePooling2D(input_shape=(None, None, 3)),
@@ -99,5 +99,5 @@ def export_trainer_model(path: str, tft_output, classes, limits: ServingLimits =
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(labels, "w") as f:
         f.write("".join(c + "\n" for c in classes))
-    model.save(path, save_format="tf", signatures=make_serving_signatures(model, tft_output, labels, limits))
+    save_served_model(model, path, make_serving_signatures(model, tft_output, labels, limits))
     return path

@@ -25,6 +25,19 @@ from components.trainer.spec import ServingLimits
 from schemas import features
 
 
+def save_served_model(model, path: str, signatures: Dict) -> None:
+    """The SavedModel every consumer loads: the Keras model with its serving `signatures`.
+
+    Without Keras' per-layer call traces (`save_traces=False`): the signatures are traced and saved all the
+    same, and Keras rebuilds the layers from their configs when it loads the model (warm start, the
+    on-device conversion, the report's Grad-CAM), so every layer must be serializable, which the
+    backbones' and the trainer's own layers are (keras.utils.register_keras_serializable). Measured on
+    the bench's 32 px network without signatures: the save 2.27 -> 0.59 s, `tf.saved_model.load`
+    0.60 -> 0.21 s, the same outputs.
+    """
+    model.save(path, save_format="tf", signatures=signatures, save_traces=False)
+
+
 def make_serving_signatures(model, tft_output: tft.TFTransformOutput, labels_path: str,
                             limits: ServingLimits) -> Dict[str, tf.types.experimental.ConcreteFunction]:
     # Attached to the model so the SavedModel tracks them (and copies labels.txt into assets/).

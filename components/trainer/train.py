@@ -34,7 +34,7 @@ from components.trainer.record import training_record, write_training_record
 from components.trainer.schedule import (batch_size, early_stopping, learning_rate, shuffle_buffer, stopping_facts,
                                           steps_per_execution, training_report)
 from components.trainer.fine_tune import fine_tune_learning_rate, fine_tuning, phases
-from components.trainer.serving import make_serving_signatures
+from components.trainer.serving import make_serving_signatures, save_served_model
 from components.trainer.spec import (
     FACTS_BACKBONE,
     FACTS_BACKBONE_WEIGHTS,
@@ -95,7 +95,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     signatures = make_serving_signatures(model, inputs.tft_output, labels_path(inputs.examples_uri), cfg.limits)
     export = export_dir(strategy, fn_args.serving_model_dir)
-    model.save(export, save_format="tf", signatures=signatures)
+    save_served_model(model, export, signatures)
     # class_names and spans: what warm start and the "nothing new" check read (warm_start.py, components/new_data/check.py)
     write_json(os.path.join(export, MODEL_FACTS_FILE),
                {FACTS_IMAGE_SIZE: inputs.image_size, FACTS_TRAINING: record, FACTS_CLASS_NAMES: inputs.class_names,
