@@ -98,9 +98,15 @@ def parse_args() -> argparse.Namespace:
 
 def timed(fn: Callable[[], int]) -> float:
     """Items per second of `fn`, which returns how many items it processed."""
-    start = time.perf_counter()
+    return timed_with_cpu(fn)[0]
+
+
+def timed_with_cpu(fn: Callable[[], int]) -> Tuple[float, float]:
+    """(items per second, items per CPU-second) of `fn`; CPU time is the process's, every thread: what a
+    pipeline costs, not how well it spreads over the cores."""
+    wall, cpu = time.perf_counter(), time.process_time()
     count = fn()
-    return count / (time.perf_counter() - start)
+    return count / (time.perf_counter() - wall), count / (time.process_time() - cpu)
 
 
 def drain(dataset: tf.data.Dataset, epochs: int = 1) -> Callable[[], int]:
@@ -209,17 +215,9 @@ def trainer_dataset(examples_uri: str, transform_dir: str, cfg, cache, parse_onl
     return make_dataset(files, accessor, tft_output, cfg, training=True, cache=cache, num_classes=3)
 
 
-def on_cpu(fn: Callable[[], int]) -> float:
-    """Items per CPU-second of `fn` (the process's CPU time, every thread): what a pipeline costs, not how
-    well it spreads over the cores."""
-    start = time.process_time()
-    count = fn()
-    return count / (time.process_time() - start)
-
-
 def input_pipeline(table: Table, examples_uri: str, data: str, schema, cfg, work: str) -> None:
-    """Images/s of each input pipeline, measured round by round in turn; the median of each is reported.
-    Then what the default preset's training step consumes at that size, augmentation included (it runs in
+    """Images/s and images per CPU-second of each input pipeline (and of TFX's reader alone), measured round
+    by round in turn; the median of each is reported. Then what the default preset's training step consumes at that size, augmentation included (it runs in
     the step since 2026-12-07, not in the input pipeline)."""
     train = read_split(examples_uri, features.TRAIN_SPLIT)
     paths = [os.path.join(data, feature(e, features.PATH_KEY).decode()) for e in train]
@@ -235,16 +233,19 @@ def input_pipeline(table: Table, examples_uri: str, data: str, schema, cfg, work
             "ours_disk": drain(on_disk),
             "seed": drain(seed_input.seed_dataset(paths, labels, size)),
             "decode": drain(seed_input.decode_limit_dataset(encoded)),
+            "parse": drain(trainer_dataset(examples_uri, transform_dir, cfg, None, parse_only=True)),
         }
         drain(cached)()  # fills the caches: the cached rates are every epoch after the first
         drain(on_disk)()
         rates: Dict[str, List[float]] = {k: [] for k in contenders}
+        cpu_rates: Dict[str, List[float]] = {k: [] for k in contenders}
         for _ in range(ROUNDS):
             for name, run in contenders.items():
-                rates[name].append(timed(run))
+                wall_rate, cpu_rate = timed_with_cpu(run)
+                rates[name].append(wall_rate)
+                cpu_rates[name].append(cpu_rate)
         med = {k: statistics.median(v) for k, v in rates.items()}
-        cpu = cpu_costs({"ours": contenders["ours"], "decode": contenders["decode"],
-                         "parse": drain(trainer_dataset(examples_uri, transform_dir, cfg, None, parse_only=True))})
+        cpu = {k: statistics.median(v) for k, v in cpu_rates.items()}
         n = f"{len(train)} images"
         table.row(f"input {size}px", "Trainer tf.data, uncached (decode+Transform)", med["ours"],
                   "seed tf.data, JPEG files (decode+resize+augment)", med["seed"], ">= 2x", n)
@@ -264,15 +265,6 @@ def input_pipeline(table: Table, examples_uri: str, data: str, schema, cfg, work
         for kind, key in (("uncached", "ours"), ("disk-cached epochs", "ours_disk"), ("cached epochs", "ours_cached")):
             table.row(f"input {size}px", f"Trainer tf.data, {kind}", med[key],
                       "default preset's training step consumes (network + augmentation)", consumes, ">= 3x", "")
-
-
-def cpu_costs(runs: Dict[str, Callable[[], int]]) -> Dict[str, float]:
-    """Images per CPU-second of each run, measured round by round in turn; the median of each."""
-    costs: Dict[str, List[float]] = {k: [] for k in runs}
-    for _ in range(ROUNDS):
-        for name, run in runs.items():
-            costs[name].append(on_cpu(run))
-    return {k: statistics.median(v) for k, v in costs.items()}
 
 
 # --------------------------------------------------------------------------- 3. training
