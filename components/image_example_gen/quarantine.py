@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import errno
+import functools
 import io
 import logging
 import os
@@ -112,24 +113,32 @@ def inspect_images(root: str, image_files: Sequence[ImageFile], max_image_pixels
 
 _BATCH_FORMATS = ("jpeg", "png")  # a GIF's first frame can cost all its frames; BMPs may need re-encoding
 _BATCH_PIXELS = 1 << 20           # decoded in one call only up to 1 megapixel: the gain is for small images
-_BATCH_DECODER = []               # the batch decoder, built once per process
 
 
-def _decode_batch(encoded: List[bytes]) -> bool:
-    """True when the training decoder (`preprocessing.decode_rgb`) accepts every one of `encoded`."""
+@functools.lru_cache(maxsize=None)
+def _batch_decoder():
+    """A tf.function running the training decoder (`preprocessing.decode_rgb`) over a batch of encoded
+    images; built once per process."""
     import tensorflow as tf
 
     from components.transform.preprocessing import decode_rgb
 
-    if not _BATCH_DECODER:
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-        def decoded_sizes(batch):
-            return tf.map_fn(lambda e: tf.shape(decode_rgb(e))[:2], batch,
-                             fn_output_signature=tf.TensorSpec([2], tf.int32))
-        _BATCH_DECODER.append(decoded_sizes)
-        atexit.register(_BATCH_DECODER.clear)  # freed while TensorFlow is still loaded, not at module teardown
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def decoded_sizes(batch):
+        return tf.map_fn(lambda e: tf.shape(decode_rgb(e))[:2], batch,
+                         fn_output_signature=tf.TensorSpec([2], tf.int32))
+    return decoded_sizes
+
+
+atexit.register(_batch_decoder.cache_clear)  # freed while TensorFlow is still loaded, not at module teardown
+
+
+def _decode_batch(encoded: List[bytes]) -> bool:
+    """True when the training decoder accepts every one of `encoded`."""
+    import tensorflow as tf
+
     try:
-        _BATCH_DECODER[0](tf.constant(encoded, dtype=tf.string))
+        _batch_decoder()(tf.constant(encoded, dtype=tf.string))
     except (tf.errors.OpError, ValueError):
         return False
     return True

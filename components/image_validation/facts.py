@@ -111,6 +111,12 @@ def chroma(image) -> List[float]:
     return [round(float(v), 2) for v in means - means.mean()]
 
 
+def _picture_facts(image) -> Tuple[int, str, List[float]]:
+    """(dhash, thumbnail, chroma) of a decoded picture, converting it to grey once for both thumbnails."""
+    grey = _grayscale(image)
+    return _dhash_of_grey(grey), _thumbnail_of_grey(grey), chroma(image)
+
+
 def _pillow_facts(encoded: bytes) -> Tuple[int, int, str, int, str, List[float]]:
     from PIL import Image
     with Image.open(io.BytesIO(encoded)) as image:
@@ -118,8 +124,7 @@ def _pillow_facts(encoded: bytes) -> Tuple[int, int, str, int, str, List[float]]
         image.draft("RGB", (THUMB_SIDE * 4, THUMB_SIDE * 4))  # JPEG only: decode at 1/2..1/8 scale
         image.seek(0)  # GIFs: the first frame, as ingestion and Transform use
         image.load()
-        grey = _grayscale(image)  # once, for both thumbnails
-        return width, height, mode, _dhash_of_grey(grey), _thumbnail_of_grey(grey), chroma(image)
+        return (width, height, mode, *_picture_facts(image))
 
 
 def _tensorflow_facts(encoded: bytes) -> Tuple[int, int, str, int, str, List[float]]:
@@ -129,9 +134,7 @@ def _tensorflow_facts(encoded: bytes) -> Tuple[int, int, str, int, str, List[flo
     pixels = tf.io.decode_image(encoded, expand_animations=False).numpy()  # uint8 [H, W, C]
     height, width, channels = pixels.shape
     picture = Image.fromarray(pixels[..., 0] if channels <= 2 else pixels[..., :3])  # alpha does not count
-    grey = _grayscale(picture)
-    return (width, height, _MODE_OF_CHANNELS[channels], _dhash_of_grey(grey), _thumbnail_of_grey(grey),
-            chroma(picture))
+    return (width, height, _MODE_OF_CHANNELS[channels], *_picture_facts(picture))
 
 
 _MODE_OF_CHANNELS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
