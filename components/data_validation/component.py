@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import List, NamedTuple
 
 import tensorflow_data_validation as tfdv
+from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import v1 as tfx
 
 from components.data_validation.gate import DataGate
@@ -33,6 +34,23 @@ class DataValidation(NamedTuple):
         return list(self)
 
 
+def statistics_options() -> tfdv.StatsOptions:
+    """What StatisticsGen computes: TFDV's defaults plus image-domain statistics, the image feature as bytes.
+
+    The schema given here is not a check (SchemaGen / ImportSchemaGen and ExampleValidator do those); it
+    tells TFDV that `image` holds images. TFDV then keeps byte sizes for it instead of treating each
+    encoded image as a categorical string, whose top-k/uniques counter held every distinct image's bytes
+    (~4x a split's size in memory; docs/performance.md#statisticsgen-the-image-feature-as-bytes-2026-12-07).
+    The byte sizes are what a curated schema's image_domain.max_image_byte_size is checked against (with
+    string statistics that limit was never checked). Every other feature gets the same statistics, and
+    SchemaGen infers the same schema (tests/test_data_validation.py).
+    """
+    schema = schema_pb2.Schema()
+    image = schema.feature.add(name=features.IMAGE_KEY, type=schema_pb2.BYTES)
+    image.image_domain.SetInParent()
+    return tfdv.StatsOptions(enable_semantic_domain_stats=True, schema=schema)
+
+
 def create_data_validation(data: DataConfig, examples) -> DataValidation:
     """Statistics (image-domain stats on), a schema inferred or curated, each split checked, a gate.
 
@@ -41,7 +59,7 @@ def create_data_validation(data: DataConfig, examples) -> DataValidation:
     """
     not_golden = [features.GOLDEN_SPLIT] if data.golden_dir else []
     statistics_gen = tfx.components.StatisticsGen(
-        examples=examples, stats_options=tfdv.StatsOptions(enable_semantic_domain_stats=True),
+        examples=examples, stats_options=statistics_options(),
     ).with_id(STATISTICS_GEN_ID)
     if data.schema_path:
         schema_gen = tfx.components.ImportSchemaGen(schema_file=data.schema_path).with_id(IMPORT_SCHEMA_GEN_ID)
