@@ -30,6 +30,7 @@ from components.image_example_gen.folder import FolderScan, ImageFile, scan_imag
 from components.image_example_gen.limits import check_bad_fraction, check_class_minimum, ingested_counts
 from components.image_example_gen.manifest import write_folder_metadata
 from components.image_example_gen.quarantine import Quarantined, inspect_images
+from components.image_example_gen.record_writer import write_split_records
 from components.image_example_gen.spans import SpanFolder, scan_span_folders, select_window
 from components.image_example_gen.spec import (
     LABEL_NAMES_PROPERTY,
@@ -279,7 +280,8 @@ class Executor(BaseExampleGenExecutor):
         streamed: TFX's own write (write_split.WriteSplit) reshuffles every serialized example first, which
         the in-memory runner holds all at once (~5x the folder's bytes at peak). The files are read in an
         order already mixed (_inspect_all), so the records need no second shuffle; the splits, their
-        names, the gzip TFRecords and the artifact's payload and file format are TFX's."""
+        names, the gzip TFRecords (not deflated: records.write_split_records) and the artifact's payload and
+        file format are TFX's."""
         input_config, output_config = example_gen_pb2.Input(), example_gen_pb2.Output()
         proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
         proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
@@ -289,9 +291,8 @@ class Executor(BaseExampleGenExecutor):
             for split, examples in self.GenerateExamplesByBeam(pipeline, exec_properties).items():
                 _ = (examples
                      | f"Serialize[{split}]" >> beam.Map(lambda e: e.SerializeToString(deterministic=True))
-                     | f"Write[{split}]" >> beam.io.WriteToTFRecord(
-                         os.path.join(artifact_utils.get_split_uri([artifact], split), write_split.DEFAULT_FILE_NAME),
-                         file_name_suffix=".gz"))
+                     | f"Write[{split}]" >> write_split_records(
+                         os.path.join(artifact_utils.get_split_uri([artifact], split), write_split.DEFAULT_FILE_NAME)))
         payload_format = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
         if payload_format:
             examples_utils.set_payload_format(artifact, payload_format)

@@ -1,4 +1,4 @@
-"""The split TFRecords the image ExampleGen writes (gzip, one tf.Example per image): their readers."""
+"""The split TFRecords the image ExampleGen writes (gzip, one tf.Example per image; record_writer.py): their readers."""
 from __future__ import annotations
 
 from typing import List
