@@ -96,6 +96,27 @@ def test_a_batch_of_good_small_images_is_decoded_in_one_call_and_a_bad_one_is_fo
     assert len(calls) == 6  # each decoded alone to find the bad one
 
 
+def test_a_file_is_read_whole_up_to_the_size_limit_and_one_byte_past_it_never_more(tmp_path, monkeypatch):
+    """The read asks for the file's size, not the limit (read(n) allocates n bytes first: 50 MB per small
+    image by default); a file that grew after its size was taken is read on, still never past the limit."""
+    from components.image_example_gen import folder, quarantine
+    path = tmp_path / "a.jpg"
+    content = bytes(range(256)) * 3  # 768 bytes
+    path.write_bytes(content)
+    assert folder._read_bytes(str(path)) == content
+    assert folder._read_bytes(str(path), 10_000) == content
+    assert folder._read_bytes(str(path), 100) == content[:101]
+
+    real_fstat = os.fstat
+    monkeypatch.setattr(folder.os, "fstat", lambda fd: os.stat_result((0,) * 6 + (10,) + (0,) * 3)
+                        if fd > 2 else real_fstat(fd))  # the size when it was taken: 10 bytes
+    assert folder._read_bytes(str(path), 10_000) == content
+    assert folder._read_bytes(str(path), 100) == content[:101]
+    with pytest.raises(quarantine.BadImageError, match="grew above data.max_file_mb"):
+        quarantine._read_capped(str(path), 10, 100 / 2**20)
+    assert quarantine._read_capped(str(path), 10, 1) == content
+
+
 def test_each_broken_file_is_quarantined_with_its_reason_and_size(messy, messy_run):
     _, _, report, _ = messy_run
     reasons = {os.path.relpath(q["path"], messy): q["reason"] for q in report}
