@@ -11,7 +11,7 @@ for the same PNG, 0.2 ms for a 48x48 PNG).
 import base64
 import hashlib
 import io
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Dict, List, Tuple
 
 from schemas import features
@@ -37,7 +37,11 @@ class ImageFacts:
     chroma: List[float] = (0.0, 0.0, 0.0)  # mean R, G, B minus their mean, 0-255 units: the colour (leakage.py)
 
     def to_dict(self) -> Dict[str, Any]:
-        return asdict(self)
+        # Field by field: `dataclasses.asdict` deep-copies every value, 60 us per image of 32 px.
+        return {f.name: type(self.chroma)(self.chroma) if f.name == "chroma" else getattr(self, f.name) for f in _FIELDS}
+
+
+_FIELDS = fields(ImageFacts)
 
 
 def _bytes_feature(example, key: str) -> bytes:
