@@ -80,6 +80,19 @@ def test_every_image_lands_in_exactly_one_split_with_its_features(small_folder, 
         assert _value(example, features.IMAGE_KEY) == (small_folder / rel).read_bytes()
 
 
+def test_an_example_holds_one_value_per_feature_with_the_file_name_bytes_kept():
+    import tensorflow as tf
+    from components.image_example_gen import to_tf_example
+    record = {features.IMAGE_KEY: b"\xff\xd8 jpeg bytes", features.LABEL_KEY: 2, features.LABEL_NAME_KEY: "chat",
+              features.PATH_KEY: "chat/caf\udce9.jpg", features.HEIGHT_KEY: 24, features.WIDTH_KEY: 32,
+              features.FORMAT_KEY: "jpeg"}
+    example = tf.train.Example.FromString(to_tf_example(record).SerializeToString())
+    values = {key: list(getattr(f, f.WhichOneof("kind")).value) for key, f in example.features.feature.items()}
+    assert values == {features.IMAGE_KEY: [b"\xff\xd8 jpeg bytes"], features.LABEL_KEY: [2],
+                      features.LABEL_NAME_KEY: [b"chat"], features.PATH_KEY: [b"chat/caf\xe9.jpg"],
+                      features.HEIGHT_KEY: [24], features.WIDTH_KEY: [32], features.FORMAT_KEY: [b"jpeg"]}
+
+
 def test_format_is_detected_from_content_not_extension(small_run):
     _, splits = small_run
     formats = {_value(e, features.PATH_KEY): _value(e, features.FORMAT_KEY) for rows in splits.values() for e in rows}
