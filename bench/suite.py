@@ -415,7 +415,9 @@ def run_evaluator(examples, model, baseline, properties: dict, out: str, run: st
     inputs = {"examples": [examples], "model": [model]}
     if baseline is not None:
         inputs["baseline_model"] = [baseline]
-    context = Executor.Context(make_beam_pipeline_fn=lambda: beam.Pipeline(argv=["--direct_running_mode=in_memory"]),
+    from pipeline.beam_args import with_pickle_library
+    beam_args = with_pickle_library(["--direct_running_mode=in_memory"])  # as the local runner gives them
+    context = Executor.Context(make_beam_pipeline_fn=lambda: beam.Pipeline(argv=beam_args),
                                tmp_dir=os.path.join(out, "tmp"))
     Executor(context).Do(inputs, {"evaluation": [evaluation], "blessing": [blessing]}, dict(properties))
     return 1

@@ -27,15 +27,17 @@ RUNNERS = {
               "kubeflow.beam_worker_pool=localhost:50000"],
     "spark": ["kubeflow.beam_runner=spark", "kubeflow.beam_job_endpoint=spark-beam-jobserver:8099"],
 }
+PICKLER = "--pickle_library=cloudpickle"  # pipeline/beam_args.py: with_pickle_library
 EXPECTED = {
-    "direct": ["--direct_running_mode=in_memory", "--direct_num_workers=1", "--setup_file=/opt/imgpipe/setup.py"],
+    "direct": ["--direct_running_mode=in_memory", "--direct_num_workers=1", "--setup_file=/opt/imgpipe/setup.py",
+               PICKLER],
     "dataflow": ["--runner=DataflowRunner", "--project=my-proj", "--region=europe-west4",
                  "--temp_location=gs://bucket/tmp", f"--sdk_container_image={KFP_IMAGE}",
-                 "--experiments=use_runner_v2", "--max_num_workers=20"],
+                 "--experiments=use_runner_v2", "--max_num_workers=20", PICKLER],
     "flink": ["--runner=PortableRunner", "--job_endpoint=flink-beam-jobserver:8099", "--environment_type=EXTERNAL",
-              "--environment_config=localhost:50000", "--setup_file=/opt/imgpipe/setup.py"],
+              "--environment_config=localhost:50000", "--setup_file=/opt/imgpipe/setup.py", PICKLER],
     "spark": ["--runner=PortableRunner", "--job_endpoint=spark-beam-jobserver:8099", "--environment_type=DOCKER",
-              f"--environment_config={KFP_IMAGE}", f"--sdk_container_image={KFP_IMAGE}"],
+              f"--environment_config={KFP_IMAGE}", f"--sdk_container_image={KFP_IMAGE}", PICKLER],
 }
 
 

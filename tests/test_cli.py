@@ -208,6 +208,16 @@ def test_beam_args_pass_through_the_command_line():
     assert args.beam_args == ["--runner=FlinkRunner", "--flink_master=host:8081"]
 
 
+def test_beam_components_pickle_with_cloudpickle_unless_the_user_names_a_pickle_library():
+    from pipeline.beam_args import with_pickle_library
+    from pipeline.local.runner import with_local_dependency_flag
+
+    local = with_local_dependency_flag(["--direct_num_workers=1"])
+    assert local[0] == "--direct_num_workers=1" and local[-1] == "--pickle_library=cloudpickle"
+    assert with_pickle_library(["--pickle_library=dill"]) == ["--pickle_library=dill"]
+    assert with_pickle_library(["--pickle_library_x=1"])[-1] == "--pickle_library=cloudpickle"
+
+
 def test_a_class_folder_with_a_newline_is_refused_before_the_run_naming_it(tmp_path):
     """The issue's case: folders 'cir\\ncle', 'square', 'triangle' would shift every served class name."""
     root = make_colour_folder(str(tmp_path / "data"), per_class=5)

@@ -24,7 +24,7 @@ import os
 from typing import Dict, List
 
 from components.trainer import spec as trainer_spec
-from pipeline.beam_args import with_setup_file
+from pipeline.beam_args import with_pickle_library, with_setup_file
 from pipeline.kubeflow.beam_runner import BeamRunnerError, beam_runner_args, give_to_beam_components
 from pipeline.kubeflow.mirrors import UNREADABLE_SCHEMES
 from pipeline.kubeflow.vertex_trainer import use_vertex_trainer
@@ -117,8 +117,9 @@ def check_compile_options(target: str, image: str, pipeline_root: str, output_pa
 
 
 def image_beam_args(beam_args: List[str], image_source_dir: str) -> List[str]:
-    """Beam args for the containers: the image's setup.py unless a dependency flag is given."""
-    return with_setup_file(beam_args, f"{image_source_dir.rstrip('/')}/setup.py")
+    """Beam args for the containers: the image's setup.py unless a dependency flag is given, and the pickle
+    library (beam_args.with_pickle_library)."""
+    return with_pickle_library(with_setup_file(beam_args, f"{image_source_dir.rstrip('/')}/setup.py"))
 
 
 def apply_trainer_resources(pipeline, cfg: Config) -> None:

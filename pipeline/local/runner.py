@@ -7,7 +7,7 @@ from typing import Optional, TextIO
 
 from tfx import v1 as tfx
 
-from pipeline.beam_args import endpoint_problem, with_setup_file
+from pipeline.beam_args import endpoint_problem, with_pickle_library, with_setup_file
 from pipeline.local.caching import local_run_cache
 from pipeline.layout import OutputLayout
 from pipeline.pipeline import create_pipeline
@@ -67,8 +67,8 @@ _SETUP_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path
 
 
 def with_local_dependency_flag(beam_args: list) -> list:
-    """Our own setup.py as the Beam dependency (the DirectRunner stages nothing)."""
-    return with_setup_file(beam_args, _SETUP_PY) if os.path.isfile(_SETUP_PY) else list(beam_args)
+    """Our own setup.py as the Beam dependency (the DirectRunner stages nothing), and the pickle library."""
+    return with_pickle_library(with_setup_file(beam_args, _SETUP_PY) if os.path.isfile(_SETUP_PY) else beam_args)
 
 
 def root_cause_message(error: BaseException) -> str:
