@@ -17,6 +17,7 @@ from components.image_example_gen import (
     IngestionLimitError,
     decode_like_training,
     inspect_image,
+    probe_image,
     scan_image_folder,
 )
 from components.image_example_gen import spec as gen_spec
@@ -115,6 +116,79 @@ def test_a_file_is_read_whole_up_to_the_size_limit_and_one_byte_past_it_never_mo
     with pytest.raises(quarantine.BadImageError, match="grew above data.max_file_mb"):
         quarantine._read_capped(str(path), 10, 100 / 2**20)
     assert quarantine._read_capped(str(path), 10, 1) == content
+
+
+def _jpeg(path, pixels, **save):
+    from PIL import Image
+    Image.fromarray(pixels).save(path, format="JPEG", **save)
+
+
+def test_jpegs_whose_headers_the_decoder_reads_in_a_batch_get_what_each_gets_alone(tmp_path, monkeypatch):
+    """In a batch the training decoder's own header parser reads each JPEG's size (Pillow's is not run):
+    the records, sizes included, are those of the file-by-file path, and the decoder is not called per file."""
+    from components.image_example_gen import quarantine
+    rng = np.random.default_rng(0)
+    (tmp_path / "cat").mkdir()
+    kinds = {"rgb.jpg": ((48, 64, 3), {}), "grey.jpg": ((33, 17), {}), "row.jpg": ((1, 200, 3), {}),
+             "progressive.jpg": ((40, 30, 3), {"progressive": True}), "q10.jpg": ((25, 31, 3), {"quality": 10}),
+             "444.jpg": ((16, 16, 3), {"subsampling": 0}), "exif.jpg": ((20, 24, 3), {"exif": b"Exif\x00\x00" + bytes(40)})}
+    for name, (shape, save) in kinds.items():
+        _jpeg(tmp_path / "cat" / name, rng.integers(0, 256, shape, dtype=np.uint8), **save)
+    save_image(tmp_path / "cat" / "plain.png")
+    files = [ImageFile(f"cat/{name}", 0, "cat") for name in [*kinds, "plain.png"]]
+    alone = [inspect_image(str(tmp_path), f, 50_000_000, 50) for f in files]
+    calls = []
+    monkeypatch.setattr(quarantine, "decode_like_training", lambda data: calls.append(data) or decode_like_training(data))
+    monkeypatch.setattr(quarantine, "probe_image", lambda *a: calls.append(a) or probe_image(*a))
+    assert quarantine.inspect_images(str(tmp_path), files, 50_000_000, 50) == alone
+    assert all(o.record for o in alone) and (alone[1].record[features.HEIGHT_KEY], alone[1].record[features.WIDTH_KEY]) == (33, 17)
+    assert len(calls) == 1  # the PNG's header probe; no JPEG header through Pillow, no decoder call per file
+
+
+def test_a_jpeg_pillow_cannot_parse_but_the_decoder_reads_gets_the_same_outcome_alone_and_in_a_batch(tmp_path):
+    """A TEM marker (0xFF01) before the tables: Pillow's parser gives up, libjpeg's skips it and decodes."""
+    from components.image_example_gen import quarantine
+    (tmp_path / "cat").mkdir()
+    rng = np.random.default_rng(2)
+    for i in range(3):
+        _jpeg(tmp_path / "cat" / f"{i}.jpg", rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
+    data = (tmp_path / "cat" / "0.jpg").read_bytes()
+    at = data.index(b"\xff\xdb")
+    (tmp_path / "cat" / "tem.jpg").write_bytes(data[:at] + b"\xff\x01" + data[at:])
+    (tmp_path / "cat" / "cut.jpg").write_bytes(data[:data.index(b"\xff\xc0") + 19] + b"\xff\x01")  # header cut
+    with pytest.raises(quarantine.BadImageError, match="JPEG header cannot be parsed"):
+        probe_image((tmp_path / "cat" / "tem.jpg").read_bytes())  # Pillow alone
+    files = [ImageFile(f"cat/{name}", 0, "cat") for name in ("0.jpg", "tem.jpg", "1.jpg", "2.jpg")]
+    alone = [inspect_image(str(tmp_path), f, 50_000_000, 50) for f in files]
+    assert alone == quarantine.inspect_images(str(tmp_path), files, 50_000_000, 50)
+    assert alone[1].record[features.HEIGHT_KEY] == 24 and alone[1].record[features.FORMAT_KEY] == "jpeg"
+    cut = inspect_image(str(tmp_path), ImageFile("cat/cut.jpg", 0, "cat"), 50_000_000, 50)
+    assert cut.quarantined.reason.startswith("JPEG header cannot be parsed")
+    small_limit = inspect_image(str(tmp_path), ImageFile("cat/tem.jpg", 0, "cat"), 500, 50)
+    assert "32x24 = 768 pixels, above data.max_image_pixels=500" in small_limit.quarantined.reason
+
+
+def test_in_a_batch_a_jpeg_declaring_too_many_pixels_is_refused_before_any_decoder_runs_on_it(tmp_path, monkeypatch):
+    from components.image_example_gen import quarantine
+    (tmp_path / "cat").mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        _jpeg(tmp_path / "cat" / f"{i}.jpg", rng.integers(0, 256, (24, 24, 3), dtype=np.uint8))
+    _jpeg(tmp_path / "cat" / "big.jpg", rng.integers(0, 256, (1000, 1100, 3), dtype=np.uint8))  # > 1 MP: alone
+    data = bytearray((tmp_path / "cat" / "0.jpg").read_bytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = (20000).to_bytes(2, "big") * 2  # height, width: 400 megapixels declared
+    (tmp_path / "cat" / "bomb.jpg").write_bytes(bytes(data))
+    files = [ImageFile(f"cat/{name}", 0, "cat") for name in ("0.jpg", "bomb.jpg", "1.jpg", "big.jpg", "2.jpg")]
+    calls = []
+    monkeypatch.setattr(quarantine, "decode_like_training", lambda data: calls.append(len(data)) or decode_like_training(data))
+    outcomes = quarantine.inspect_images(str(tmp_path), files, 50_000_000, 50)
+    assert [o.quarantined is None for o in outcomes] == [True, False, True, True, True]
+    assert "400000000 pixels" in outcomes[1].quarantined.reason
+    assert "data.max_image_pixels=50000000" in outcomes[1].quarantined.reason
+    assert outcomes[3].record[features.HEIGHT_KEY] == 1000 and outcomes[3].record[features.WIDTH_KEY] == 1100
+    assert calls == [(tmp_path / "cat" / "big.jpg").stat().st_size]  # only the large one, alone
+    assert outcomes == [inspect_image(str(tmp_path), f, 50_000_000, 50) for f in files]
 
 
 def test_each_broken_file_is_quarantined_with_its_reason_and_size(messy, messy_run):

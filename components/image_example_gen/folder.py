@@ -46,6 +46,10 @@ class BadImageError(ValueError):
         self.reason = reason
 
 
+class UnparsedHeaderError(BadImageError):
+    """Pillow cannot parse the header of a file whose magic bytes name a format we ingest."""
+
+
 @dataclass(frozen=True)
 class ImageFile:
     rel_path: str      # relative to the data root, '/'-separated: the split's hash key
@@ -311,7 +315,7 @@ def probe_image(data: bytes, max_pixels: int = 0) -> Tuple[str, int, int]:
         declared = re.search(r"\((\d+) pixels\)", str(e))
         raise BadImageError(_bomb_reason(declared.group(1) if declared else "more", max_pixels)) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:
-        raise BadImageError(f"{image_format.upper()} header cannot be parsed: {e}") from None
+        raise UnparsedHeaderError(f"{image_format.upper()} header cannot be parsed: {e}") from None
     if width <= 0 or height <= 0:
         raise BadImageError(f"{image_format.upper()} header gives an empty size {width}x{height}")
     if max_pixels > 0 and width * height > max_pixels:

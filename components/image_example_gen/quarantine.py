@@ -27,6 +27,8 @@ from components.fs import is_remote
 from components.image_example_gen.folder import (
     BadImageError,
     ImageFile,
+    UnparsedHeaderError,
+    _bomb_reason,
     _gfile,
     _join,
     _read_bytes,
@@ -92,56 +94,99 @@ def inspect_image(root: str, image_file: ImageFile, max_image_pixels: int, max_f
 
 def inspect_images(root: str, image_files: Sequence[ImageFile], max_image_pixels: int,
                    max_file_mb: float) -> List[Outcome]:
-    """`inspect_image` for a batch of files: the same checks, the same outcomes, in the same order.
+    """`inspect_image` for a batch of files: the same checks, in the same order.
 
     A decoder call from Python costs ~0.2 ms whatever the image (eager op dispatch), several times the
-    decode of a small JPEG. So the JPEGs and PNGs that pass the header checks and are small
-    (<= _BATCH_PIXELS) are decoded in one call; when that call succeeds every one of them is decodable
-    by the training decoder. When it fails, each is decoded on its own as `inspect_image` does, which
-    finds the culprit and its reason. Larger images, GIFs and BMPs are always decoded one by one.
+    decode of a small JPEG. So the small JPEGs and PNGs (<= _BATCH_PIXELS) are decoded in one call of
+    the training decoder; when that call succeeds every one of them is decodable. A JPEG's header is
+    read in that same call, by the decoder's own header parser (`tf.image.extract_jpeg_shape`), and its
+    declared width x height checked against the limit there, before the decoder runs on it: Pillow's
+    header parse cost ~45 us per file, more than the decode of a 32 px JPEG. A file over the limit or
+    over _BATCH_PIXELS is left to the path below. When the call fails, every file goes the way
+    `inspect_image` takes it alone (Pillow's header probe, then the decoder on its own), which finds
+    the culprit and its reason; larger images, GIFs and BMPs always go that way. Both ways a JPEG's
+    header counts as read when the training decoder's parser reads it (`_probe`), so a file gets the same
+    outcome in any batch.
     """
-    read = [_read_and_probe(root, image_file, max_image_pixels, max_file_mb) for image_file in image_files]
-    small = [i for i, r in enumerate(read) if isinstance(r, _Candidate) and r.format in _BATCH_FORMATS
-             and r.height * r.width <= _BATCH_PIXELS]
-    all_decode = len(small) > 1 and _decode_batch([read[i].data for i in small])
-    batched = set(small) if all_decode else set()
-    return [r if isinstance(r, Outcome) else
-            _accepted(r, r.data, r.format, "") if i in batched else
-            _decode_checked(r, decode_like_training)
-            for i, r in enumerate(read)]
+    read = [_read_checked(root, image_file, max_file_mb) for image_file in image_files]
+    candidates = [r if isinstance(r, Outcome) or r.data.startswith(_JPEG_MAGIC) else _probe(r, max_image_pixels)
+                  for r in read]  # _Read (a JPEG, its header not read yet), _Candidate or Outcome
+    batch = [i for i, c in enumerate(candidates) if isinstance(c, _Read) or (
+        isinstance(c, _Candidate) and c.format in _BATCH_FORMATS and c.height * c.width <= _BATCH_PIXELS)]
+    sizes = _decode_batch([candidates[i] for i in batch], max_image_pixels) if len(batch) > 1 else None
+    decoded = {i: size for i, size in zip(batch, sizes or []) if size is not None}
+    outcomes = []
+    for i, c in enumerate(candidates):
+        if isinstance(c, Outcome):
+            outcomes.append(c)
+        elif i in decoded:
+            if isinstance(c, _Read):
+                c = _Candidate(c.image_file, c.path, c.size, c.data, "jpeg", *decoded[i])
+            outcomes.append(_accepted(c, c.data, c.format, ""))
+        else:
+            probed = _probe(c, max_image_pixels) if isinstance(c, _Read) else c
+            outcomes.append(probed if isinstance(probed, Outcome) else _decode_checked(probed, decode_like_training))
+    return outcomes
 
 
+_JPEG_MAGIC = b"\xff\xd8\xff"
 _BATCH_FORMATS = ("jpeg", "png")  # a GIF's first frame can cost all its frames; BMPs may need re-encoding
 _BATCH_PIXELS = 1 << 20           # decoded in one call only up to 1 megapixel: the gain is for small images
 
 
 @functools.lru_cache(maxsize=None)
 def _batch_decoder():
-    """A tf.function running the training decoder (`preprocessing.decode_rgb`) over a batch of encoded
-    images; built once per process."""
+    """A tf.function over a batch of encoded images: for each, the (height, width) its header declares
+    (a JPEG's read in the graph, the others' given) and, when that is non-empty and at most `max_pixels`,
+    the (height, width) the training decoder (`preprocessing.decode_rgb`) decodes, else (-1, -1): the
+    decoder never runs on an image over the limit. Built once per process."""
     import tensorflow as tf
 
     from components.transform.preprocessing import decode_rgb
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-    def decoded_sizes(batch):
-        return tf.map_fn(lambda e: tf.shape(decode_rgb(e))[:2], batch,
-                         fn_output_signature=tf.TensorSpec([2], tf.int32))
-    return decoded_sizes
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.bool),
+                                  tf.TensorSpec([None, 2], tf.int32), tf.TensorSpec([], tf.int64)])
+    def checked_sizes(batch, header_in_graph, given, max_pixels):
+        def one(element):
+            data, in_graph, given = element
+            declared = tf.cond(in_graph, lambda: tf.image.extract_jpeg_shape(data)[:2], lambda: given)
+            height, width = tf.cast(declared[0], tf.int64), tf.cast(declared[1], tf.int64)
+            fits = tf.logical_and(tf.logical_and(height > 0, width > 0), height * width <= max_pixels)
+            size = tf.cond(fits, lambda: tf.shape(decode_rgb(data))[:2], lambda: tf.constant([-1, -1]))
+            return tf.concat([declared, size], 0)
+        return tf.map_fn(one, (batch, header_in_graph, given), fn_output_signature=tf.TensorSpec([4], tf.int32))
+    return checked_sizes
 
 
 atexit.register(_batch_decoder.cache_clear)  # freed while TensorFlow is still loaded, not at module teardown
 
 
-def _decode_batch(encoded: List[bytes]) -> bool:
-    """True when the training decoder accepts every one of `encoded`."""
+def _decode_batch(files: List[Any], max_image_pixels: int) -> Optional[List[Optional[Tuple[int, int]]]]:
+    """For each of `files` (a _Read JPEG or a probed _Candidate), its declared (height, width) when the
+    training decoder decoded it in the batch call, None when it was left out (over the limit or
+    _BATCH_PIXELS); None for the whole batch when the call failed (some header or image is bad)."""
     import tensorflow as tf
 
+    limit = _BATCH_PIXELS if max_image_pixels <= 0 else min(max_image_pixels, _BATCH_PIXELS)
     try:
-        _batch_decoder()(tf.constant(encoded, dtype=tf.string))
+        rows = _batch_decoder()(
+            tf.constant([f.data for f in files], dtype=tf.string),
+            tf.constant([isinstance(f, _Read) for f in files], dtype=tf.bool),
+            tf.constant([[0, 0] if isinstance(f, _Read) else [f.height, f.width] for f in files], dtype=tf.int32),
+            tf.constant(limit, dtype=tf.int64)).numpy()
     except (tf.errors.OpError, ValueError):
-        return False
-    return True
+        return None
+    return [None if decoded_height < 0 else (int(height), int(width))
+            for height, width, decoded_height, _ in rows]
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A file that passed the checks before its header is read: its path, size and bytes."""
+    image_file: ImageFile
+    path: str
+    size: int
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -158,15 +203,53 @@ class _Candidate:
 
 def _read_and_probe(root: str, image_file: ImageFile, max_image_pixels: int, max_file_mb: float):
     """The checks before any decoder runs: a _Candidate, or the quarantine Outcome."""
+    read = _read_checked(root, image_file, max_file_mb)
+    return read if isinstance(read, Outcome) else _probe(read, max_image_pixels)
+
+
+def _read_checked(root: str, image_file: ImageFile, max_file_mb: float):
+    """The file's bytes once it is a regular file within the size limit: a _Read, or the quarantine Outcome."""
     path = _join(root, *image_file.rel_path.split("/"))
     size = 0
     try:
         size = _regular_file_size(path)
         data = _read_capped(path, size, max_file_mb)
-        image_format, height, width = probe_image(data, max_image_pixels)
-    except Exception as e:  # pylint: disable=broad-except  # BadImageError; a parser bug on hostile bytes
+    except Exception as e:  # pylint: disable=broad-except  # BadImageError; an unexpected OS-level failure
         return _rejected(path, size, image_file, e)
-    return _Candidate(image_file, path, size, data, image_format, height, width)
+    return _Read(image_file, path, size, data)
+
+
+def _probe(read: _Read, max_image_pixels: int):
+    """The header checks (format, declared size, the pixel limit) on read bytes: a _Candidate, or the Outcome.
+
+    A JPEG header Pillow cannot parse is read by the training decoder's own header parser, as a batch
+    does (`inspect_images`): when that reads it, the declared size is checked and the decoder decides."""
+    try:
+        try:
+            image_format, height, width = probe_image(read.data, max_image_pixels)
+        except UnparsedHeaderError:
+            if not read.data.startswith(_JPEG_MAGIC):
+                raise
+            image_format, (height, width) = "jpeg", _decoder_header_size(read.data, max_image_pixels)
+    except Exception as e:  # pylint: disable=broad-except  # BadImageError; a parser bug on hostile bytes
+        return _rejected(read.path, read.size, read.image_file, e)
+    return _Candidate(read.image_file, read.path, read.size, read.data, image_format, height, width)
+
+
+def _decoder_header_size(data: bytes, max_image_pixels: int) -> Tuple[int, int]:
+    """(height, width) a JPEG's header declares to the training decoder (`tf.image.extract_jpeg_shape`), within
+    the pixel limit; BadImageError otherwise."""
+    import tensorflow as tf
+
+    try:
+        height, width = (int(v) for v in tf.image.extract_jpeg_shape(data)[:2])
+    except (tf.errors.OpError, ValueError) as e:
+        raise BadImageError(f"JPEG header cannot be parsed: {_op_message(str(e))}") from None
+    if height <= 0 or width <= 0:
+        raise BadImageError(f"JPEG header gives an empty size {width}x{height}")
+    if max_image_pixels > 0 and height * width > max_image_pixels:
+        raise BadImageError(_bomb_reason(f"{width}x{height} = {width * height}", max_image_pixels))
+    return height, width
 
 
 def _decode_checked(candidate: _Candidate, decode: Callable[[bytes], Tuple[int, int]]) -> Outcome:
