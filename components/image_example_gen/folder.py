@@ -25,8 +25,9 @@ MIN_CLASSES = 2
 _LAYOUT_HINT = "expected layout: <data folder>/<class_name>/<image files>"
 
 # Leading bytes of each supported format, and the name Pillow gives the format.
+JPEG_MAGIC = b"\xff\xd8\xff"
 _MAGIC = (
-    (b"\xff\xd8\xff", "jpeg", "JPEG"),
+    (JPEG_MAGIC, "jpeg", "JPEG"),
     (b"\x89PNG\r\n\x1a\n", "png", "PNG"),
     (b"GIF87a", "gif", "GIF"),
     (b"GIF89a", "gif", "GIF"),
@@ -316,10 +317,7 @@ def probe_image(data: bytes, max_pixels: int = 0) -> Tuple[str, int, int]:
         raise BadImageError(_bomb_reason(declared.group(1) if declared else "more", max_pixels)) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:
         raise UnparsedHeaderError(f"{image_format.upper()} header cannot be parsed: {e}") from None
-    if width <= 0 or height <= 0:
-        raise BadImageError(f"{image_format.upper()} header gives an empty size {width}x{height}")
-    if max_pixels > 0 and width * height > max_pixels:
-        raise BadImageError(_bomb_reason(f"{width}x{height} = {width * height}", max_pixels))
+    check_declared_size(image_format, height, width, max_pixels)
     if max_pixels > 0 and image_format == "gif":
         frames, pixels = gif_frame_pixels(data)
         if pixels > max_pixels:  # TensorFlow's GIF decoder holds every frame, even for the first one
@@ -355,6 +353,14 @@ def gif_frame_pixels(data: bytes) -> Tuple[int, int]:
         else:
             break
     return frames, pixels
+
+
+def check_declared_size(image_format: str, height: int, width: int, max_pixels: int) -> None:
+    """BadImageError when a header's declared size is empty, or above `max_pixels` (> 0)."""
+    if width <= 0 or height <= 0:
+        raise BadImageError(f"{image_format.upper()} header gives an empty size {width}x{height}")
+    if max_pixels > 0 and width * height > max_pixels:
+        raise BadImageError(_bomb_reason(f"{width}x{height} = {width * height}", max_pixels))
 
 
 def _bomb_reason(declared: str, max_pixels: int) -> str:

@@ -27,11 +27,12 @@ from components.fs import is_remote
 from components.image_example_gen.folder import (
     BadImageError,
     ImageFile,
+    JPEG_MAGIC,
     UnparsedHeaderError,
-    _bomb_reason,
     _gfile,
     _join,
     _read_bytes,
+    check_declared_size,
     display_path,
     image_record,
     probe_image,
@@ -109,7 +110,7 @@ def inspect_images(root: str, image_files: Sequence[ImageFile], max_image_pixels
     outcome in any batch.
     """
     read = [_read_checked(root, image_file, max_file_mb) for image_file in image_files]
-    candidates = [r if isinstance(r, Outcome) or r.data.startswith(_JPEG_MAGIC) else _probe(r, max_image_pixels)
+    candidates = [r if isinstance(r, Outcome) or r.data.startswith(JPEG_MAGIC) else _probe(r, max_image_pixels)
                   for r in read]  # _Read (a JPEG, its header not read yet), _Candidate or Outcome
     batch = [i for i, c in enumerate(candidates) if isinstance(c, _Read) or (
         isinstance(c, _Candidate) and c.format in _BATCH_FORMATS and c.height * c.width <= _BATCH_PIXELS)]
@@ -129,7 +130,6 @@ def inspect_images(root: str, image_files: Sequence[ImageFile], max_image_pixels
     return outcomes
 
 
-_JPEG_MAGIC = b"\xff\xd8\xff"
 _BATCH_FORMATS = ("jpeg", "png")  # a GIF's first frame can cost all its frames; BMPs may need re-encoding
 _BATCH_PIXELS = 1 << 20           # decoded in one call only up to 1 megapixel: the gain is for small images
 
@@ -146,7 +146,7 @@ def _batch_decoder():
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.bool),
                                   tf.TensorSpec([None, 2], tf.int32), tf.TensorSpec([], tf.int64)])
-    def checked_sizes(batch, header_in_graph, given, max_pixels):
+    def checked_sizes(batch, header_in_graph, given_sizes, max_pixels):
         def one(element):
             data, in_graph, given = element
             declared = tf.cond(in_graph, lambda: tf.image.extract_jpeg_shape(data)[:2], lambda: given)
@@ -154,7 +154,7 @@ def _batch_decoder():
             fits = tf.logical_and(tf.logical_and(height > 0, width > 0), height * width <= max_pixels)
             size = tf.cond(fits, lambda: tf.shape(decode_rgb(data))[:2], lambda: tf.constant([-1, -1]))
             return tf.concat([declared, size], 0)
-        return tf.map_fn(one, (batch, header_in_graph, given), fn_output_signature=tf.TensorSpec([4], tf.int32))
+        return tf.map_fn(one, (batch, header_in_graph, given_sizes), fn_output_signature=tf.TensorSpec([4], tf.int32))
     return checked_sizes
 
 
@@ -228,7 +228,7 @@ def _probe(read: _Read, max_image_pixels: int):
         try:
             image_format, height, width = probe_image(read.data, max_image_pixels)
         except UnparsedHeaderError:
-            if not read.data.startswith(_JPEG_MAGIC):
+            if not read.data.startswith(JPEG_MAGIC):
                 raise
             image_format, (height, width) = "jpeg", _decoder_header_size(read.data, max_image_pixels)
     except Exception as e:  # pylint: disable=broad-except  # BadImageError; a parser bug on hostile bytes
@@ -245,10 +245,7 @@ def _decoder_header_size(data: bytes, max_image_pixels: int) -> Tuple[int, int]:
         height, width = (int(v) for v in tf.image.extract_jpeg_shape(data)[:2])
     except (tf.errors.OpError, ValueError) as e:
         raise BadImageError(f"JPEG header cannot be parsed: {_op_message(str(e))}") from None
-    if height <= 0 or width <= 0:
-        raise BadImageError(f"JPEG header gives an empty size {width}x{height}")
-    if max_image_pixels > 0 and height * width > max_image_pixels:
-        raise BadImageError(_bomb_reason(f"{width}x{height} = {width * height}", max_image_pixels))
+    check_declared_size("jpeg", height, width, max_image_pixels)
     return height, width
 
 
