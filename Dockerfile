@@ -10,8 +10,10 @@ FROM tensorflow/tfx:1.16.0
 
 # TF_USE_LEGACY_KERAS: the whole TFX 1.16 stack is Keras 2 (tf_keras).
 # ONEDNN_MAX_CPU_ISA: oneDNN's AVX-512 kernels crash in some convolutions (schemas/runtime.py).
+# TF_ENABLE_ONEDNN_OPTS: oneDNN's kernels on CPUs without AVX-512 too, where TensorFlow would run Eigen's.
 ENV TF_USE_LEGACY_KERAS=1 \
     ONEDNN_MAX_CPU_ISA=AVX2 \
+    TF_ENABLE_ONEDNN_OPTS=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \

@@ -11,6 +11,12 @@ TENSORFLOW_ENV = {
     # with AVX512_FP16/AMX, e.g. with 8-filter 16 px networks). Capping its instruction set at AVX2 avoids
     # it: ~30% slower training on such CPUs (docs/performance.md), no change elsewhere.
     "ONEDNN_MAX_CPU_ISA": "AVX2",
+    # TensorFlow turns its oneDNN kernels on by itself only on CPUs with AVX-512 VNNI/BF16 or AMX; on an
+    # AVX2-only CPU it runs its Eigen kernels, whose backward-input convolution is ~4x slower on the small
+    # feature maps of our networks (a 4x4x128 map: 9-11 ms against 2.4 ms per batch of 32). On, the Trainer
+    # trains ~1.1-1.3x faster there (docs/performance.md#onednn-on-cpus-without-avx-512), the AVX2 cap above
+    # keeps the kernels the AVX-512 machines run too, and on those CPUs nothing changes (already on).
+    "TF_ENABLE_ONEDNN_OPTS": "1",
 }
 
 

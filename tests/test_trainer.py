@@ -180,10 +180,28 @@ def test_deterministic_training_gives_bit_identical_weights_in_two_processes():
 def test_entry_packages_cap_onednn_at_avx2_unless_the_user_chose(package):
     """oneDNN's AVX-512 convolution kernels corrupt the heap on some CPUs (SIGABRT in model.fit,
     schemas/runtime.py): importing an entry package caps them at AVX2, and a user's own value wins."""
-    code = f"import os, {package}; print(os.environ['ONEDNN_MAX_CPU_ISA'], os.environ['TF_USE_LEGACY_KERAS'])"
-    env = {k: v for k, v in os.environ.items() if k not in ("ONEDNN_MAX_CPU_ISA", "TF_USE_LEGACY_KERAS")}
+    names = ("ONEDNN_MAX_CPU_ISA", "TF_USE_LEGACY_KERAS", "TF_ENABLE_ONEDNN_OPTS")
+    code = f"import os, {package}; print(*(os.environ[n] for n in {names!r}))"
+    env = {k: v for k, v in os.environ.items() if k not in names}
     unset = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
-    assert unset.stdout.split() == ["AVX2", "1"], unset.stderr[-2000:]
-    chosen = subprocess.run([sys.executable, "-c", code], cwd=REPO, env={**env, "ONEDNN_MAX_CPU_ISA": "ALL"},
+    assert unset.stdout.split() == ["AVX2", "1", "1"], unset.stderr[-2000:]
+    chosen = subprocess.run([sys.executable, "-c", code], cwd=REPO,
+                            env={**env, "ONEDNN_MAX_CPU_ISA": "ALL", "TF_ENABLE_ONEDNN_OPTS": "0"},
                             capture_output=True, text=True, timeout=60)
-    assert chosen.stdout.split() == ["ALL", "1"], chosen.stderr[-2000:]
+    assert chosen.stdout.split() == ["ALL", "1", "0"], chosen.stderr[-2000:]
+
+
+def test_oneDNN_is_on_in_every_entry_process_whatever_the_cpu():
+    """TensorFlow turns oneDNN on by itself only on CPUs with AVX-512 VNNI/BF16 or AMX; an entry package turns
+    it on everywhere (schemas/runtime.py), so TensorFlow's graph rewrite picks oneDNN's convolutions on an
+    AVX2-only CPU too (IsMklEnabled is the switch that rewrite reads), and the user's TF_ENABLE_ONEDNN_OPTS=0
+    still turns them off."""
+    code = ("import components, tensorflow\n"
+            "from tensorflow.python.util import _pywrap_util_port as port\n"
+            "print(port.IsMklEnabled())\n")
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    on = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert on.stdout.split()[-1:] == ["True"], on.stderr[-2000:]
+    off = subprocess.run([sys.executable, "-c", code], cwd=REPO, env={**env, "TF_ENABLE_ONEDNN_OPTS": "0"},
+                         capture_output=True, text=True, timeout=120)
+    assert off.stdout.split()[-1:] == ["False"], off.stderr[-2000:]
