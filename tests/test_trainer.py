@@ -102,6 +102,31 @@ def test_steps_per_execution_divides_the_epoch_and_the_cap():
         build_config(overrides=["train.steps_per_execution=0"])
 
 
+@pytest.mark.parametrize("prepared", [True, False])
+def test_the_training_step_is_traced_once_when_its_variables_exist_before_fit(prepared, monkeypatch):
+    """compiled_network creates the optimizer's slots and the loss metric before fit(), so tf.function traces
+    the training step once; left to the first trace, they make it trace twice (the contrast, unprepared)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from components.trainer import train
+    from schemas.config import build_config
+
+    cfg = build_config(overrides=SMALL + ["train.steps_per_execution=4", "train.epochs=2"])
+    inputs = train.TrainingInputs(cfg, None, 16, "", ["a", "b", "c"], [], 32, 8, None, None, None)
+    if not prepared:  # what compile() alone leaves
+        monkeypatch.setattr(train, "create_training_variables", lambda model: None)
+    compiled = train.compiled_network(inputs)
+    model = compiled.model
+    assert (len(model.optimizer.variables) > 1) == prepared  # Adam's slots beside `iterations`, before any step
+    images = np.random.default_rng(0).uniform(0, 1, (32, 16, 16, 3)).astype("float32")
+    labels = tf.one_hot(np.arange(32) % 3, 3)
+    history = model.fit(images, labels, batch_size=4, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
+    assert set(history.history) == {"loss", "accuracy"}
+    assert model.train_tf_function.experimental_get_tracing_count() == (1 if prepared else 2)
+
+
 # --------------------------------------------------------------------------- train.warm_start
 
 def served_model(tmp_path, cfg_overrides=(), class_names=("blue", "green", "red"), image_size=16):

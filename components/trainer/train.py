@@ -184,7 +184,19 @@ def compiled_network(inputs: TrainingInputs, base_model: Optional[str] = None, m
                   metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
                   steps_per_execution=1 if input_is_sharded() else steps_per_execution(cfg.train, inputs.steps_per_epoch,
                                                                                        max_steps))
+    create_training_variables(model)
     return CompiledNetwork(model, network, start, tuning)
+
+
+def create_training_variables(model: keras.Model) -> None:
+    """Create the optimizer's slots and the loss's running mean now, not in fit()'s first trace of the
+    training step: variables born inside a trace make tf.function trace the whole step a second time, ~2-3 s
+    of the first epoch on 2 cores (docs/performance.md#the-first-epoch-one-trace-of-the-training-step).
+    Call after compile(), in the strategy's scope. Only the structure of the model's outputs is read."""
+    model.optimizer.build(model.trainable_variables)  # a no-op when fine-tuning built it on every variable
+    outputs = model.outputs[0] if len(model.outputs) == 1 else model.outputs
+    model.compiled_loss.build(outputs)
+    model.compiled_metrics.build(outputs, outputs)
 
 
 def _write_warmup(model, tft_output: tft.TFTransformOutput, eval_files: List[str], export: str,
