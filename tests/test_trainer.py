@@ -113,7 +113,9 @@ def test_the_training_step_is_traced_once_when_its_variables_exist_before_fit(pr
     from schemas.config import build_config
 
     cfg = build_config(overrides=SMALL + ["train.steps_per_execution=4", "train.epochs=2"])
-    inputs = train.TrainingInputs(cfg, None, 16, "", ["a", "b", "c"], [], 32, 8, None, None, None)
+    inputs = train.TrainingInputs(  # what compiled_network reads; no data set, Transform graph or cache behind it
+        cfg=cfg, tft_output=None, image_size=16, examples_uri="", class_names=["a", "b", "c"], spans=[],
+        train_images=32, steps_per_epoch=8, train_ds=None, validation_ds=None, cache=None)
     if not prepared:  # what compile() alone leaves
         monkeypatch.setattr(train, "create_training_variables", lambda model: None)
     compiled = train.compiled_network(inputs)
