@@ -74,9 +74,9 @@ def augment_batch(images: tf.Tensor, cfg: AugmentConfig) -> tf.Tensor:
     """Random flips, brightness, contrast, rotation, zoom and shift, drawn per image of a [B, H, W, C] batch.
 
     Each transform is skipped when its knob in `cfg` is off. The result stays in [0, 1].
-    Rotation and zoom (not the shift) are scaled by `geometric_strength`: on a 28 px digit a
-    stroke is 2-3 px wide, and the blur of resampling plus a few pixels of
-    displacement change it far more than the same transform on a 224 px photo.
+    Rotation and zoom (not the shift) are scaled by `geometric_strength`: gentler on images smaller than
+    augment.full_strength_size (28 px by default, so full strength on real 28 px digits, where the old 64
+    px scored lower: docs/real_data.md#augmentation-that-cannot-hurt).
     """
     count = tf.shape(images)[0]
     if cfg.flip_left_right:
