@@ -75,8 +75,7 @@ def augment_batch(images: tf.Tensor, cfg: AugmentConfig) -> tf.Tensor:
 
     Each transform is skipped when its knob in `cfg` is off. The result stays in [0, 1].
     Rotation and zoom (not the shift) are scaled by `geometric_strength`: gentler on images smaller than
-    augment.full_strength_size (28 px by default, so full strength on real 28 px digits, where the old 64
-    px scored lower: docs/real_data.md#augmentation-that-cannot-hurt).
+    augment.full_strength_size (its default and why: schemas/config/training.py).
     """
     count = tf.shape(images)[0]
     if cfg.flip_left_right:
