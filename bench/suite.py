@@ -40,8 +40,14 @@ import time
 from typing import Callable, Dict, List, NamedTuple, Tuple
 
 import components  # noqa: F401  (sets Keras 2 before TensorFlow is imported)
+from schemas.config import ModelConfig
+from schemas.runtime import lift_onednn_cap
 
-import numpy as np
+# The oneDNN kernels `imgpipe run` picks for the default network (both presets compared are as safe),
+# decided before TensorFlow loads as there (schemas/runtime.py); printed in the table's header.
+ONEDNN = lift_onednn_cap(ModelConfig().backbone, ModelConfig().stem_filters, ModelConfig().stage_filters)
+
+import numpy as np  # noqa: E402
 import tensorflow as tf
 
 from bench import bench_presets, machine, seed_input
@@ -498,7 +504,8 @@ def main() -> None:
     if "scale" in parts:
         scale_report = scale(table, args.scale_sizes, args.scale_mp_sizes, work, args.scale_side)
     print(f"\n== imgpipe bench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; "
+          f"{ONEDNN or 'ONEDNN_MAX_CPU_ISA=' + os.environ.get('ONEDNN_MAX_CPU_ISA', '')}")
     table.print()
     if parts & NEEDS_PIPELINE:
         print(f"\npipeline run ({3 * args.images_per_class} images of 160 px, 64 px, {args.pipeline_epochs} epochs): "

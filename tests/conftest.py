@@ -3,10 +3,13 @@ import os
 
 import pytest
 
-from schemas.runtime import set_tensorflow_env
+from schemas.runtime import ONEDNN_ISA_OURS, set_tensorflow_env
 
-# Keras 2 and the oneDNN cap (schemas/runtime.py) before any test module loads TensorFlow.
+# Keras 2 and the oneDNN cap (schemas/runtime.py) before any test module loads TensorFlow. The cap stays
+# AVX2 in the test processes and those they start, as if the user had set it: a test that calls `imgpipe run`
+# in process must not lift it for the tiny 8-filter networks other tests train in the same worker.
 set_tensorflow_env()
+os.environ.pop(ONEDNN_ISA_OURS, None)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # `make test` runs the modules on two processes (pytest-xdist, one module per worker at a time). The

@@ -205,7 +205,7 @@ def test_deterministic_training_gives_bit_identical_weights_in_two_processes():
 
 @pytest.mark.parametrize("package", ["pipeline", "components"])
 def test_entry_packages_cap_onednn_at_avx2_unless_the_user_chose(package):
-    """oneDNN's AVX-512 convolution kernels corrupt the heap on some CPUs (SIGABRT in model.fit,
+    """oneDNN's AVX-512 convolution kernels corrupt the heap for some networks (SIGABRT in model.fit,
     schemas/runtime.py): importing an entry package caps them at AVX2, and a user's own value wins."""
     names = ("ONEDNN_MAX_CPU_ISA", "TF_USE_LEGACY_KERAS", "TF_ENABLE_ONEDNN_OPTS")
     code = f"import os, {package}; print(*(os.environ[n] for n in {names!r}))"
@@ -216,6 +216,77 @@ def test_entry_packages_cap_onednn_at_avx2_unless_the_user_chose(package):
                             env={**env, "ONEDNN_MAX_CPU_ISA": "ALL", "TF_ENABLE_ONEDNN_OPTS": "0"},
                             capture_output=True, text=True, timeout=60)
     assert chosen.stdout.split() == ["ALL", "1", "0"], chosen.stderr[-2000:]
+
+
+def test_onednn_avx512_only_for_networks_whose_convolutions_read_multiples_of_16_channels():
+    """oneDNN's AVX-512 backward-weights convolution corrupts the heap when a layer reads fewer than 16
+    channels (schemas/runtime.py): the cap is lifted only for the residual CNN with a multiple of 16 filters
+    in the stem and every stage, and the Tuner's widths stay inside that."""
+    from components.tuner.space import WIDTHS
+    from schemas.config import ModelConfig
+    from schemas.runtime import ONEDNN_FAST_ISA, ONEDNN_SAFE_CHANNELS, ONEDNN_SAFE_ISA, onednn_isa
+
+    default = ModelConfig()
+    assert onednn_isa(default.backbone, default.stem_filters, default.stage_filters)[0] == ONEDNN_FAST_ISA
+    isa, why = onednn_isa("resnet_cnn", 8, [16, 32])
+    assert isa == ONEDNN_SAFE_ISA and "model.stem_filters=8" in why and "stage_filters" not in why
+    isa, why = onednn_isa("resnet_cnn", 32, [32, 24])
+    assert isa == ONEDNN_SAFE_ISA and "model.stage_filters=[32, 24]" in why and "stem_filters" not in why
+    isa, why = onednn_isa("mobilenet_v3_small", 32, [32])
+    assert isa == ONEDNN_SAFE_ISA and "model.backbone=mobilenet_v3_small" in why
+    assert all(width % ONEDNN_SAFE_CHANNELS == 0 for width in WIDTHS)
+
+
+def _onednn_isa_in_fresh_process(code: str, env: dict) -> str:
+    """The instruction set oneDNN reports at its first kernel (ONEDNN_VERBOSE), after `code` ran."""
+    run = ("import components\n" + code + "\nimport tensorflow as tf\n"
+           "tf.nn.conv2d(tf.ones((1, 8, 8, 3)), tf.ones((3, 3, 3, 16)), 1, 'SAME')\n")
+    done = subprocess.run([sys.executable, "-c", run], cwd=REPO, env={**env, "ONEDNN_VERBOSE": "1"},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line for line in done.stdout.splitlines() if ",isa:" in line]
+    assert lines, done.stdout[-2000:]
+    return lines[0].split(",isa:")[1]
+
+
+def test_imgpipe_run_lifts_the_onednn_cap_before_tensorflow_loads_and_only_then():
+    """What lift_onednn_cap (called by `imgpipe run` before TensorFlow loads) does to the kernels oneDNN
+    picks: AVX-512 on a CPU that has it when the network is safe; AVX2 for an unsafe network, after
+    TensorFlow has loaded (too late: oneDNN may have read the variable), or when the user set the cap."""
+    with open("/proc/cpuinfo") as f:
+        avx512 = " avx512f " in f.read().replace("\n", " ")
+    from schemas.runtime import ONEDNN_ISA_OURS
+
+    env = {k: v for k, v in os.environ.items() if k not in ("ONEDNN_MAX_CPU_ISA", ONEDNN_ISA_OURS)}
+    lift = "from schemas.runtime import lift_onednn_cap\nprint(lift_onednn_cap('resnet_cnn', {}, [32, 64]))"
+    safe = _onednn_isa_in_fresh_process(lift.format(32), env)
+    assert ("AVX-512" in safe) == avx512, safe  # e.g. 'Intel AVX-512 with Intel DL Boost' / 'Intel AVX2'
+    assert "AVX-512" not in _onednn_isa_in_fresh_process(lift.format(8), env)
+    late = "import tensorflow\n" + lift.format(32)
+    assert "AVX-512" not in _onednn_isa_in_fresh_process(late, env)
+    assert "AVX-512" not in _onednn_isa_in_fresh_process(lift.format(32), {**env, "ONEDNN_MAX_CPU_ISA": "AVX2"})
+    # started by a run that lifted it (the value and our mark passed on): decides again for its own network
+    lifted = {**env, "ONEDNN_MAX_CPU_ISA": "AVX512_CORE", ONEDNN_ISA_OURS: "AVX512_CORE"}
+    assert "AVX-512" not in _onednn_isa_in_fresh_process(lift.format(8), lifted)
+
+
+def test_default_network_trains_with_odd_batches_under_the_lifted_cap():
+    """The network the default config trains, with the AVX-512 kernels the lifted cap allows, on batches of
+    odd size (what made the small networks' backward-weights convolution corrupt the heap), under glibc's
+    strictest heap checks. On a CPU without AVX-512 this runs oneDNN's AVX2 kernels and proves less."""
+    code = ("import numpy as np, tf_keras as keras\n"
+            "from schemas.config import ModelConfig, AugmentConfig\n"
+            "from components.trainer.model import build_model\n"
+            "from components.trainer.augment import training_model\n"
+            "model = training_model(build_model(ModelConfig(), 28, 4), AugmentConfig())\n"
+            "model.compile(keras.optimizers.Adam(0.002), 'sparse_categorical_crossentropy')\n"
+            "x = np.random.default_rng(0).uniform(0, 1, (41, 28, 28, 3)).astype('float32')\n"
+            "model.fit(x, np.arange(41) % 4, batch_size=9, epochs=2, verbose=0)\n"
+            "print('trained')\n")
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX512_CORE", "MALLOC_CHECK_": "3", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", "import components\n" + code], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.split()[-1:] == ["trained"], done.stderr[-3000:]
 
 
 def test_oneDNN_is_on_in_every_entry_process_whatever_the_cpu():

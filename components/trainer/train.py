@@ -52,7 +52,7 @@ from components.trainer.warm_start import warm_start
 from components.trainer.warmup import read_eval_examples, trained_model_probabilities, write_warmup
 from components.tuner.space import tuned_values, with_hyperparameters
 from schemas import carrier, features
-from schemas.runtime import PROGRESS_LOGGER
+from schemas.runtime import ONEDNN_ISA, PROGRESS_LOGGER
 
 _DECODE_BATCH = 64  # raw examples decoded per Transform call
 PROGRESS_LOG = py_logging.getLogger(PROGRESS_LOGGER)
@@ -86,6 +86,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                              recorder.epochs, recorder.seconds, stopping_facts(stopper), compiled.start, tuned)
     record["backbone"] = phases(cfg, record["kept_epoch"])
     record["input"] = inputs.cache.reason  # where the decoded images stayed between epochs (input_cache.py)
+    record["onednn_max_cpu_isa"] = os.environ.get(ONEDNN_ISA, "")  # as oneDNN read it (schemas/runtime.py)
     logging.info("Training: %s", json.dumps(record))
     write_training_record(fn_args.model_run_dir, record)
 

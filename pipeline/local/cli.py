@@ -13,6 +13,7 @@ from pipeline.cli_help import InputError, add_command, add_config_args, add_outp
 from pipeline.exit_codes import EXIT_FAILED, EXIT_NOT_BLESSED, EXIT_OK
 from pipeline.layout import OutputLayout
 from schemas.config import Config, build_config
+from schemas.runtime import lift_onednn_cap
 
 
 def add_run_command(commands) -> None:
@@ -139,12 +140,17 @@ def cmd_run(args) -> int:
 
 
 def _run_pipeline(args, cfg: Config, data_root: str) -> int:
+    # before TensorFlow loads: oneDNN reads its instruction-set cap once (schemas/runtime.py, lift_onednn_cap)
+    onednn = lift_onednn_cap(cfg.model.backbone, cfg.model.stem_filters, cfg.model.stage_filters)
     log_path = _route_logs(args.output, args.verbose)
+    from absl import logging
     from pipeline.local.runner import run_local
     from pipeline.local.progress import native_stderr_to
     from pipeline.history.summary import format_summary
 
     print(f"Running pipeline '{cfg.run.pipeline_name}' -> {os.path.abspath(args.output)}", flush=True)
+    if onednn:
+        logging.info(onednn)
     with contextlib.nullcontext() if args.verbose else native_stderr_to(log_path):
         _check_backbone_weights(cfg)
         summary = run_local(cfg, data_root, args.output, progress=None if args.quiet else sys.stdout,

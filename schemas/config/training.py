@@ -56,7 +56,7 @@ class ModelConfig:
     preset: str = "default"
     stem_filters: int = 32
     stem_kernel_size: int = 3       # 3, 5 or 7
-    # 1, 2 or 4; "auto": 1 (full resolution) while the train split is small, else 2 (components/trainer/model.py)
+    # 1, 2 or 4; "auto": 1 (full resolution) up to 32 px or while the train split is small, else 2 (components/trainer/model.py)
     stem_stride: Union[int, str] = AUTO
     padding: str = "same"
     stage_filters: List[int] = field(default_factory=lambda: [32, 64, 128])
