@@ -9,10 +9,9 @@
 FROM tensorflow/tfx:1.16.0
 
 # TF_USE_LEGACY_KERAS: the whole TFX 1.16 stack is Keras 2 (tf_keras).
-# ONEDNN_MAX_CPU_ISA: oneDNN's AVX-512 kernels crash in some convolutions (schemas/runtime.py). `imgpipe run`
-#   lifts it for safe networks before TensorFlow loads; a pod cannot (TensorFlow loads before the config is
-#   read): AVX512_CORE here trains ~1.5-2x faster on AVX-512 nodes if every network has a multiple of 16
-#   filters in its stem and stages (docs/performance.md, "oneDNN on AVX-512: which networks are safe").
+# ONEDNN_MAX_CPU_ISA: oneDNN's AVX-512 kernels crash in some convolutions (schemas/runtime.py). For networks
+#   they are safe for, the compiled spec sets AVX512_CORE in the Trainer's and Tuner's containers
+#   (docs/performance.md, "oneDNN on AVX-512: which networks are safe").
 # TF_ENABLE_ONEDNN_OPTS: oneDNN's kernels on CPUs without AVX-512 too, where TensorFlow would run Eigen's.
 ENV TF_USE_LEGACY_KERAS=1 \
     ONEDNN_MAX_CPU_ISA=AVX2 \

@@ -16,7 +16,8 @@ TENSORFLOW_ENV = {
     # when a layer's input has fewer than 16 channels ("munmap_chunk(): invalid pointer", then SIGABRT /
     # SIGSEGV / SIGILL in model.fit; e.g. the 8-filter 16 px networks of the tests, with an odd batch).
     # AVX2 is the safe cap for any process; `imgpipe run` lifts it to AVX512_CORE before TensorFlow loads
-    # when every network the run trains is safe (onednn_isa below; ~1.5-2x faster training there).
+    # when every network the run trains is safe (onednn_isa below; ~1.5-2x faster training there), and the
+    # Kubeflow compiler writes that value into the training containers' environment.
     ONEDNN_ISA: ONEDNN_SAFE_ISA,
     # TensorFlow turns its oneDNN kernels on by itself only on CPUs with AVX-512 VNNI/BF16 or AMX; on an
     # AVX2-only CPU it runs its Eigen kernels, whose backward-input convolution is ~4x slower on the small

@@ -130,6 +130,27 @@ def test_trainer_resources_land_in_the_compiled_spec(kfp_yaml):
     assert all("resources" not in e["container"] for k, e in executors.items() if k != "Trainer_executor")
 
 
+def test_training_containers_get_the_onednn_cap_imgpipe_run_would_lift_to(kfp_yaml):
+    """A pod cannot lift oneDNN's AVX2 cap itself (TensorFlow loads before its config is read): the compiler
+    writes the value `imgpipe run` would choose into the Trainer's container environment, which overrides
+    the image's; the other steps keep the image's AVX2, and a network oneDNN's AVX-512 bug reaches gets none."""
+    from pipeline.kubeflow.compiler import apply_onednn_isa
+
+    spec = load_pipeline_spec(kfp_yaml)  # the default network: a multiple of 16 filters everywhere
+    executors = spec["deploymentSpec"]["executors"]
+    assert executors["Trainer_executor"]["container"]["env"] == [{"name": "ONEDNN_MAX_CPU_ISA",
+                                                                  "value": "AVX512_CORE"}]
+    assert all("env" not in e["container"] for k, e in executors.items() if k != "Trainer_executor")
+    del executors["Trainer_executor"]["container"]["env"]
+    apply_onednn_isa(spec, build_config(overrides=["model.stem_filters=8"]))
+    assert "env" not in executors["Trainer_executor"]["container"]
+    executors["Tuner_executor"] = json.loads(json.dumps(executors["Trainer_executor"]))
+    apply_onednn_isa(spec, build_config())  # with a Tuner, both containers that train; applied twice, one entry
+    apply_onednn_isa(spec, build_config())
+    assert [e["container"]["env"] for k, e in executors.items() if "env" in e["container"]] == [
+        [{"name": "ONEDNN_MAX_CPU_ISA", "value": "AVX512_CORE"}]] * 2
+
+
 def test_gpus_without_an_accelerator_type_are_refused():
     from schemas.config import ConfigError
     with pytest.raises(ConfigError, match="kubeflow.trainer_gpu_type.*nvidia.com/gpu"):

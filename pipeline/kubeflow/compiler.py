@@ -24,6 +24,7 @@ import os
 from typing import Dict, List
 
 from components.trainer import spec as trainer_spec
+from components.tuner import spec as tuner_spec
 from pipeline.beam_args import with_pickle_library, with_setup_file
 from pipeline.kubeflow.beam_runner import BeamRunnerError, beam_runner_args, give_to_beam_components
 from pipeline.kubeflow.mirrors import UNREADABLE_SCHEMES
@@ -36,6 +37,7 @@ from pipeline.kubeflow.spec import (
     train_args_json,
 )
 from schemas.config import Config, from_dict
+from schemas.runtime import ONEDNN_ISA, ONEDNN_SAFE_ISA, onednn_isa
 
 IMAGE_SOURCE_DIR = "/opt/imgpipe"  # the Dockerfile's WORKDIR: this repository inside the image
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -88,6 +90,7 @@ def compile_pipeline(cfg: Config, target: str, image: str, pipeline_root: str, o
         defaults[DATA_ROOT_PARAM] = data_root
     job = _run_compiler(pipeline, image, defaults)
     _set_parameter_defaults(job["pipelineSpec"], defaults)
+    apply_onednn_isa(job["pipelineSpec"], cfg)
     _write(job, target, output_path, pipeline_root)
     return output_path
 
@@ -135,6 +138,25 @@ def apply_trainer_resources(pipeline, cfg: Config) -> None:
         spec.accelerator.type = k.trainer_gpu_type
         spec.accelerator.count = k.trainer_gpus
     the_trainer(pipeline).with_platform_config(spec)
+
+
+def apply_onednn_isa(spec: dict, cfg: Config) -> None:
+    """Lift oneDNN's instruction-set cap in the containers that train (Trainer, Tuner) as `imgpipe run` does.
+
+    The image starts every container at AVX2 (Dockerfile), and a pod cannot decide later: TensorFlow
+    loads before the executor reads the config. So the decision is made here, where the config is known,
+    and written into those containers' environment, which overrides the image's (schemas/runtime.py,
+    onednn_isa). A Vertex AI training job (kubeflow.trainer=vertex) runs in a container of its own and keeps AVX2.
+    """
+    isa, _ = onednn_isa(cfg.model.backbone, cfg.model.stem_filters, cfg.model.stage_filters)
+    if isa == ONEDNN_SAFE_ISA:
+        return
+    executors = spec["deploymentSpec"]["executors"]
+    for node_id in (trainer_spec.NODE_ID, tuner_spec.NODE_ID):
+        container = executors.get(f"{node_id}_executor", {}).get("container")
+        if container is not None:
+            container["env"] = [e for e in container.get("env", []) if e.get("name") != ONEDNN_ISA] + [
+                {"name": ONEDNN_ISA, "value": isa}]
 
 
 def the_trainer(pipeline):
