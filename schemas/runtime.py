@@ -3,6 +3,8 @@ import os
 import sys
 from typing import Sequence, Tuple
 
+from schemas.backbones import RESNET_CNN
+
 
 ONEDNN_ISA = "ONEDNN_MAX_CPU_ISA"
 ONEDNN_SAFE_ISA, ONEDNN_FAST_ISA = "AVX2", "AVX512_CORE"
@@ -43,7 +45,7 @@ def set_tensorflow_env() -> None:
 
 
 # The ONEDNN_MAX_CPU_ISA value this module set, passed on to child processes with it, so that an `imgpipe run`
-# started by one of ours (a test, a benchmark) tells our value from the user's and decides for its own network.
+# started by one of ours (a benchmark, a script) tells our value from the user's and decides for its own network.
 ONEDNN_ISA_OURS = "IMGPIPE_ONEDNN_MAX_CPU_ISA"
 
 
@@ -56,8 +58,8 @@ def onednn_isa(backbone: str, stem_filters: int, stage_filters: Sequence[int]) -
     AVX2 otherwise, and for the Keras applications backbones, whose channel counts were not checked.
     Evidence: docs/performance.md#onednn-on-avx-512-which-networks-are-safe.
     """
-    if backbone != "resnet_cnn":
-        return ONEDNN_SAFE_ISA, f"model.backbone={backbone} (only resnet_cnn is checked against oneDNN's AVX-512 bug)"
+    if backbone != RESNET_CNN:
+        return ONEDNN_SAFE_ISA, f"model.backbone={backbone} (only {RESNET_CNN} is checked against oneDNN's AVX-512 bug)"
     odd = [f"model.stem_filters={stem_filters}"] if stem_filters % ONEDNN_SAFE_CHANNELS else []
     odd += [f"model.stage_filters={list(stage_filters)}"] if any(f % ONEDNN_SAFE_CHANNELS for f in stage_filters) else []
     if odd:
