@@ -45,7 +45,7 @@ from schemas.runtime import lift_onednn_cap
 
 # The oneDNN kernels `imgpipe run` picks for the default network (both presets compared are as safe),
 # decided before TensorFlow loads as there (schemas/runtime.py); printed in the table's header.
-ONEDNN = lift_onednn_cap(ModelConfig().backbone, ModelConfig().stem_filters, ModelConfig().stage_filters)
+ONEDNN = lift_onednn_cap(ModelConfig())
 
 import numpy as np  # noqa: E402
 import tensorflow as tf

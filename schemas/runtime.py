@@ -1,9 +1,12 @@
 """The process settings every layer relies on, set before TensorFlow is first imported."""
 import os
 import sys
-from typing import Sequence, Tuple
+from typing import TYPE_CHECKING, Tuple
 
 from schemas.backbones import RESNET_CNN
+
+if TYPE_CHECKING:  # schemas.config is not imported at run time: this module loads first in every process
+    from schemas.config import ModelConfig
 
 
 ONEDNN_ISA = "ONEDNN_MAX_CPU_ISA"
@@ -49,8 +52,8 @@ def set_tensorflow_env() -> None:
 ONEDNN_ISA_OURS = "IMGPIPE_ONEDNN_MAX_CPU_ISA"
 
 
-def onednn_isa(backbone: str, stem_filters: int, stage_filters: Sequence[int]) -> Tuple[str, str]:
-    """The ONEDNN_MAX_CPU_ISA a run training this network can use, and why, in one line.
+def onednn_isa(model: "ModelConfig") -> Tuple[str, str]:
+    """The ONEDNN_MAX_CPU_ISA a run training `model` (the config's `model`) can use, and why, in one line.
 
     AVX512_CORE for the residual CNN when its stem and every stage have a multiple of 16 filters, so that
     no convolution after the stem reads fewer than 16 channels (the stem reads the 3-channel image, a
@@ -58,17 +61,18 @@ def onednn_isa(backbone: str, stem_filters: int, stage_filters: Sequence[int]) -
     AVX2 otherwise, and for the Keras applications backbones, whose channel counts were not checked.
     Evidence: docs/performance.md#onednn-on-avx-512-which-networks-are-safe.
     """
-    if backbone != RESNET_CNN:
-        return ONEDNN_SAFE_ISA, f"model.backbone={backbone} (only {RESNET_CNN} is checked against oneDNN's AVX-512 bug)"
-    odd = [f"model.stem_filters={stem_filters}"] if stem_filters % ONEDNN_SAFE_CHANNELS else []
-    odd += [f"model.stage_filters={list(stage_filters)}"] if any(f % ONEDNN_SAFE_CHANNELS for f in stage_filters) else []
+    if model.backbone != RESNET_CNN:
+        return ONEDNN_SAFE_ISA, f"model.backbone={model.backbone} (only {RESNET_CNN} is checked against oneDNN's AVX-512 bug)"
+    odd = [f"model.stem_filters={model.stem_filters}"] if model.stem_filters % ONEDNN_SAFE_CHANNELS else []
+    odd += ([f"model.stage_filters={list(model.stage_filters)}"]
+            if any(f % ONEDNN_SAFE_CHANNELS for f in model.stage_filters) else [])
     if odd:
         return ONEDNN_SAFE_ISA, (f"{' and '.join(odd)}: not all multiples of {ONEDNN_SAFE_CHANNELS}, so oneDNN's "
                                  "AVX-512 backward-weights convolution could corrupt memory")
     return ONEDNN_FAST_ISA, f"every convolution has a multiple of {ONEDNN_SAFE_CHANNELS} filters"
 
 
-def lift_onednn_cap(backbone: str, stem_filters: int, stage_filters: Sequence[int]) -> str:
+def lift_onednn_cap(model: "ModelConfig") -> str:
     """Raise ONEDNN_MAX_CPU_ISA to what onednn_isa allows, in this process, if that can still take effect.
 
     oneDNN reads the variable once, at its first kernel, so this only acts before TensorFlow is imported,
@@ -76,7 +80,7 @@ def lift_onednn_cap(backbone: str, stem_filters: int, stage_filters: Sequence[in
     parent process). Returns the line to show ('' when nothing was decided here)."""
     if os.environ.get(ONEDNN_ISA) != os.environ.get(ONEDNN_ISA_OURS) or "tensorflow" in sys.modules:
         return ""
-    isa, why = onednn_isa(backbone, stem_filters, stage_filters)
+    isa, why = onednn_isa(model)
     os.environ[ONEDNN_ISA] = os.environ[ONEDNN_ISA_OURS] = isa
     return f"oneDNN kernels up to {isa}: {why}"
 

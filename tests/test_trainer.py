@@ -227,12 +227,12 @@ def test_onednn_avx512_only_for_networks_whose_convolutions_read_multiples_of_16
     from schemas.runtime import ONEDNN_FAST_ISA, ONEDNN_SAFE_CHANNELS, ONEDNN_SAFE_ISA, onednn_isa
 
     default = ModelConfig()
-    assert onednn_isa(default.backbone, default.stem_filters, default.stage_filters)[0] == ONEDNN_FAST_ISA
-    isa, why = onednn_isa("resnet_cnn", 8, [16, 32])
+    assert onednn_isa(default)[0] == ONEDNN_FAST_ISA
+    isa, why = onednn_isa(ModelConfig(stem_filters=8, stage_filters=[16, 32]))
     assert isa == ONEDNN_SAFE_ISA and "model.stem_filters=8" in why and "stage_filters" not in why
-    isa, why = onednn_isa("resnet_cnn", 32, [32, 24])
+    isa, why = onednn_isa(ModelConfig(stem_filters=32, stage_filters=[32, 24]))
     assert isa == ONEDNN_SAFE_ISA and "model.stage_filters=[32, 24]" in why and "stem_filters" not in why
-    isa, why = onednn_isa("mobilenet_v3_small", 32, [32])
+    isa, why = onednn_isa(ModelConfig(backbone="mobilenet_v3_small"))
     assert isa == ONEDNN_SAFE_ISA and "model.backbone=mobilenet_v3_small" in why
     assert all(width % ONEDNN_SAFE_CHANNELS == 0 for width in WIDTHS)
 
@@ -258,7 +258,8 @@ def test_imgpipe_run_lifts_the_onednn_cap_before_tensorflow_loads_and_only_then(
     from schemas.runtime import ONEDNN_ISA_OURS
 
     env = {k: v for k, v in os.environ.items() if k not in ("ONEDNN_MAX_CPU_ISA", ONEDNN_ISA_OURS)}
-    lift = "from schemas.runtime import lift_onednn_cap\nprint(lift_onednn_cap('resnet_cnn', {}, [32, 64]))"
+    lift = ("from schemas.config import ModelConfig\nfrom schemas.runtime import lift_onednn_cap\n"
+            "print(lift_onednn_cap(ModelConfig(stem_filters={}, stage_filters=[32, 64])))")
     safe = _onednn_isa_in_fresh_process(lift.format(32), env)
     assert ("AVX-512" in safe) == avx512, safe  # e.g. 'Intel AVX-512 with Intel DL Boost' / 'Intel AVX2'
     assert "AVX-512" not in _onednn_isa_in_fresh_process(lift.format(8), env)

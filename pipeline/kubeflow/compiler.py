@@ -148,7 +148,7 @@ def apply_onednn_isa(spec: dict, cfg: Config) -> None:
     and written into those containers' environment, which overrides the image's (schemas/runtime.py,
     onednn_isa). A Vertex AI training job (kubeflow.trainer=vertex) runs in a container of its own and keeps AVX2.
     """
-    isa, _ = onednn_isa(cfg.model.backbone, cfg.model.stem_filters, cfg.model.stage_filters)
+    isa, _ = onednn_isa(cfg.model)
     if isa == ONEDNN_SAFE_ISA:
         return
     executors = spec["deploymentSpec"]["executors"]

@@ -141,7 +141,7 @@ def cmd_run(args) -> int:
 
 def _run_pipeline(args, cfg: Config, data_root: str) -> int:
     # before TensorFlow loads: oneDNN reads its instruction-set cap once (schemas/runtime.py, lift_onednn_cap)
-    onednn = lift_onednn_cap(cfg.model.backbone, cfg.model.stem_filters, cfg.model.stage_filters)
+    onednn = lift_onednn_cap(cfg.model)
     log_path = _route_logs(args.output, args.verbose)
     from absl import logging
     from pipeline.local.runner import run_local
