@@ -58,11 +58,13 @@ def onednn_isa(model: "ModelConfig") -> Tuple[str, str]:
     AVX512_CORE for the residual CNN when its stem and every stage have a multiple of 16 filters, so that
     no convolution after the stem reads fewer than 16 channels (the stem reads the 3-channel image, a
     first-layer case oneDNN handles apart); the Tuner's widths (16, 32, 48, 64 and the stem's) keep that.
-    AVX2 otherwise, and for the Keras applications backbones, whose channel counts were not checked.
-    Evidence: docs/performance.md#onednn-on-avx-512-which-networks-are-safe.
+    AVX512_CORE for the Keras applications backbones (schemas/backbones.py), whose layers were trained at
+    AVX512_CORE with odd batches, frozen and whole, under glibc's heap checks, and whose gradients matched
+    AVX2's (their only convolutions reading fewer than 16 channels are squeeze-and-excite layers on 1x1
+    maps). AVX2 otherwise. Evidence: docs/performance.md#onednn-on-avx-512-which-networks-are-safe.
     """
     if model.backbone != RESNET_CNN:
-        return ONEDNN_SAFE_ISA, f"model.backbone={model.backbone} (only {RESNET_CNN} is checked against oneDNN's AVX-512 bug)"
+        return ONEDNN_FAST_ISA, f"model.backbone={model.backbone}, checked against oneDNN's AVX-512 bug"
     odd = [f"model.stem_filters={model.stem_filters}"] if model.stem_filters % ONEDNN_SAFE_CHANNELS else []
     odd += ([f"model.stage_filters={list(model.stage_filters)}"]
             if any(f % ONEDNN_SAFE_CHANNELS for f in model.stage_filters) else [])
