@@ -233,7 +233,10 @@ def test_onednn_avx512_only_for_networks_whose_convolutions_read_multiples_of_16
     assert isa == ONEDNN_SAFE_ISA and "model.stem_filters=8" in why and "stage_filters" not in why
     isa, why = onednn_isa(ModelConfig(stem_filters=32, stage_filters=[32, 24]))
     assert isa == ONEDNN_SAFE_ISA and "model.stage_filters=[32, 24]" in why and "stem_filters" not in why
-    for backbone in ("mobilenet_v3_small", "efficientnet_v2_b0", "resnet50"):
+    from schemas.backbones import BACKBONES, RESNET_CNN
+    from schemas.runtime import ONEDNN_CHECKED_APPLICATIONS
+    assert set(ONEDNN_CHECKED_APPLICATIONS) == set(BACKBONES) - {RESNET_CNN}
+    for backbone in ONEDNN_CHECKED_APPLICATIONS:
         isa, why = onednn_isa(ModelConfig(backbone=backbone))
         assert isa == ONEDNN_FAST_ISA and f"model.backbone={backbone}" in why
     assert all(width % ONEDNN_SAFE_CHANNELS == 0 for width in WIDTHS)
