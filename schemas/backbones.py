@@ -9,7 +9,10 @@ Transform's `data.image_size=auto` floor and the Trainer (components/trainer/bac
 - `min_size`: the smallest side the network takes at all: the Keras applications downsample 32x
   (Keras' own `min_size=32`);
 - `auto_floor`: the smallest side `data.image_size=auto` picks (docs/model.md#backbones): ImageNet
-  features are learned at 224 px and fade on much smaller inputs, so tiny images are upsampled.
+  features are learned at 224 px and fade on much smaller inputs, so tiny images are upsampled;
+- `onednn_avx512`: trained clean with oneDNN's AVX-512 kernels, so a run may lift the AVX2 cap for it
+  (schemas/runtime.py; docs/performance.md#the-keras-applications-backbones-2026-12-08). False for
+  resnet_cnn, whose own filter counts decide instead.
 """
 from __future__ import annotations
 
@@ -28,18 +31,19 @@ class Backbone:
     imagenet_file: str
     min_size: int
     auto_floor: int
+    onednn_avx512: bool
 
 
 BACKBONES = {b.name: b for b in (
-    Backbone(RESNET_CNN, "", "", 8, 0),  # floor 0: data.image_size_auto_min alone decides
+    Backbone(RESNET_CNN, "", "", 8, 0, False),  # floor 0: data.image_size_auto_min alone decides
     # 96: the smallest size Keras publishes MobileNet weights for (MobileNetV2 96..224); ~10 MFLOPs an image.
     Backbone("mobilenet_v3_small", "MobileNetV3Small",
-             "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5", 32, 96),
+             "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5", 32, 96, True),
     # 128: the smallest size EfficientNetV2's progressive training starts from.
-    Backbone("efficientnet_v2_b0", "EfficientNetV2B0", "efficientnetv2-b0_notop.h5", 32, 128),
+    Backbone("efficientnet_v2_b0", "EfficientNetV2B0", "efficientnetv2-b0_notop.h5", 32, 128, True),
     # 128: ResNet50 at 224 px costs 4.1 GFLOPs an image; at 128 a third of that, with objects at a scale
     # its random-resized-crop training has seen.
-    Backbone("resnet50", "ResNet50", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", 32, 128),
+    Backbone("resnet50", "ResNet50", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", 32, 128, True),
 )}
 
 # model.* keys that shape our residual CNN only: with a Keras applications backbone they would be ignored.

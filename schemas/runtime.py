@@ -3,7 +3,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Tuple
 
-from schemas.backbones import RESNET_CNN
+from schemas.backbones import BACKBONES, RESNET_CNN
 
 if TYPE_CHECKING:  # schemas.config is not imported at run time: this module loads first in every process
     from schemas.config import ModelConfig
@@ -12,8 +12,6 @@ if TYPE_CHECKING:  # schemas.config is not imported at run time: this module loa
 ONEDNN_ISA = "ONEDNN_MAX_CPU_ISA"
 ONEDNN_SAFE_ISA, ONEDNN_FAST_ISA = "AVX2", "AVX512_CORE"
 ONEDNN_SAFE_CHANNELS = 16  # AVX-512's width in floats: convolutions whose channel counts are multiples of it
-# The Keras applications backbones trained clean at AVX512_CORE (docs/performance.md#the-keras-applications-backbones-2026-12-08)
-ONEDNN_CHECKED_APPLICATIONS = ("mobilenet_v3_small", "efficientnet_v2_b0", "resnet50")
 
 # What each variable fixes; TensorFlow reads both once, when it first loads. A value the user set wins.
 TENSORFLOW_ENV = {
@@ -65,9 +63,9 @@ def onednn_isa(model: "ModelConfig") -> Tuple[str, str]:
     AVX2's (their only convolutions reading fewer than 16 channels are squeeze-and-excite layers on 1x1
     maps). AVX2 otherwise. Evidence: docs/performance.md#onednn-on-avx-512-which-networks-are-safe.
     """
-    if model.backbone in ONEDNN_CHECKED_APPLICATIONS:
+    if BACKBONES[model.backbone].onednn_avx512:
         return ONEDNN_FAST_ISA, f"model.backbone={model.backbone}, checked against oneDNN's AVX-512 bug"
-    if model.backbone != RESNET_CNN:  # a backbone added later starts capped, until it is checked the same way
+    if model.backbone != RESNET_CNN:
         return ONEDNN_SAFE_ISA, f"model.backbone={model.backbone} is not checked against oneDNN's AVX-512 bug"
     odd = [f"model.stem_filters={model.stem_filters}"] if model.stem_filters % ONEDNN_SAFE_CHANNELS else []
     odd += ([f"model.stage_filters={list(model.stage_filters)}"]
